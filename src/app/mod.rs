@@ -1,0 +1,20 @@
+//! The binary's edge: turn parsed command lines into engine inputs, run the
+//! command, hand the result to a report. `anyhow` lives here and in `main`.
+
+mod build;
+mod catalog_cmds;
+mod predict_cmds;
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitCode;
+
+/// Run one command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Predict(a) => predict_cmds::predict(&a),
+        Command::Matrix(a) => predict_cmds::matrix(&a),
+        Command::Speculate(a) => predict_cmds::speculate(&a),
+        Command::Hw(c) => catalog_cmds::hw(c),
+        Command::Model(c) => catalog_cmds::model(c),
+    }
+}

@@ -1,0 +1,257 @@
+//! `predict`, `matrix`, `speculate`.
+
+use super::build;
+use crate::cli::{MatrixArgs, PredictArgs, SpeculateArgs};
+use crate::exit::ExitCode;
+use crate::report;
+use crate::roofline::kv::{KvOptions, KvTypes};
+use crate::roofline::machine::Machine;
+use crate::roofline::{self, speculative, Scenario};
+use crate::units::{self, UnitError};
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+fn kv_type(s: &str, flag: &str) -> Result<crate::catalog::ggml_type::GgmlType> {
+    let t: crate::catalog::ggml_type::GgmlType = s.parse().with_context(|| flag.to_string())?;
+    if !t.is_kv_cache_type() {
+        bail!(UnitError::Invalid {
+            input: s.into(),
+            what: "KV cache type",
+            examples: "f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1, f32"
+        });
+    }
+    Ok(t)
+}
+
+fn target(v: f64) -> Result<f64> {
+    Ok(units::positive("--target (tok/s)", v, 1e6)?)
+}
+
+/// `rooftune predict`
+pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
+    let cat = build::catalog()?;
+    let (machine, band) = build::machine(&cat, &a.machine)?;
+    let shape = build::shape(&cat, &a.model)?;
+    let ctx = units::parse_tokens(&a.ctx).context("--ctx")?;
+    if ctx == 0 {
+        bail!(UnitError::OutOfRange {
+            what: "--ctx".into(),
+            rule: "at least 1 token".into(),
+            value: 0.0
+        });
+    }
+    let depths = a
+        .depth
+        .iter()
+        .map(|d| units::parse_tokens(d))
+        .collect::<Result<Vec<_>, _>>()
+        .context("--depth")?;
+    let deepest = depths.iter().copied().max().unwrap_or(0);
+    let prompt = match &a.prompt {
+        Some(p) => units::parse_tokens(p).context("--prompt")?,
+        None if deepest > 0 => deepest,
+        None => 8192,
+    };
+    let cached = units::parse_tokens(&a.cached).context("--cached")?;
+    if cached > prompt {
+        bail!(UnitError::OutOfRange {
+            what: "--cached".into(),
+            rule: format!("at most the prompt ({prompt})"),
+            value: cached as f64
+        });
+    }
+    if a.np == 0 || a.ubatch == 0 {
+        bail!(UnitError::OutOfRange {
+            what: "--np and --ubatch".into(),
+            rule: "at least 1".into(),
+            value: 0.0
+        });
+    }
+    let scenario = Scenario {
+        ctx,
+        depths,
+        kv: KvOptions {
+            types: KvTypes {
+                k: kv_type(&a.ctk, "--ctk")?,
+                v: kv_type(&a.ctv, "--ctv")?,
+            },
+            n_seq: a.np,
+            ubatch: a.ubatch,
+            swa_full: false,
+        },
+        placement: a
+            .placement
+            .as_deref()
+            .map(build::placement)
+            .transpose()
+            .context("--placement")?,
+        target_tok_s: target(a.target)?,
+        band,
+        prompt_tokens: prompt,
+        cached_tokens: cached,
+        ..Scenario::default()
+    };
+    let p = roofline::predict(&shape, &machine, &scenario);
+    if a.json {
+        print!(
+            "{}",
+            report::json(&json!({ "prediction": p, "machine": machine, "band": band }))
+        );
+    } else {
+        print!(
+            "{}",
+            report::predict::text(&p, &bandwidth_note(&machine, band))
+        );
+    }
+    Ok(ExitCode::OK)
+}
+
+fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand) -> String {
+    m.devices()
+        .map(|d| {
+            format!(
+                "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms",
+                d.label,
+                d.bandwidth_gb_s,
+                d.eta,
+                band.low,
+                band.high,
+                d.overhead_s * 1e3
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `rooftune matrix`
+pub fn matrix(a: &MatrixArgs) -> Result<ExitCode> {
+    let cat = build::catalog()?;
+    let quant = cat.quant(&a.quant)?;
+    let ctx = units::parse_tokens(&a.ctx).context("--ctx")?;
+    let depth = units::parse_tokens(&a.depth).context("--depth")?;
+    let host = a.host.as_deref().map(|h| cat.hardware(h)).transpose()?;
+    let target = target(a.target)?;
+    let shapes: Vec<_> = cat
+        .models
+        .iter()
+        .map(|m| (m.name.clone(), m.shape(&quant)))
+        .collect();
+    let mut rows = Vec::new();
+    for hw in &cat.hardware {
+        let dev = hw.device(hw.name.clone());
+        let machine = match (hw.memory_kind, host) {
+            (crate::catalog::hardware::MemoryKind::Host, _) => Machine::cpu_only(dev),
+            (crate::catalog::hardware::MemoryKind::Vram, Some(h)) => Machine {
+                accel: vec![dev],
+                host: Some(h.device(format!("host {}", h.name))),
+                tensor_split: vec![1.0],
+            },
+            _ => Machine::single(dev),
+        };
+        let band = crate::catalog::published::band_for(&cat, &format!("{:?}", hw.family));
+        for (name, shape) in &shapes {
+            let s = Scenario {
+                ctx,
+                depths: vec![depth],
+                target_tok_s: target,
+                band,
+                prompt_tokens: depth.max(1),
+                ..Scenario::default()
+            };
+            let p = roofline::predict(shape, &machine, &s);
+            let d = p.decode.last().cloned();
+            rows.push(report::matrix::MatrixRow {
+                hw: hw.name.clone(),
+                model: name.clone(),
+                quant: quant.label(),
+                placement: p.placement_flags.clone(),
+                ceiling_tok_s: d.as_ref().map_or(0.0, |d| d.ceiling_tok_s),
+                estimate_tok_s: d.as_ref().map_or(0.0, |d| d.estimate_tok_s),
+                fits: p.memory.fits(),
+                verdict: p
+                    .bars
+                    .last()
+                    .map_or(crate::roofline::bars::BarVerdict::No, |b| b.verdict),
+            });
+        }
+    }
+    if a.json {
+        print!(
+            "{}",
+            report::json(
+                &json!({ "target_tok_s": target, "quant": quant.label(), "ctx": ctx, "depth": depth, "rows": rows })
+            )
+        );
+    } else {
+        print!("{}", report::matrix::text(&rows, target));
+    }
+    Ok(ExitCode::OK)
+}
+
+/// `rooftune speculate`
+pub fn speculate(a: &SpeculateArgs) -> Result<ExitCode> {
+    if !(0.0..=1.0).contains(&a.acceptance) {
+        bail!(UnitError::OutOfRange {
+            what: "--acceptance".into(),
+            rule: "between 0 and 1".into(),
+            value: a.acceptance
+        });
+    }
+    if !(0.0..=10.0).contains(&a.cost) {
+        bail!(UnitError::OutOfRange {
+            what: "--cost".into(),
+            rule: "between 0 and 10 (share of a target step)".into(),
+            value: a.cost
+        });
+    }
+    if a.draft_len == 0 || a.draft_len > 64 {
+        bail!(UnitError::OutOfRange {
+            what: "--draft-len".into(),
+            rule: "1 to 64".into(),
+            value: a.draft_len as f64
+        });
+    }
+    let p = speculative::SpecParams {
+        acceptance: a.acceptance,
+        draft_len: a.draft_len,
+        cost_ratio: a.cost,
+    };
+    let s = speculative::speedup(p);
+    let e = speculative::tokens_per_cycle(p);
+    let (best_len, best) = speculative::best_speedup(a.acceptance, a.cost, 16);
+    let needed = match (a.base, a.target) {
+        (Some(b), Some(t)) => Some((
+            t / b,
+            speculative::acceptance_needed(t / b, a.draft_len, a.cost),
+        )),
+        _ => None,
+    };
+    if a.json {
+        print!(
+            "{}",
+            report::json(&json!({
+                "params": p, "tokens_per_cycle": e, "speedup": s,
+                "best_draft_len": best_len, "best_speedup": best,
+                "base_tok_s": a.base, "expected_tok_s": a.base.map(|b| b * s),
+                "needed": needed.map(|(x, acc)| json!({"speedup": x, "acceptance": acc})),
+            }))
+        );
+        return Ok(ExitCode::OK);
+    }
+    println!("speedup = E / (gamma x c + 1), E = (1 - alpha^(gamma+1)) / (1 - alpha)   [Leviathan et al., ICML 2023]");
+    println!(
+        "alpha {:.2}, gamma {}, c {:.3}: E = {:.2} tokens per cycle, speedup {:.2}x",
+        a.acceptance, a.draft_len, a.cost, e, s
+    );
+    println!("best draft length up to 16 at this alpha and c: {best_len} ({best:.2}x)");
+    if let Some(b) = a.base {
+        println!("{:.1} tok/s plain -> about {:.1} tok/s", b, b * s);
+    }
+    if let Some((x, acc)) = needed {
+        match acc {
+            Some(acc) => println!("to reach {:.1}x at gamma {}: acceptance >= {:.2}", x, a.draft_len, acc),
+            None => println!("{x:.1}x is out of reach at gamma {} and c {:.3}, even if every draft token were accepted", a.draft_len, a.cost),
+        }
+    }
+    Ok(ExitCode::OK)
+}

@@ -1,0 +1,85 @@
+//! Published measurements next to the engine's numbers for them: the check
+//! that no plain-decode figure beats its ceiling, and the data the estimate
+//! band is calibrated on.
+
+use super::measurements::{MeasurementKind, PublishedMeasurement};
+use super::{Catalog, CatalogError};
+use crate::roofline::calibration::{self, FamilyFit, Row};
+use crate::roofline::decode::{self, DecodePoint, EtaBand};
+use crate::roofline::kv::KvOptions;
+use crate::roofline::machine::Machine;
+use crate::roofline::placement::{self, Placement};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// A measurement with the engine's decode point for the same hardware, model, quant and depth.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The published figure.
+    pub measurement: PublishedMeasurement,
+    /// Platform family of its hardware.
+    pub family: String,
+    /// The engine's prediction (spec bandwidth, profile eta).
+    pub point: DecodePoint,
+}
+
+impl Checked {
+    /// Measured as a share of the ceiling.
+    pub fn pct_of_ceiling(&self) -> f64 {
+        100.0 * self.measurement.tok_s / self.point.ceiling_tok_s
+    }
+}
+
+/// Evaluate every published measurement against the engine.
+pub fn check_all(cat: &Catalog) -> Result<Vec<Checked>, CatalogError> {
+    cat.measurements.iter().map(|m| check(cat, m)).collect()
+}
+
+/// Evaluate one measurement (whole model on one device of its profile).
+pub fn check(cat: &Catalog, m: &PublishedMeasurement) -> Result<Checked, CatalogError> {
+    let hw = cat.hardware(&m.hw)?;
+    let spec = cat.model(&m.model)?;
+    let quant = cat.quant(&m.quant)?;
+    let shape = spec.shape(&quant);
+    let machine = Machine::single(hw.device(hw.name.clone()));
+    let a = placement::assign(&shape, &machine, Placement::ALL);
+    let point = decode::at_depth(
+        &shape,
+        &machine,
+        &a,
+        m.depth,
+        KvOptions::default(),
+        EtaBand::default(),
+    );
+    Ok(Checked {
+        measurement: m.clone(),
+        family: format!("{:?}", hw.family),
+        point,
+    })
+}
+
+/// Calibrated estimate bands per family, from the plain-decode rows (computed once).
+pub fn family_bands(cat: &Catalog) -> &'static BTreeMap<String, FamilyFit> {
+    static CELL: OnceLock<BTreeMap<String, FamilyFit>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let rows: Vec<Row> = check_all(cat)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.measurement.kind == MeasurementKind::Plain)
+            .map(|c| Row {
+                family: c.family,
+                measured: c.measurement.tok_s,
+                estimate: c.point.estimate_tok_s,
+                ceiling: c.point.ceiling_tok_s,
+            })
+            .collect();
+        calibration::fit(&rows, 3)
+    })
+}
+
+/// The band for a family, or the default when it has too few measurements.
+pub fn band_for(cat: &Catalog, family: &str) -> EtaBand {
+    family_bands(cat)
+        .get(family)
+        .map_or(EtaBand::default(), |f| f.band)
+}

@@ -1,0 +1,206 @@
+//! Command-line types (clap derive) only. They end here: `app` converts them
+//! into the engine's own structs before anything else sees them.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Roofline ceilings and an autotuner for local LLM serving.
+#[derive(Debug, Parser)]
+#[command(name = "rooftune", version, about, long_about = None, arg_required_else_help = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Predict decode/prefill ceilings, memory fit and context honesty for a model on a machine.
+    Predict(PredictArgs),
+    /// Every hardware profile x model: ceiling, estimate, fit and the 100 tok/s bar.
+    Matrix(MatrixArgs),
+    /// Speculative-decoding speedup from acceptance rate, draft length and draft cost.
+    Speculate(SpeculateArgs),
+    /// Hardware profiles.
+    #[command(subcommand)]
+    Hw(HwCommand),
+    /// Model specs and quantizations.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+/// `rooftune hw ...`
+#[derive(Debug, Subcommand)]
+pub enum HwCommand {
+    /// List hardware profiles.
+    List(JsonFlag),
+    /// Show one profile with the source of every number.
+    Show {
+        /// Profile name.
+        name: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `rooftune model ...`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// List model specs.
+    List(JsonFlag),
+    /// Show one model spec, its derived parameter counts and per-token bytes.
+    Show {
+        /// Model name.
+        name: String,
+        /// Quantization for the byte figures.
+        #[arg(long, default_value = "q4_k_m")]
+        quant: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List quantization types and mixes with their bits per weight.
+    Quants(JsonFlag),
+}
+
+/// Just `--json`.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the model runs.
+#[derive(Debug, Args, Clone)]
+pub struct MachineArgs {
+    /// Hardware profile: a name (`m3-ultra-512`), `2x rtx-3090` for several GPUs.
+    #[arg(long = "hw", value_name = "PROFILE")]
+    pub hw: String,
+    /// Host memory profile that offloaded layers/experts live in (`ddr5-6000-2ch`).
+    #[arg(long = "host", value_name = "PROFILE")]
+    pub host: Option<String>,
+    /// Override the bandwidth of the (first) device: `800`, `800GB/s`.
+    #[arg(long, value_name = "GB/s")]
+    pub bandwidth: Option<String>,
+    /// Override the memory capacity of the (first) device: `192GiB`.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Override decode efficiency eta (0..1].
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// Override the per-token overhead c, milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub overhead_ms: Option<f64>,
+    /// Tensor split across several GPUs (`-ts`), e.g. `3,1`.
+    #[arg(long, value_name = "SHARES")]
+    pub tensor_split: Option<String>,
+}
+
+/// Which model at which quantization.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// Model spec name (`glm-5.1`).
+    #[arg(long = "model", value_name = "NAME")]
+    pub model: String,
+    /// Quantization: a ggml type (`q4_0`, `iq3_xxs`), a mix (`q4_k_m`, `ud-iq3_xxs`, `mlx-4bit`) or `bpw:3.6`.
+    #[arg(long, default_value = "q4_k_m")]
+    pub quant: String,
+    /// What-if: active parameters per token (`40e9`, `40B`), scaling the model's active weights.
+    #[arg(long, value_name = "N")]
+    pub active_params: Option<String>,
+    /// What-if: bits per weight for every tensor.
+    #[arg(long)]
+    pub bpw: Option<f64>,
+}
+
+/// `rooftune predict`
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    /// Machine.
+    pub machine: MachineArgs,
+    #[command(flatten)]
+    /// Model.
+    pub model: ModelArgs,
+    /// Requested context (`-c`): `8192`, `200k`, `1M`.
+    #[arg(long, default_value = "8192")]
+    pub ctx: String,
+    /// Decode depth(s) to show, comma separated (`5460`, `0,32k,100k`).
+    #[arg(long, value_delimiter = ',')]
+    pub depth: Vec<String>,
+    /// Placement as llama.cpp flags: `ngl=N`, `ncmoe=N`, `cpu-moe` (comma separated). Default: the best that fits.
+    #[arg(long)]
+    pub placement: Option<String>,
+    /// K cache type (`-ctk`).
+    #[arg(long, default_value = "f16")]
+    pub ctk: String,
+    /// V cache type (`-ctv`).
+    #[arg(long, default_value = "f16")]
+    pub ctv: String,
+    /// Parallel slots (`-np`).
+    #[arg(long, default_value_t = 1)]
+    pub np: u64,
+    /// Micro-batch (`-ub`).
+    #[arg(long, default_value_t = 512)]
+    pub ubatch: u64,
+    /// Decode target, tok/s.
+    #[arg(long, default_value_t = 100.0)]
+    pub target: f64,
+    /// Prompt length for time to first token (default: the deepest depth, or 8192).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Tokens of the prompt already cached (prefix reuse).
+    #[arg(long, default_value = "0")]
+    pub cached: String,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rooftune matrix`
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Decode target, tok/s.
+    #[arg(long, default_value_t = 100.0)]
+    pub target: f64,
+    /// Quantization for every model.
+    #[arg(long, default_value = "q4_k_m")]
+    pub quant: String,
+    /// Context for the memory fit.
+    #[arg(long, default_value = "32k")]
+    pub ctx: String,
+    /// Decode depth.
+    #[arg(long, default_value = "0")]
+    pub depth: String,
+    /// Host memory for offload on discrete GPUs (none: the model must fit in VRAM).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rooftune speculate`
+#[derive(Debug, Args)]
+pub struct SpeculateArgs {
+    /// Per-token acceptance rate, 0..1.
+    #[arg(long)]
+    pub acceptance: f64,
+    /// Draft length (tokens proposed per cycle).
+    #[arg(long, default_value_t = 4)]
+    pub draft_len: u32,
+    /// Draft step cost as a share of a target step (`0.15` for a 4B draft on a 27B target; 0 for prompt lookup).
+    #[arg(long)]
+    pub cost: f64,
+    /// Plain decode rate to scale, tok/s.
+    #[arg(long)]
+    pub base: Option<f64>,
+    /// Target rate, tok/s: prints the acceptance needed.
+    #[arg(long)]
+    pub target: Option<f64>,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,23 @@
+//! rooftune: roofline ceilings and an autotuner for local LLM serving.
+//!
+//! Data flows one way: spec (hardware, model, flags) -> prediction (roofline)
+//! -> measurement (server, bench) -> comparison (% of ceiling) -> log
+//! (campaign) -> report. Each stage is one module:
+//!
+//! - [`catalog`]: bundled hardware profiles, model specs and quantization data.
+//! - [`roofline`]: pure napkin math, no I/O.
+//! - [`gguf`]: reading real model files, writing synthetic ones.
+//! - [`report`]: rendering results as tables and JSON.
+//! - [`cli`] and [`app`]: the command line, converted to core types at the edge.
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod exit;
+pub mod gguf;
+pub mod report;
+pub mod roofline;
+pub mod units;
+
+pub use app::run;

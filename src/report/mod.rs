@@ -1,0 +1,39 @@
+//! Reports: one renderer per output, rendering kept out of the result structs.
+//! Tables are Markdown so they paste into issues and notes as they are.
+
+pub mod catalog;
+pub mod matrix;
+pub mod predict;
+
+use serde::Serialize;
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+/// A Markdown table from a header and rows.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut b = Builder::default();
+    b.push_record(header.iter().map(|h| h.to_string()));
+    for r in rows {
+        b.push_record(r);
+    }
+    b.build().with(Style::markdown()).to_string()
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .map_or_else(|e| format!("{{\"error\": \"{e}\"}}\n"), |s| s + "\n")
+}
+
+/// A rate for tables: `45.5`, `1,234`, `12.3k`.
+pub fn rate(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v >= 10_000.0 {
+        format!("{:.1}k", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}

@@ -1,0 +1,181 @@
+//! KV cache: bytes read per generated token at a context depth, and bytes
+//! llama.cpp allocates for a context.
+//!
+//! Rules (see `docs/llama-cpp-facts.md` for the llama.cpp b11434 source lines):
+//! - full attention reads K and V rows of every cached token;
+//! - latent attention (MLA) caches one row of `kv_lora_rank + rope_dim` per
+//!   token as K and reads V as a view of it (no separate V);
+//! - sliding-window layers read at most `window` tokens, and llama.cpp sizes
+//!   their cache to the window plus one micro-batch per sequence unless
+//!   `--swa-full`;
+//! - recurrent layers keep a constant f32 state per sequence, whatever `-ctk`;
+//! - a sparse-attention (DSA) indexer caches one key per token per layer;
+//! - `-c` is padded up to a multiple of 256 cells.
+
+use super::shape::{CacheKind, Layer, ModelShape};
+use crate::catalog::ggml_type::GgmlType;
+use serde::Serialize;
+
+/// llama.cpp pads the context to a multiple of this many cells.
+pub const CTX_PAD: u64 = 256;
+
+/// KV cache element types (`-ctk`, `-ctv`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KvTypes {
+    /// K cache type.
+    pub k: GgmlType,
+    /// V cache type.
+    pub v: GgmlType,
+}
+
+impl Default for KvTypes {
+    fn default() -> Self {
+        KvTypes {
+            k: GgmlType::F16,
+            v: GgmlType::F16,
+        }
+    }
+}
+
+/// Element type of the DSA indexer key cache.
+pub const INDEXER_TYPE: GgmlType = GgmlType::F16;
+
+/// Tokens a layer attends over at depth `depth`.
+pub fn attended(cache: &CacheKind, depth: u64) -> u64 {
+    match cache {
+        CacheKind::Sliding { window, .. } => depth.min(*window),
+        CacheKind::Recurrent { .. } => 0,
+        _ => depth,
+    }
+}
+
+/// Bytes of cache one layer reads to generate a token at depth `depth`.
+pub fn layer_read_bytes(layer: &Layer, depth: u64, kv: KvTypes) -> f64 {
+    let d = attended(&layer.cache, depth) as f64;
+    let main = match layer.cache {
+        CacheKind::Full {
+            k_per_token,
+            v_per_token,
+        }
+        | CacheKind::Sliding {
+            k_per_token,
+            v_per_token,
+            ..
+        } => {
+            d * (k_per_token as f64 * kv.k.bytes_per_element()
+                + v_per_token as f64 * kv.v.bytes_per_element())
+        }
+        CacheKind::Latent { per_token } => d * per_token as f64 * kv.k.bytes_per_element(),
+        CacheKind::Recurrent { state_bytes } => state_bytes as f64,
+    };
+    main + depth as f64 * layer.indexer_per_token as f64 * INDEXER_TYPE.bytes_per_element()
+}
+
+/// Bytes of cache read per generated token at depth `depth`, all layers.
+pub fn read_bytes(shape: &ModelShape, depth: u64, kv: KvTypes) -> f64 {
+    shape
+        .layers
+        .iter()
+        .map(|l| layer_read_bytes(l, depth, kv))
+        .sum()
+}
+
+/// Context cells llama.cpp allocates for `-c ctx`.
+pub fn padded_cells(ctx: u64) -> u64 {
+    ctx.div_ceil(CTX_PAD) * CTX_PAD
+}
+
+/// What llama.cpp allocates for a context.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct KvAllocation {
+    /// Cells of the full-attention cache (`-c` padded to 256).
+    pub cells: u64,
+    /// Cells of each sliding-window layer's cache.
+    pub swa_cells: u64,
+    /// Bytes of K/V (or latent) cache of full and latent layers.
+    pub kv_bytes: f64,
+    /// Bytes of the sliding-window layers' cache.
+    pub swa_bytes: f64,
+    /// Bytes of the DSA indexer key cache (printed separately by llama.cpp).
+    pub indexer_bytes: f64,
+    /// Bytes of recurrent state (f32).
+    pub recurrent_bytes: f64,
+    /// Layers that hold a cache of any kind.
+    pub layers: usize,
+}
+
+impl KvAllocation {
+    /// All cache bytes.
+    pub fn total(&self) -> f64 {
+        self.kv_bytes + self.swa_bytes + self.indexer_bytes + self.recurrent_bytes
+    }
+}
+
+/// Options that change the cache size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KvOptions {
+    /// Cache element types.
+    pub types: KvTypes,
+    /// Parallel sequences (`-np`).
+    pub n_seq: u64,
+    /// Micro-batch (`-ub`), which pads sliding-window caches.
+    pub ubatch: u64,
+    /// `--swa-full`: sliding layers get a full-size cache.
+    pub swa_full: bool,
+}
+
+impl Default for KvOptions {
+    fn default() -> Self {
+        KvOptions {
+            types: KvTypes::default(),
+            n_seq: 1,
+            ubatch: 512,
+            swa_full: false,
+        }
+    }
+}
+
+/// Bytes llama.cpp allocates for context `ctx` (total over all slots, as `-c` is).
+pub fn allocation(shape: &ModelShape, ctx: u64, opts: KvOptions) -> KvAllocation {
+    let cells = padded_cells(ctx);
+    let swa_cells = |window: u64| {
+        if opts.swa_full {
+            cells
+        } else {
+            padded_cells((window * opts.n_seq.max(1) + opts.ubatch).min(cells))
+        }
+    };
+    let (k_b, v_b) = (
+        opts.types.k.bytes_per_element(),
+        opts.types.v.bytes_per_element(),
+    );
+    let mut a = KvAllocation {
+        cells,
+        ..Default::default()
+    };
+    for layer in &shape.layers {
+        a.layers += 1;
+        match layer.cache {
+            CacheKind::Full {
+                k_per_token,
+                v_per_token,
+            } => a.kv_bytes += cells as f64 * (k_per_token as f64 * k_b + v_per_token as f64 * v_b),
+            CacheKind::Sliding {
+                k_per_token,
+                v_per_token,
+                window,
+            } => {
+                let c = swa_cells(window);
+                a.swa_cells = a.swa_cells.max(c);
+                a.swa_bytes += c as f64 * (k_per_token as f64 * k_b + v_per_token as f64 * v_b);
+            }
+            CacheKind::Latent { per_token } => a.kv_bytes += cells as f64 * per_token as f64 * k_b,
+            CacheKind::Recurrent { state_bytes } => {
+                a.recurrent_bytes += state_bytes as f64 * opts.n_seq.max(1) as f64
+            }
+        }
+        a.indexer_bytes +=
+            cells as f64 * layer.indexer_per_token as f64 * INDEXER_TYPE.bytes_per_element();
+    }
+    a
+}

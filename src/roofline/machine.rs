@@ -1,0 +1,91 @@
+//! A machine as the engine sees it: accelerators that take layers with
+//! `-ngl` (GPUs, or the one unified SoC) and an optional host memory that
+//! takes what is offloaded. Built from hardware profiles at the edge.
+
+use serde::Serialize;
+
+/// One memory tier: where bytes live decides how fast they are read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Device {
+    /// Label shown in reports (`rtx-3090 #1`, `host ddr5-6000-2ch`).
+    pub label: String,
+    /// Memory bandwidth, decimal GB/s.
+    pub bandwidth_gb_s: f64,
+    /// Decode efficiency: achieved fraction of bandwidth.
+    pub eta: f64,
+    /// Fixed per-token overhead, seconds.
+    pub overhead_s: f64,
+    /// Bytes a model may occupy here.
+    pub usable_bytes: f64,
+    /// Physical capacity, bytes.
+    pub capacity_bytes: f64,
+    /// Peak dense FP16 compute, FLOP/s.
+    pub flops: f64,
+    /// Whether this device shares memory with the CPU (Apple, DGX Spark, Strix Halo).
+    pub unified: bool,
+}
+
+/// Accelerators plus host memory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Machine {
+    /// Devices that take layers with `-ngl`, in order (`-ts` splits across them).
+    pub accel: Vec<Device>,
+    /// System RAM read by the CPU, when layers or experts can be offloaded there.
+    pub host: Option<Device>,
+    /// Share of the GPU layers each accelerator takes (`-ts`); same length as `accel`.
+    pub tensor_split: Vec<f64>,
+}
+
+impl Machine {
+    /// A machine that is one device (a unified SoC, one GPU, or a CPU).
+    pub fn single(device: Device) -> Machine {
+        Machine {
+            accel: vec![device],
+            host: None,
+            tensor_split: vec![1.0],
+        }
+    }
+
+    /// A CPU-only machine: everything lives in host memory.
+    pub fn cpu_only(host: Device) -> Machine {
+        Machine {
+            accel: Vec::new(),
+            host: Some(host),
+            tensor_split: Vec::new(),
+        }
+    }
+
+    /// Every device, accelerators first.
+    pub fn devices(&self) -> impl Iterator<Item = &Device> {
+        self.accel.iter().chain(self.host.iter())
+    }
+
+    /// The device whose overhead and compute govern a token step: the first
+    /// accelerator, else the host.
+    pub fn primary(&self) -> Option<&Device> {
+        self.accel.first().or(self.host.as_ref())
+    }
+
+    /// Sum of accelerator bandwidths (what `-ts` row/layer split approaches at best).
+    pub fn label(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < self.accel.len() {
+            let base = self.accel[i]
+                .label
+                .trim_end_matches(|c: char| c == '#' || c.is_ascii_digit() || c == ' ')
+                .to_string();
+            let n = self.accel[i..]
+                .iter()
+                .take_while(|d| d.label.starts_with(&base))
+                .count()
+                .max(1);
+            parts.push(if n > 1 { format!("{n}x {base}") } else { base });
+            i += n;
+        }
+        if let Some(h) = &self.host {
+            parts.push(h.label.clone());
+        }
+        parts.join(" + ")
+    }
+}

@@ -1,0 +1,118 @@
+//! Prefill: prompt processing is compute-bound on big batches and
+//! bandwidth-bound on small ones. Two ceilings, the lower one binds:
+//!
+//! - compute: peak FLOP/s / FLOPs per token, where FLOPs per token =
+//!   2 x active parameters + attention over the tokens already in context;
+//! - bandwidth: each micro-batch of U tokens reads the weights once, so
+//!   U x bandwidth / bytes per micro-batch. For an MoE, a micro-batch touches
+//!   the union of its tokens' experts: a share 1 - (1 - K/E)^U of them
+//!   (assuming uniform routing).
+
+use super::kv;
+use super::machine::Machine;
+use super::shape::ModelShape;
+use serde::Serialize;
+
+/// Which resource limits prefill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// Arithmetic throughput.
+    Compute,
+    /// Reading the weights once per micro-batch.
+    Bandwidth,
+}
+
+/// Prefill ceilings at one depth.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrefillPoint {
+    /// Context already cached when these tokens are processed.
+    pub depth: u64,
+    /// FLOPs per prompt token.
+    pub flops_per_token: f64,
+    /// Compute ceiling, tok/s.
+    pub compute_tok_s: f64,
+    /// Bandwidth ceiling for the micro-batch, tok/s.
+    pub bandwidth_tok_s: f64,
+    /// Micro-batch size used.
+    pub ubatch: u64,
+    /// The binding bound.
+    pub bound: Bound,
+    /// min of the two, tok/s.
+    pub ceiling_tok_s: f64,
+}
+
+/// Share of routed experts a micro-batch of `u` tokens touches.
+pub fn experts_touched(shape: &ModelShape, u: u64) -> f64 {
+    match shape.experts {
+        Some(e) if e.count > 0 => 1.0 - (1.0 - e.used as f64 / e.count as f64).powf(u as f64),
+        _ => 1.0,
+    }
+}
+
+/// FLOPs to process one token at context depth `depth`.
+pub fn flops_per_token(shape: &ModelShape, depth: u64) -> f64 {
+    let active = shape.active_weights().params - shape.embd_row().params;
+    let attn: f64 = shape
+        .layers
+        .iter()
+        .map(|l| l.attn_flops_per_ctx_token * kv::attended(&l.cache, depth) as f64)
+        .sum();
+    2.0 * active + attn
+}
+
+/// Prefill ceilings at `depth` with micro-batch `ubatch`, with the whole model
+/// on the machine's primary device (offloaded tiers are handled by decode).
+pub fn at_depth(shape: &ModelShape, machine: &Machine, depth: u64, ubatch: u64) -> PrefillPoint {
+    let (flops, bw) = machine
+        .primary()
+        .map_or((1.0, 1.0), |d| (d.flops, d.bandwidth_gb_s * 1e9));
+    let fpt = flops_per_token(shape, depth);
+    let compute = flops / fpt;
+    let u = ubatch.max(1);
+    let routed = shape.routed_experts().bytes;
+    let active_all = shape.active_weights().bytes;
+    let per_token_share = shape
+        .experts
+        .map_or(0.0, |e| routed * e.used as f64 / e.count.max(1) as f64);
+    let bytes = active_all - per_token_share
+        + routed * experts_touched(shape, u)
+        + kv::read_bytes(shape, depth, kv::KvTypes::default());
+    let bandwidth = u as f64 * bw / bytes;
+    let (bound, ceiling) = if compute <= bandwidth {
+        (Bound::Compute, compute)
+    } else {
+        (Bound::Bandwidth, bandwidth)
+    };
+    PrefillPoint {
+        depth,
+        flops_per_token: fpt,
+        compute_tok_s: compute,
+        bandwidth_tok_s: bandwidth,
+        ubatch: u,
+        bound,
+        ceiling_tok_s: ceiling,
+    }
+}
+
+/// Time to first token for a prompt of `n` tokens of which `cached` are
+/// already in the cache: prefill of the `n - cached` new tokens (at the mean
+/// depth they see) plus one decode step. `prefill_eff` scales the prefill
+/// ceiling (1.0 gives the lower bound on TTFT).
+pub fn ttft_s(
+    shape: &ModelShape,
+    machine: &Machine,
+    n: u64,
+    cached: u64,
+    ubatch: u64,
+    prefill_eff: f64,
+    decode_step_s: f64,
+) -> f64 {
+    let new = n.saturating_sub(cached);
+    if new == 0 {
+        return decode_step_s;
+    }
+    let mid = cached + new / 2;
+    let p = at_depth(shape, machine, mid, ubatch.min(new));
+    new as f64 / (p.ceiling_tok_s * prefill_eff) + decode_step_s
+}

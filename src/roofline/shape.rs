@@ -1,0 +1,226 @@
+//! What the roofline engine knows about a model: parameters and bytes per
+//! tensor group, layer by layer, and how each layer caches its context.
+//!
+//! A shape is built either from a catalog spec plus a quantization (bytes =
+//! params x bits per weight) or from a GGUF file (bytes exact per tensor).
+//! Everything downstream (decode, prefill, memory fit, placement) reads only
+//! this struct, so both sources are predicted the same way.
+
+use serde::Serialize;
+
+/// Parameters and bytes of one group of tensors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Group {
+    /// Number of weights.
+    pub params: f64,
+    /// Bytes those weights occupy at their quantization.
+    pub bytes: f64,
+}
+
+impl Group {
+    /// A group of `params` weights stored at `bits_per_weight`.
+    pub fn at_bpw(params: f64, bits_per_weight: f64) -> Self {
+        Group {
+            params,
+            bytes: params * bits_per_weight / 8.0,
+        }
+    }
+    /// Sum of two groups.
+    pub fn plus(self, other: Group) -> Group {
+        Group {
+            params: self.params + other.params,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+    /// The group scaled by `f` (e.g. K/E of the routed experts).
+    pub fn scaled(self, f: f64) -> Group {
+        Group {
+            params: self.params * f,
+            bytes: self.bytes * f,
+        }
+    }
+}
+
+/// How one decoder layer keeps its context, in cache *elements* per token
+/// (their byte size depends on `-ctk`/`-ctv`) or, for recurrent layers, fixed
+/// bytes of state per sequence.
+///
+/// Rules follow what llama.cpp allocates (see `docs/llama-cpp-facts.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CacheKind {
+    /// Full attention: K and V rows of `n_kv_heads x head_dim` per token.
+    Full {
+        /// K elements per token (`n_embd_k_gqa`).
+        k_per_token: u64,
+        /// V elements per token (`n_embd_v_gqa`).
+        v_per_token: u64,
+    },
+    /// Sliding-window attention: like `Full`, but reads at most `window` tokens.
+    Sliding {
+        /// K elements per token.
+        k_per_token: u64,
+        /// V elements per token.
+        v_per_token: u64,
+        /// Window length in tokens.
+        window: u64,
+    },
+    /// Multi-head latent attention (DeepSeek-V2/V3, GLM-5, Kimi): llama.cpp
+    /// caches the compressed latent plus the RoPE part as K and reads V as a
+    /// view of it, so one row of `kv_lora_rank + rope_dim` per token.
+    Latent {
+        /// Elements per token (`kv_lora_rank + qk_rope_head_dim`).
+        per_token: u64,
+    },
+    /// Linear-attention / SSM layer of a hybrid: a constant state, kept in f32
+    /// whatever `-ctk` says.
+    Recurrent {
+        /// Bytes of state per sequence (conv + recurrent state).
+        state_bytes: u64,
+    },
+}
+
+/// One decoder layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Layer {
+    /// Attention (or linear-attention / recurrent mixing) projections.
+    pub attention: Group,
+    /// Dense FFN (zero in MoE layers).
+    pub ffn_dense: Group,
+    /// All routed experts of the layer, router included.
+    pub experts: Group,
+    /// Shared (always active) experts.
+    pub shared_experts: Group,
+    /// Norms and small vectors (f32).
+    pub norms: Group,
+    /// How this layer caches context.
+    pub cache: CacheKind,
+    /// Sparse-attention (DSA) indexer keys cached per token, in elements; 0 if none.
+    pub indexer_per_token: u64,
+    /// Attention FLOPs per query token per cached context token (QK^T and AV),
+    /// used for prefill at depth: `2 * n_heads * (head_dim_k + head_dim_v)`.
+    pub attn_flops_per_ctx_token: f64,
+}
+
+/// Mixture-of-experts routing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Experts {
+    /// Routed experts per MoE layer (E).
+    pub count: u32,
+    /// Experts used per token (K).
+    pub used: u32,
+}
+
+/// RoPE scaling that extends a model's window past its native one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RopeScaling {
+    /// Method: `yarn`, `linear`, `longrope`, `llama3`, ...
+    pub kind: String,
+    /// Scaling factor.
+    pub factor: f64,
+    /// Native (pre-scaling) window in tokens.
+    pub original_ctx: u64,
+}
+
+/// Everything the engine needs about one model at one quantization.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelShape {
+    /// Display name.
+    pub name: String,
+    /// Short label of the quantization (`q4_k_m`, `gguf file`, `mlx-4bit`).
+    pub quant_label: String,
+    /// Vocabulary size (rows of the token-embedding table).
+    pub vocab: u64,
+    /// Hidden size.
+    pub hidden: u64,
+    /// Token-embedding table (one row is read per token).
+    pub token_embd: Group,
+    /// Output head (read in full each token; equals the embedding when tied).
+    pub output: Group,
+    /// Whether the output head is the token-embedding table itself.
+    pub tied_embeddings: bool,
+    /// Output norm and other global small tensors.
+    pub globals: Group,
+    /// Decoder layers used at decode.
+    pub layers: Vec<Layer>,
+    /// Multi-token-prediction (nextn) tensors: in the file, not read at decode.
+    pub mtp: Group,
+    /// Routing, for MoE models.
+    pub experts: Option<Experts>,
+    /// Training window (`n_ctx_train`) in tokens: what llama.cpp caps a slot to.
+    pub ctx_train: u64,
+    /// RoPE scaling that produced `ctx_train`, if any.
+    pub rope_scaling: Option<RopeScaling>,
+}
+
+impl Layer {
+    /// Bytes of this layer read per generated token: everything but the
+    /// routed experts, plus `used / count` of those.
+    pub fn active(&self, experts: Option<Experts>) -> Group {
+        let routed = match experts {
+            Some(e) if e.count > 0 => self.experts.scaled(e.used as f64 / e.count as f64),
+            _ => self.experts,
+        };
+        self.attention
+            .plus(self.ffn_dense)
+            .plus(self.shared_experts)
+            .plus(self.norms)
+            .plus(routed)
+    }
+
+    /// All weights of the layer.
+    pub fn total(&self) -> Group {
+        self.attention
+            .plus(self.ffn_dense)
+            .plus(self.shared_experts)
+            .plus(self.norms)
+            .plus(self.experts)
+    }
+}
+
+impl ModelShape {
+    /// One row of the token-embedding table.
+    pub fn embd_row(&self) -> Group {
+        if self.vocab == 0 {
+            return Group::default();
+        }
+        self.token_embd.scaled(1.0 / self.vocab as f64)
+    }
+
+    /// Weights read per generated token (the definition): one embedding
+    /// row, the full output head, all shared tensors and K/E of routed experts.
+    pub fn active_weights(&self) -> Group {
+        self.layers.iter().fold(
+            self.embd_row().plus(self.output).plus(self.globals),
+            |acc, l| acc.plus(l.active(self.experts)),
+        )
+    }
+
+    /// All weights in the file (embedding and output counted once when tied).
+    pub fn total_weights(&self) -> Group {
+        let output = if self.tied_embeddings {
+            Group::default()
+        } else {
+            self.output
+        };
+        self.layers.iter().fold(
+            self.token_embd
+                .plus(output)
+                .plus(self.globals)
+                .plus(self.mtp),
+            |acc, l| acc.plus(l.total()),
+        )
+    }
+
+    /// Sum of the routed-expert groups over all layers.
+    pub fn routed_experts(&self) -> Group {
+        self.layers
+            .iter()
+            .fold(Group::default(), |acc, l| acc.plus(l.experts))
+    }
+
+    /// Number of layers that hold attention of any kind.
+    pub fn n_layers(&self) -> usize {
+        self.layers.len()
+    }
+}

@@ -1,5 +1,6 @@
 //! The ggml tensor types: block size and bytes per block, exactly as ggml's
-//! `type_traits` table in `ggml/src/ggml.c` (llama.cpp b11434) defines them.
+//! `type_traits` table (checked against the built `libggml-base.so`, see
+//! `docs/llama-cpp-facts.md` section 7) in `ggml/src/ggml.c` (llama.cpp b11434) defines them.
 //!
 //! Tensor bytes are computed from these, never estimated: a tensor of `n`
 //! elements of type `t` occupies `n / block_size(t) * type_size(t)` bytes.
@@ -47,6 +48,9 @@ pub enum GgmlType {
     TQ1_0 = 34,
     TQ2_0 = 35,
     MXFP4 = 39,
+    NVFP4 = 40,
+    Q1_0 = 41,
+    Q2_0 = 42,
 }
 
 /// Every known type, in id order.
@@ -83,6 +87,9 @@ pub const ALL_TYPES: &[GgmlType] = &[
     GgmlType::TQ1_0,
     GgmlType::TQ2_0,
     GgmlType::MXFP4,
+    GgmlType::NVFP4,
+    GgmlType::Q1_0,
+    GgmlType::Q2_0,
 ];
 
 impl GgmlType {
@@ -102,6 +109,8 @@ impl GgmlType {
         match self {
             F32 | F16 | BF16 | F64 | I8 | I16 | I32 | I64 => 1,
             Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q8_1 | IQ4_NL | MXFP4 => 32,
+            NVFP4 | Q2_0 => 64,
+            Q1_0 => 128,
             Q2_K | Q3_K | Q4_K | Q5_K | Q6_K | Q8_K | IQ2_XXS | IQ2_XS | IQ3_XXS | IQ1_S
             | IQ3_S | IQ2_S | IQ4_XS | IQ1_M | TQ1_0 | TQ2_0 => 256,
         }
@@ -141,6 +150,8 @@ impl GgmlType {
             TQ1_0 => 54,
             TQ2_0 => 66,
             MXFP4 => 17,
+            NVFP4 => 36,
+            Q1_0 | Q2_0 => 18,
         }
     }
 
@@ -195,6 +206,9 @@ impl GgmlType {
             TQ1_0 => "tq1_0",
             TQ2_0 => "tq2_0",
             MXFP4 => "mxfp4",
+            NVFP4 => "nvfp4",
+            Q1_0 => "q1_0",
+            Q2_0 => "q2_0",
         }
     }
 

@@ -37,9 +37,6 @@ impl Default for KvTypes {
     }
 }
 
-/// Element type of the DSA indexer key cache.
-pub const INDEXER_TYPE: GgmlType = GgmlType::F16;
-
 /// Tokens a layer attends over at depth `depth`.
 pub fn attended(cache: &CacheKind, depth: u64) -> u64 {
     match cache {
@@ -68,7 +65,8 @@ pub fn layer_read_bytes(layer: &Layer, depth: u64, kv: KvTypes) -> f64 {
         CacheKind::Latent { per_token } => d * per_token as f64 * kv.k.bytes_per_element(),
         CacheKind::Recurrent { state_bytes } => state_bytes as f64,
     };
-    main + depth as f64 * layer.indexer_per_token as f64 * INDEXER_TYPE.bytes_per_element()
+    // The DSA indexer cache is built with the main cache's K type (llama-kv-cache-dsa.cpp:43-53).
+    main + depth as f64 * layer.indexer_per_token as f64 * kv.k.bytes_per_element()
 }
 
 /// Bytes of cache read per generated token at depth `depth`, all layers.

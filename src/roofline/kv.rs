@@ -172,8 +172,7 @@ pub fn allocation(shape: &ModelShape, ctx: u64, opts: KvOptions) -> KvAllocation
                 a.recurrent_bytes += state_bytes as f64 * opts.n_seq.max(1) as f64
             }
         }
-        a.indexer_bytes +=
-            cells as f64 * layer.indexer_per_token as f64 * INDEXER_TYPE.bytes_per_element();
+        a.indexer_bytes += cells as f64 * layer.indexer_per_token as f64 * k_b;
     }
     a
 }

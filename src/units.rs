@@ -138,7 +138,8 @@ pub fn fmt_bytes(bytes: f64) -> String {
 
 /// A decimal GB figure (`17.50 GB`), used next to bandwidth in GB/s.
 pub fn fmt_gb(bytes: f64) -> String {
-    format!("{:.2} GB", bytes / 1e9)
+    // `+ 0.0` turns an empty sum's -0.0 into 0.0.
+    format!("{:.2} GB", bytes / 1e9 + 0.0)
 }
 
 /// A token count with thousands separators: `202,752`.

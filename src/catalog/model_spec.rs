@@ -188,6 +188,9 @@ pub struct Dsa {
     /// `index_topk`.
     #[serde(default)]
     pub index_topk: Option<u64>,
+    /// 0-based layers that carry an indexer (and its cache); all layers when absent.
+    #[serde(default)]
+    pub indexer_layers: Option<Vec<u32>>,
 }
 
 /// `[arch.swa]`.
@@ -344,8 +347,9 @@ impl ModelSpec {
             let kv_a = h * (m.kv_lora_rank + m.rope_dim) as f64;
             let kv_b = m.kv_lora_rank as f64 * heads * (m.nope_dim + m.v_head_dim) as f64;
             let o = heads * m.v_head_dim as f64 * h;
+            let has_indexer = |d: &Dsa| d.indexer_layers.as_ref().is_none_or(|l| l.contains(&i));
             let (idx_params, idx_per_token) = match &a.dsa {
-                Some(d) => {
+                Some(d) if has_indexer(d) => {
                     let q_in = if m.q_lora_rank > 0 {
                         m.q_lora_rank
                     } else {
@@ -356,7 +360,7 @@ impl ModelSpec {
                         + h * d.index_heads as f64;
                     (p, d.index_head_dim)
                 }
-                None => (0.0, 0),
+                _ => (0.0, 0),
             };
             // llama.cpp attends over the latent (absorbed): QK over kv_lora + rope, AV over kv_lora.
             let flops = 2.0 * heads * (2 * m.kv_lora_rank + m.rope_dim) as f64;

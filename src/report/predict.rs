@@ -22,7 +22,7 @@ pub fn text(p: &Prediction, bandwidth_note: &str) -> String {
     );
     let _ = writeln!(
         o,
-        "weights      {:.1}B params, {} in memory; {:.1}B active per token = {} read per token",
+        "weights      {:.1}B params, {} in the file; {:.1}B active per token = {} read per token",
         p.total.params / 1e9,
         fmt_bytes(p.total.bytes),
         p.active.params / 1e9,
@@ -115,7 +115,7 @@ pub fn text(p: &Prediction, bandwidth_note: &str) -> String {
     let deepest = p.decode.last().map_or(0, |d| d.depth);
     let _ = writeln!(
         o,
-        "to reach {} tok/s at depth {}: {:.0} GB/s for the ceiling ({:.1}x){}; or at most {} of weights read per token here ({:.1}B active params at this quant's {:.2} bits, ceiling) / {} ({:.1}B, estimate)",
+        "to reach {} tok/s at depth {}: one memory of {:.0} GB/s for the ceiling ({:.1}x today's){}; or at most {} of weights read per token here ({:.1}B active params at this quant's {:.2} bits, ceiling) / {} ({:.1}B, estimate)",
         rate(w.target_tok_s),
         fmt_count(deepest),
         w.bandwidth_for_ceiling_gb_s,
@@ -158,7 +158,7 @@ fn memory(o: &mut String, p: &Prediction) {
     }
     let _ = writeln!(
         o,
-        "KV cache     {} = {} in all",
+        "KV cache     {} = {} in all (as llama.cpp b11434 allocates)",
         parts.join(", "),
         fmt_bytes(kv.total())
     );

@@ -60,8 +60,8 @@ pub fn verdict(p: &DecodePoint, target_tok_s: f64) -> BarVerdict {
 pub struct WhatItTakes {
     /// Target, tok/s.
     pub target_tok_s: f64,
-    /// Bandwidth whose ceiling reaches the target at today's bytes per token, GB/s
-    /// (all tiers scaled together; for one tier, the bandwidth itself).
+    /// Bandwidth of one memory holding every byte read per token whose ceiling
+    /// reaches the target at today's bytes per token, GB/s.
     pub bandwidth_for_ceiling_gb_s: f64,
     /// Bandwidth the estimate needs (eta and c applied), GB/s; None if c alone exceeds the time budget.
     pub bandwidth_for_estimate_gb_s: Option<f64>,
@@ -88,7 +88,6 @@ pub fn what_it_takes(
     let eta = dev.map_or(1.0, |d| d.eta);
     let c = dev.map_or(0.0, |d| d.overhead_s);
     let budget = 1.0 / target;
-    let scale = target / p.ceiling_tok_s;
     let bytes = p.bytes_per_token();
     let bw_est = (budget > c).then(|| bytes / (eta * (budget - c)) / 1e9);
     let max_ceiling = (bw_now * 1e9 * budget - p.kv_bytes).max(0.0);
@@ -96,7 +95,7 @@ pub fn what_it_takes(
     let to_params = |b: f64| b * 8.0 / active_bpw.max(0.1) / 1e9;
     WhatItTakes {
         target_tok_s: target,
-        bandwidth_for_ceiling_gb_s: bw_now * scale,
+        bandwidth_for_ceiling_gb_s: bytes * target / 1e9,
         bandwidth_for_estimate_gb_s: bw_est,
         max_weight_bytes_ceiling: max_ceiling,
         max_weight_bytes_estimate: max_est,

@@ -51,12 +51,26 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Percentile (0..=1) of sorted values, by linear interpolation.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 1.0;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos.fract());
+    let next = sorted[(i + 1).min(sorted.len() - 1)];
+    sorted[i] + f * (next - sorted[i])
+}
+
+/// The band: the 10th to 90th percentile of the ratios when there are at
+/// least ten, else their range; it always contains 1 (the profile itself).
 fn band_of(r: &[f64]) -> EtaBand {
-    let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = r.to_vec();
+    s.sort_by(f64::total_cmp);
+    let q = if s.len() >= 10 { 0.1 } else { 0.0 };
     EtaBand {
-        low: lo.min(1.0),
-        high: hi.max(1.0),
+        low: percentile(&s, q).min(1.0),
+        high: percentile(&s, 1.0 - q).max(1.0),
     }
 }
 

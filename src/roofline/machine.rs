@@ -66,21 +66,19 @@ impl Machine {
         self.accel.first().or(self.host.as_ref())
     }
 
-    /// Sum of accelerator bandwidths (what `-ts` row/layer split approaches at best).
+    /// A label such as `2x rtx-3090 + host ddr5-6000-2ch`.
     pub fn label(&self) -> String {
+        let base = |d: &Device| d.label.split(" #").next().unwrap_or_default().to_string();
         let mut parts: Vec<String> = Vec::new();
         let mut i = 0;
         while i < self.accel.len() {
-            let base = self.accel[i]
-                .label
-                .trim_end_matches(|c: char| c == '#' || c.is_ascii_digit() || c == ' ')
-                .to_string();
+            let b = base(&self.accel[i]);
             let n = self.accel[i..]
                 .iter()
-                .take_while(|d| d.label.starts_with(&base))
+                .take_while(|d| base(d) == b)
                 .count()
                 .max(1);
-            parts.push(if n > 1 { format!("{n}x {base}") } else { base });
+            parts.push(if n > 1 { format!("{n}x {b}") } else { b });
             i += n;
         }
         if let Some(h) = &self.host {

@@ -228,7 +228,7 @@ pub fn predict(shape: &ModelShape, machine: &Machine, s: &Scenario) -> Predictio
         quant: shape.quant_label.clone(),
         machine: machine.label(),
         placement,
-        placement_flags: placement.flags(shape.layers.len()),
+        placement_flags: placement.flags(),
         placement_auto: s.placement.is_none(),
         active,
         total: shape.total_weights(),

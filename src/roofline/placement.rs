@@ -27,9 +27,9 @@ impl Placement {
     };
 
     /// As llama-server flags (`-ngl 99 -ncmoe 12`).
-    pub fn flags(&self, n_layers: usize) -> String {
+    pub fn flags(&self) -> String {
         let mut s = match self.n_gpu_layers {
-            None => format!("-ngl {}", n_layers + 1),
+            None => "-ngl all".to_string(),
             Some(n) => format!("-ngl {n}"),
         };
         if self.n_cpu_moe == u32::MAX {

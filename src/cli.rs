@@ -14,6 +14,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Predict decode/prefill ceilings, memory fit and context honesty for a model on a machine.
     Predict(PredictArgs),
@@ -21,6 +22,8 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// Speculative-decoding speedup from acceptance rate, draft length and draft cost.
     Speculate(SpeculateArgs),
+    /// Published decode measurements against the engine: % of ceiling, estimate band, held-out error.
+    Published(JsonFlag),
     /// Hardware profiles.
     #[command(subcommand)]
     Hw(HwCommand),

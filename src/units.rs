@@ -29,7 +29,7 @@ pub enum UnitError {
 }
 
 fn split_number(s: &str) -> Option<(f64, String)> {
-    let s = s.trim().replace('_', "").replace(',', "");
+    let s = s.trim().replace(['_', ','], "");
     let end = s
         .char_indices()
         .find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '-' || *c == '+'))

@@ -26,7 +26,7 @@ pub fn machine(cat: &Catalog, a: &MachineArgs) -> Result<(Machine, EtaBand)> {
         });
     }
     let hw = cat.hardware(name)?;
-    let band = published::band_for(cat, &format!("{:?}", hw.family));
+    let band = published::band_for(cat, hw.family.as_str());
     let mut devices: Vec<_> = (0..count)
         .map(|i| {
             hw.device(if count > 1 {

@@ -14,6 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => predict_cmds::predict(&a),
         Command::Matrix(a) => predict_cmds::matrix(&a),
         Command::Speculate(a) => predict_cmds::speculate(&a),
+        Command::Published(a) => predict_cmds::published(a.json),
         Command::Hw(c) => catalog_cmds::hw(c),
         Command::Model(c) => catalog_cmds::model(c),
     }

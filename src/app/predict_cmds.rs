@@ -148,7 +148,7 @@ pub fn matrix(a: &MatrixArgs) -> Result<ExitCode> {
             },
             _ => Machine::single(dev),
         };
-        let band = crate::catalog::published::band_for(&cat, &format!("{:?}", hw.family));
+        let band = crate::catalog::published::band_for(&cat, hw.family.as_str());
         for (name, shape) in &shapes {
             let s = Scenario {
                 ctx,
@@ -252,6 +252,39 @@ pub fn speculate(a: &SpeculateArgs) -> Result<ExitCode> {
             Some(acc) => println!("to reach {:.1}x at gamma {}: acceptance >= {:.2}", x, a.draft_len, acc),
             None => println!("{x:.1}x is out of reach at gamma {} and c {:.3}, even if every draft token were accepted", a.draft_len, a.cost),
         }
+    }
+    Ok(ExitCode::OK)
+}
+
+/// `rooftune published`
+pub fn published(json: bool) -> Result<ExitCode> {
+    let cat = build::catalog()?;
+    let rows = crate::catalog::published::check_all(&cat)?;
+    let fits = crate::catalog::published::family_bands(&cat);
+    if json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|c| {
+                let band = crate::catalog::published::band_for(&cat, &c.family);
+                json!({
+                    "measurement": c.measurement, "family": c.family,
+                    "ceiling_tok_s": c.point.ceiling_tok_s, "estimate_tok_s": c.point.estimate_tok_s,
+                    "band_tok_s": [c.point.estimate_tok_s * band.low, (c.point.estimate_tok_s * band.high).min(c.point.ceiling_tok_s)],
+                    "pct_of_ceiling": c.pct_of_ceiling(),
+                })
+            })
+            .collect();
+        print!(
+            "{}",
+            report::json(&json!({ "rows": rows, "families": fits }))
+        );
+    } else {
+        print!(
+            "{}",
+            report::published::text(&rows, fits, |f| crate::catalog::published::band_for(
+                &cat, f
+            ))
+        );
     }
     Ok(ExitCode::OK)
 }

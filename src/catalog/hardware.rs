@@ -20,6 +20,19 @@ pub enum Family {
     Cpu,
 }
 
+impl Family {
+    /// The name as written in profiles (`apple-silicon`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::AppleSilicon => "apple-silicon",
+            Family::Nvidia => "nvidia",
+            Family::Amd => "amd",
+            Family::Intel => "intel",
+            Family::Cpu => "cpu",
+        }
+    }
+}
+
 /// What kind of memory the profile's bandwidth describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

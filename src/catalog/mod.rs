@@ -224,7 +224,7 @@ impl Catalog {
         let n = name.trim().to_ascii_lowercase();
         self.hardware
             .iter()
-            .find(|h| h.name == n || h.aliases.iter().any(|a| *a == n))
+            .find(|h| h.name == n || h.aliases.contains(&n))
             .ok_or_else(|| CatalogError::Unknown {
                 kind: "hardware profile",
                 name: name.into(),
@@ -243,7 +243,7 @@ impl Catalog {
         let n = name.trim().to_ascii_lowercase();
         self.models
             .iter()
-            .find(|m| m.name == n || m.aliases.iter().any(|a| *a == n))
+            .find(|m| m.name == n || m.aliases.contains(&n))
             .ok_or_else(|| CatalogError::Unknown {
                 kind: "model",
                 name: name.into(),

@@ -53,7 +53,7 @@ pub fn check(cat: &Catalog, m: &PublishedMeasurement) -> Result<Checked, Catalog
     );
     Ok(Checked {
         measurement: m.clone(),
-        family: format!("{:?}", hw.family),
+        family: hw.family.as_str().to_string(),
         point,
     })
 }

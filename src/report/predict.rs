@@ -135,7 +135,11 @@ fn memory(o: &mut String, p: &Prediction) {
     let kv = &m.kv;
     let mut parts = vec![format!("{} cells", fmt_count(kv.cells))];
     if kv.kv_bytes > 0.0 {
-        parts.push(format!("KV {}", fmt_bytes(kv.kv_bytes)));
+        parts.push(format!(
+            "KV {:.2} MiB ({})",
+            kv.kv_bytes / 1048576.0,
+            fmt_bytes(kv.kv_bytes)
+        ));
     }
     if kv.swa_bytes > 0.0 {
         parts.push(format!(

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: install what is missing, then
+# formatting, lints, the macOS cross-check, and every test (real llama-server included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+say "toolchain components"
+command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
+if command -v rustup >/dev/null; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+  # The macOS build is checked from Linux (no Apple SDK needed without TLS).
+  rustup target add aarch64-apple-darwin >/dev/null 2>&1 || echo "warning: could not add aarch64-apple-darwin; skipping the macOS check" >&2
+fi
+
+say "llama-server (pinned build b11434, cached under ~/.cache/rooftune)"
+ROOFTUNE_LLAMA_SERVER="$(bash scripts/install-llama-server.sh)"
+# The GGUF tests read the real vocab files shipped in the same source tree.
+bash scripts/install-llama-server.sh --source-only >/dev/null
+export ROOFTUNE_LLAMA_SERVER
+echo "using $ROOFTUNE_LLAMA_SERVER" >&2
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+if rustup target list --installed 2>/dev/null | grep -q aarch64-apple-darwin; then
+  say "cargo check --target aarch64-apple-darwin --no-default-features"
+  cargo check --locked --target aarch64-apple-darwin --no-default-features
+fi
+
+say "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast
+  cargo test --locked --doc
+else
+  echo "(cargo-nextest not installed: using cargo test, servers serialised by a file lock)" >&2
+  cargo test --locked --no-fail-fast
+fi

@@ -1,0 +1,104 @@
+//! `rooftune published`: every published decode figure next to its ceiling
+//! and estimate band, and the held-out calibration error per family.
+
+use super::{rate, table};
+use crate::catalog::measurements::MeasurementKind;
+use crate::catalog::published::Checked;
+use crate::roofline::calibration::FamilyFit;
+use crate::roofline::decode::EtaBand;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Whether a measurement falls inside its family's band.
+fn inside(c: &Checked, band: EtaBand) -> bool {
+    let lo = c.point.estimate_tok_s * band.low;
+    let hi = (c.point.estimate_tok_s * band.high).min(c.point.ceiling_tok_s);
+    (lo..=hi).contains(&c.measurement.tok_s)
+}
+
+/// Render the table and the summary.
+pub fn text(
+    rows: &[Checked],
+    fits: &BTreeMap<String, FamilyFit>,
+    band_for: impl Fn(&str) -> EtaBand,
+) -> String {
+    let body = rows
+        .iter()
+        .map(|c| {
+            let m = &c.measurement;
+            let b = band_for(&c.family);
+            vec![
+                m.hw.clone(),
+                m.model.clone(),
+                m.quant.clone(),
+                m.depth.to_string(),
+                format!("{:?}", m.kind).to_lowercase(),
+                rate(m.tok_s),
+                rate(c.point.ceiling_tok_s),
+                format!("{:.0}%", c.pct_of_ceiling()),
+                format!(
+                    "{}-{}",
+                    rate(c.point.estimate_tok_s * b.low),
+                    rate((c.point.estimate_tok_s * b.high).min(c.point.ceiling_tok_s))
+                ),
+                if m.kind != MeasurementKind::Plain {
+                    "n/a".into()
+                } else if inside(c, b) {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+            ]
+        })
+        .collect();
+    let mut o = table(
+        &[
+            "hardware",
+            "model",
+            "quant",
+            "depth",
+            "kind",
+            "measured",
+            "ceiling",
+            "% of ceiling",
+            "estimate band",
+            "in band",
+        ],
+        body,
+    );
+    o.push('\n');
+    let plain: Vec<_> = rows
+        .iter()
+        .filter(|c| c.measurement.kind == MeasurementKind::Plain)
+        .collect();
+    let under = plain
+        .iter()
+        .filter(|c| c.measurement.tok_s <= c.point.ceiling_tok_s)
+        .count();
+    let in_band = plain
+        .iter()
+        .filter(|c| inside(c, band_for(&c.family)))
+        .count();
+    let _ = writeln!(o, "\n{under} of {} plain-decode measurements are at or under their ceiling at spec bandwidth.", plain.len());
+    let _ = writeln!(
+        o,
+        "{in_band} of {} fall inside their family's estimate band (in-sample).",
+        plain.len()
+    );
+    let _ = writeln!(
+        o,
+        "held out (each row predicted from the other rows of its family):"
+    );
+    for (family, f) in fits {
+        let _ = writeln!(
+            o,
+            "  {family:<14} {:>2} rows, band x{:.2}-{:.2} of the profile estimate, held-out error {:.0}%, held-out rows inside their band {:.0}%",
+            f.n,
+            f.band.low,
+            f.band.high,
+            f.holdout_mape_pct,
+            100.0 * f.holdout_coverage
+        );
+    }
+    o
+}

@@ -2,9 +2,11 @@
 
 use crate::cli::{SynthArchArg, SynthArgs, SynthQuantArg};
 use crate::exit::ExitCode;
+use crate::gguf::shape::Inspection;
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
 use crate::gguf::{GgufError, GgufModel};
 use crate::report;
+use crate::roofline::shape::CacheKind;
 use crate::units;
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -123,6 +125,149 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
 /// `rooftune model inspect FILE.gguf`
 pub fn inspect(file: &Path, toml: bool, json: bool) -> Result<ExitCode> {
     let m = GgufModel::open(file)?;
-    let _ = (toml, json, m);
+    if toml {
+        let spec = crate::gguf::shape::model_spec(&m)?;
+        print!(
+            "{}",
+            ::toml::to_string(&spec).context("rendering the spec as TOML")?
+        );
+        return Ok(ExitCode::OK);
+    }
+    let (_, ins) = crate::gguf::shape::inspect(&m)?;
+    if json {
+        print!("{}", report::json(&ins));
+    } else {
+        print!("{}", render(&ins));
+    }
     Ok(ExitCode::OK)
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    format!("{:.1}%", 100.0 * part as f64 / whole.max(1) as f64)
+}
+
+/// The human-readable `model inspect` report.
+fn render(i: &Inspection) -> String {
+    let hp = &i.hparams;
+    let mut out = format!(
+        "{}\n  file: {} ({} shard{}, GGUF v{}, {})\n  architecture: {}\n",
+        i.name.as_deref().unwrap_or("(no general.name)"),
+        i.file,
+        i.shards,
+        if i.shards == 1 { "" } else { "s" },
+        i.version,
+        units::fmt_bytes(i.file_bytes as f64),
+        i.architecture,
+    );
+    out += &format!(
+        "  parameters: {} in {} tensors, {} of weights, {:.3} bits/weight\n",
+        units::fmt_count(i.total.params),
+        i.n_tensors,
+        units::fmt_bytes(i.total.bytes as f64),
+        i.bits_per_weight
+    );
+    out += &format!(
+        "  read per token: {} params, {} ({} of the weights)\n",
+        units::fmt_count(i.active_per_token.params),
+        units::fmt_bytes(i.active_per_token.bytes as f64),
+        pct(i.active_per_token.bytes, i.total.bytes)
+    );
+    if let Some(e) = i.experts {
+        out += &format!("  experts: {} routed, {} used per token\n", e.count, e.used);
+    }
+    out += &format!(
+        "  layers: {} decode{}; hidden {}; vocab {}\n",
+        hp.n_layer(),
+        if hp.n_nextn > 0 {
+            format!(" + {} MTP", hp.n_nextn)
+        } else {
+            String::new()
+        },
+        hp.n_embd,
+        hp.n_vocab
+    );
+    out += &format!("  training context: {}", hp.ctx_train);
+    if let Some(r) = &hp.rope_scaling {
+        out += &format!(" ({} x{} from {})", r.kind, r.factor, r.original_ctx);
+    }
+    out += "\n";
+    out += &format!("  KV cache: {}\n", kv_summary(i));
+    if let Some((model, n)) = &i.tokenizer {
+        out += &format!("  tokenizer: {model}, {n} tokens\n");
+    }
+    if !i.groups.is_empty() {
+        let rows = i
+            .groups
+            .iter()
+            .map(|(g, c)| {
+                vec![
+                    g.label().to_string(),
+                    units::fmt_count(c.params),
+                    units::fmt_bytes(c.bytes as f64),
+                    pct(c.bytes, i.total.bytes),
+                ]
+            })
+            .collect();
+        out += &format!(
+            "\n{}\n",
+            report::table(&["group", "params", "bytes", "share"], rows)
+        );
+        let rows = i
+            .quant_mix
+            .iter()
+            .map(|(t, c)| {
+                vec![
+                    t.clone(),
+                    units::fmt_count(c.params),
+                    units::fmt_bytes(c.bytes as f64),
+                    pct(c.bytes, i.total.bytes),
+                ]
+            })
+            .collect();
+        out += &format!(
+            "\n{}\n",
+            report::table(&["type", "params", "bytes", "share"], rows)
+        );
+    }
+    out
+}
+
+/// `32 layers: 28 full (1024 el/token K+V), 4 recurrent (2.1 MiB state); 128 KiB/token at f16`.
+fn kv_summary(i: &Inspection) -> String {
+    use std::collections::BTreeMap;
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &i.cache {
+        let k = match c {
+            CacheKind::Full {
+                k_per_token: 0,
+                v_per_token: 0,
+            } => "no KV (shared)".to_string(),
+            CacheKind::Full {
+                k_per_token,
+                v_per_token,
+            } => format!("full K {k_per_token} + V {v_per_token} el/token"),
+            CacheKind::Sliding {
+                k_per_token,
+                v_per_token,
+                window,
+            } => {
+                format!("sliding {window} K {k_per_token} + V {v_per_token} el/token")
+            }
+            CacheKind::Latent { per_token } => format!("latent {per_token} el/token"),
+            CacheKind::Recurrent { state_bytes } => format!(
+                "recurrent {} f32 state/seq",
+                units::fmt_bytes(*state_bytes as f64)
+            ),
+        };
+        *kinds.entry(k).or_default() += 1;
+    }
+    if kinds.is_empty() {
+        return "no decoder layers".into();
+    }
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} x {k}")).collect();
+    format!(
+        "{}; {}/token at f16",
+        parts.join(", "),
+        units::fmt_bytes(i.kv_bytes_per_token_f16 as f64)
+    )
 }

@@ -221,7 +221,7 @@ pub fn hparams(m: &GgufModel) -> Result<Hparams, GgufError> {
         None => n_head.clone(),
         v => per_layer(v, n, h0),
     };
-    let default_hd = if h0 > 0 { n_embd / h0 } else { 0 };
+    let default_hd = n_embd.checked_div(h0).unwrap_or(0);
     let key_length = au64(m, a, "attention.key_length").unwrap_or(default_hd);
     let value_length = au64(m, a, "attention.value_length").unwrap_or(default_hd);
 
@@ -686,6 +686,7 @@ pub fn model_spec(m: &GgufModel) -> Result<ModelSpec, GgufError> {
         index_heads: au64(m, a, "attention.indexer.head_count").unwrap_or(0),
         index_head_dim: d,
         index_topk: au64(m, a, "attention.indexer.top_k"),
+        indexer_layers: None,
     });
     let n_layer = hp.n_layer();
     let swa = (hp.n_swa > 0).then(|| model_spec::Swa {

@@ -221,7 +221,7 @@ pub fn hparams(m: &GgufModel) -> Result<Hparams, GgufError> {
         None => n_head.clone(),
         v => per_layer(v, n, h0),
     };
-    let default_hd = if h0 > 0 { n_embd / h0 } else { 0 };
+    let default_hd = n_embd.checked_div(h0).unwrap_or(0);
     let key_length = au64(m, a, "attention.key_length").unwrap_or(default_hd);
     let value_length = au64(m, a, "attention.value_length").unwrap_or(default_hd);
 

@@ -203,6 +203,7 @@ impl GgufFile {
 const HINT_TRUNCATED: &str =
     "the download may be incomplete; compare the file size with the source";
 const HINT_CORRUPT: &str = "the file is damaged or not a GGUF model";
+const HINT_DAMAGED: &str = "the download may be incomplete, or the file is damaged";
 
 struct Cursor<'p, R> {
     r: R,
@@ -252,11 +253,11 @@ impl<R: Read> Cursor<'_, R> {
         if n.saturating_mul(min_bytes) > self.remaining() {
             return Err(self.bad(
                 format!(
-                    "claims {n} {what} at byte {}, more than its {} remaining bytes can hold",
+                    "is truncated or damaged: it claims {n} {what} at byte {} but only {} bytes follow",
                     self.pos,
                     self.remaining()
                 ),
-                HINT_CORRUPT,
+                HINT_DAMAGED,
             ));
         }
         Ok(())
@@ -279,15 +280,16 @@ impl<R: Read> Cursor<'_, R> {
     fn string(&mut self, what: &str) -> Result<String, GgufError> {
         let at = self.pos;
         let n = self.u64(what)?;
-        if n > self.remaining() || n > MAX_STRING_BYTES {
+        if n > self.remaining() {
+            return Err(self.bad(
+                format!("is truncated or damaged: a string of {n} bytes at byte {at} ({what}) is longer than the rest of the file"),
+                HINT_DAMAGED,
+            ));
+        }
+        if n > MAX_STRING_BYTES {
             return Err(self.bad(
                 format!(
-                    "has a string of {n} bytes at byte {at} ({what}), longer than {}",
-                    if n > self.remaining() {
-                        "the rest of the file"
-                    } else {
-                        "the 16 MiB limit"
-                    }
+                    "has a string of {n} bytes at byte {at} ({what}), longer than the 16 MiB limit"
                 ),
                 HINT_CORRUPT,
             ));

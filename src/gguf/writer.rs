@@ -193,6 +193,39 @@ impl GgufWriter {
     }
 }
 
+impl GgufWriter {
+    /// Split into `n` shards the way `llama-gguf-split` does: the first
+    /// shard keeps all metadata, every shard gets `split.no`, `split.count`
+    /// and `split.tensors.count`, tensors are dealt out in order.
+    pub fn split(&self, n: u16) -> Vec<GgufWriter> {
+        let n = n.max(1) as usize;
+        let per = self.tensors.len().div_ceil(n).max(1);
+        (0..n)
+            .map(|i| {
+                let mut w = GgufWriter::default();
+                if i == 0 {
+                    w.metadata = self.metadata.clone();
+                } else if let Some((_, a)) =
+                    self.metadata.iter().find(|(k, _)| k == "general.alignment")
+                {
+                    w.set("general.alignment", a.clone());
+                }
+                w.set("split.no", Value::U16(i as u16));
+                w.set("split.count", Value::U16(n as u16));
+                w.set("split.tensors.count", Value::I32(self.tensors.len() as i32));
+                w.tensors = self
+                    .tensors
+                    .iter()
+                    .skip(i * per)
+                    .take(per)
+                    .cloned()
+                    .collect();
+                w
+            })
+            .collect()
+    }
+}
+
 struct Counting<'a, W: Write> {
     inner: &'a mut W,
     n: u64,

@@ -4,6 +4,7 @@
 mod build;
 mod catalog_cmds;
 mod predict_cmds;
+mod probe_cmds;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitCode;

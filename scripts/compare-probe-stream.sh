@@ -20,19 +20,32 @@ trap 'rm -rf "$work"' EXIT
 gcc -O3 -fopenmp scripts/stream-triad.c -o "$work/stream-triad"
 
 printf '%-4s %-8s %-10s %-16s %-16s %-14s %-14s %s\n' run threads MiB/array "probe triad GB/s" "C triad GB/s" "probe/C triad" "probe read" "C read"
-for run in $(seq 1 "$runs"); do
+probe() {
     "$rooftune" hw probe --json "$@" > "$work/probe.json"
-    read -r threads mib ptriad pread < <(python3 - "$work/probe.json" <<'PY'
+    read -r threads mib reps ptriad pread < <(python3 - "$work/probe.json" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))["probe"]["bandwidth"]
-print(b["config"]["threads"], b["config"]["array_bytes"] // 2**20,
+print(b["config"]["threads"], b["config"]["array_bytes"] // 2**20, b["config"]["repetitions"],
       b["triad"]["best_gb_s"], b["read"]["best_gb_s"])
 PY
 )
-    reps="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['probe']['bandwidth']['config']['repetitions'])" "$work/probe.json")"
+}
+stream() {
     out="$(OMP_NUM_THREADS="$threads" "$work/stream-triad" "$mib" "$reps")"
     ctriad="$(awk '/^triad_gb_s/ {print $2}' <<<"$out")"
     cread="$(awk '/^read_gb_s/ {print $2}' <<<"$out")"
+}
+
+for run in $(seq 1 "$runs"); do
+    # Alternate which goes first (run 1: the probe, which fixes threads and sizes),
+    # so neither always meets the quieter or warmer machine.
+    if (( run % 2 == 1 )); then
+        probe "$@"
+        stream
+    else
+        stream
+        probe "$@"
+    fi
     ratio="$(python3 -c "print(f'{$ptriad / $ctriad:.3f}')")"
     printf '%-4s %-8s %-10s %-16.2f %-16.2f %-14s %-14.2f %.2f\n' "$run" "$threads" "$mib" "$ptriad" "$ctriad" "$ratio" "$pread" "$cread"
 done

@@ -37,9 +37,20 @@ int main(int argc, char **argv) {
     double best_triad = 1e30, best_read = 1e30, sum = 0.0;
     for (int k = 0; k < ntimes; k++) {
         double t = omp_get_wtime();
+        /* Eight partial sums so the loop is bound by memory, not by one add chain
+           (without -ffast-math gcc may not reorder a floating-point reduction). */
         double r = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : r)
-        for (size_t i = 0; i < n; i++)
+#pragma omp parallel reduction(+ : r)
+        {
+            double p[8] = {0};
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < n / 8; i++)
+                for (int j = 0; j < 8; j++)
+                    p[j] += b[8 * i + j] + c[8 * i + j];
+            for (int j = 0; j < 8; j++)
+                r += p[j];
+        }
+        for (size_t i = n / 8 * 8; i < n; i++)
             r += b[i] + c[i];
         t = omp_get_wtime() - t;
         sum += r;

@@ -47,6 +47,25 @@ pub enum HwCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Detect this machine, measure its memory bandwidth and CPU compute, and print (or save) a profile.
+    Probe(ProbeArgs),
+}
+
+/// `rooftune hw probe`
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Save the profile as NAME in the config directory, for `--hw NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub save: Option<String>,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Smaller arrays and fewer repetitions (about a second).
+    #[arg(long)]
+    pub quick: bool,
+    /// Size of each of the three bandwidth arrays, MiB (default 256, 128 with --quick, at least 4x the last-level cache).
+    #[arg(long, value_name = "MiB")]
+    pub array_mib: Option<u64>,
 }
 
 /// `rooftune model ...`

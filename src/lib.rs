@@ -7,6 +7,7 @@
 //! - [`catalog`]: bundled hardware profiles, model specs and quantization data.
 //! - [`roofline`]: pure napkin math, no I/O.
 //! - [`gguf`]: reading real model files, writing synthetic ones.
+//! - [`probe`]: measuring the machine at hand (`hw probe`).
 //! - [`report`]: rendering results as tables and JSON.
 //! - [`cli`] and [`app`]: the command line, converted to core types at the edge.
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod cli;
 pub mod exit;
 pub mod gguf;
+pub mod probe;
 pub mod report;
 pub mod roofline;
 pub mod units;

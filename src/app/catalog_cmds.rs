@@ -10,6 +10,9 @@ use serde_json::json;
 
 /// `rooftune hw ...`
 pub fn hw(c: HwCommand) -> Result<ExitCode> {
+    if let HwCommand::Probe(a) = c {
+        return super::probe_cmds::probe(&a);
+    }
     let cat = build::catalog()?;
     match c {
         HwCommand::List(j) if j.json => print!("{}", report::json(&cat.hardware)),
@@ -22,6 +25,7 @@ pub fn hw(c: HwCommand) -> Result<ExitCode> {
                 print!("{}", report::catalog::hw_show(h));
             }
         }
+        HwCommand::Probe(_) => unreachable!("dispatched above"),
     }
     Ok(ExitCode::OK)
 }

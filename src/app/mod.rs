@@ -5,6 +5,7 @@ mod build;
 mod catalog_cmds;
 mod gguf_cmds;
 mod predict_cmds;
+mod probe_cmds;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitCode;

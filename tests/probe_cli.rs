@@ -100,3 +100,13 @@ fn text_report_names_the_kernels() {
         .stdout(predicate::str::contains("not saved"));
     assert!(!dir.path().join("hardware").exists());
 }
+
+#[test]
+fn arrays_larger_than_half_the_memory_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    rooftune(dir.path())
+        .args(["hw", "probe", "--array-mib", "1048576"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--array-mib"));
+}

@@ -68,9 +68,11 @@ pub fn measure(cfg: BandwidthConfig) -> Result<BandwidthResult, ProbeError> {
     // The slices actually made (ceil division can leave fewer than asked for).
     let threads = n.div_ceil(chunk);
     let reps = cfg.repetitions.max(1);
-    let mut a = zeroed(n, "triad array a")?;
-    let mut b = zeroed(n, "triad array b")?;
-    let mut c = zeroed(n, "triad array c")?;
+    // `vec![0.0; n]` is a zeroed allocation (fresh pages for large sizes), so
+    // the first write to each page is the worker's own initialisation.
+    let mut a = vec![0.0f64; n];
+    let mut b = vec![0.0f64; n];
+    let mut c = vec![0.0f64; n];
 
     let barrier = Barrier::new(threads + 1);
     let mut read_times = Vec::with_capacity(reps);
@@ -124,18 +126,6 @@ pub fn measure(cfg: BandwidthConfig) -> Result<BandwidthResult, ProbeError> {
         read,
         triad,
     })
-}
-
-/// A zero-filled array whose allocation failure is an error, not an abort.
-fn zeroed(n: usize, what: &'static str) -> Result<Vec<f64>, ProbeError> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| ProbeError::OutOfMemory {
-            what,
-            bytes: n as u64 * 8,
-        })?;
-    v.resize(n, 0.0);
-    Ok(v)
 }
 
 /// One thread's part: initialise its slices, then follow the main thread's barriers.

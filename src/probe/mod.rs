@@ -168,6 +168,13 @@ pub fn probe(opts: ProbeOptions) -> Result<ProbeResult, ProbeError> {
         threads,
         repetitions: if opts.quick { 5 } else { 20 },
     };
+    let total = 3 * bw_cfg.array_bytes as u64;
+    if total > detected.total_memory_bytes / 2 {
+        return Err(ProbeError::OutOfMemory {
+            what: "three bandwidth arrays (more than half the memory)",
+            bytes: total,
+        });
+    }
     let bandwidth = bandwidth::measure(bw_cfg)?;
     let compute = compute::measure(ComputeConfig {
         n: if opts.quick { 384 } else { 1024 },

@@ -12,12 +12,14 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod exit;
 pub mod gguf;
 pub mod report;
 pub mod roofline;
+pub mod server;
 pub mod units;
 
 pub use app::run;

@@ -28,6 +28,9 @@ pub fn hw(c: HwCommand) -> Result<ExitCode> {
 
 /// `rooftune model ...`
 pub fn model(c: ModelCommand) -> Result<ExitCode> {
+    if let ModelCommand::Inspect { file, toml, json } = &c {
+        return super::gguf_cmds::inspect(file, *toml, *json);
+    }
     let cat = build::catalog()?;
     match c {
         ModelCommand::List(j) => {
@@ -90,6 +93,7 @@ pub fn model(c: ModelCommand) -> Result<ExitCode> {
                 println!("\n{}", report::table(&["mix", "source"], rows));
             }
         }
+        ModelCommand::Inspect { .. } => {}
     }
     Ok(ExitCode::OK)
 }

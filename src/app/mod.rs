@@ -3,6 +3,7 @@
 
 mod build;
 mod catalog_cmds;
+mod gguf_cmds;
 mod predict_cmds;
 
 use crate::cli::{Cli, Command};
@@ -16,5 +17,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Speculate(a) => predict_cmds::speculate(&a),
         Command::Hw(c) => catalog_cmds::hw(c),
         Command::Model(c) => catalog_cmds::model(c),
+        Command::Synth(a) => gguf_cmds::synth(&a),
     }
 }

@@ -298,14 +298,20 @@ async fn warm_up(cx: &mut Ctx<'_>) -> Result<(), ClientError> {
             Ok(_) => {}
             Err(ClientError::Unsupported { .. }) | Err(ClientError::Status { .. }) => {
                 let base = cx.request(Prompt::Text(String::new()), 1);
-                let r = cx.maker.calibrate(&cx.target.client, cx.target.dialect, &base).await;
+                let r = cx
+                    .maker
+                    .calibrate(&cx.target.client, cx.target.dialect, &base)
+                    .await;
                 if let Err(ClientError::Status { status: 400, .. }) = r {
                     cx.extensions = false;
                     cx.notes.push(
-                        "the server rejected ignore_eos/cache_prompt; decode may stop early at EOS".into(),
+                        "the server rejected ignore_eos/cache_prompt; decode may stop early at EOS"
+                            .into(),
                     );
                     let base = cx.request(Prompt::Text(String::new()), 1);
-                    cx.maker.calibrate(&cx.target.client, cx.target.dialect, &base).await?;
+                    cx.maker
+                        .calibrate(&cx.target.client, cx.target.dialect, &base)
+                        .await?;
                 } else {
                     r?;
                 }
@@ -320,7 +326,10 @@ async fn warm_up(cx: &mut Ctx<'_>) -> Result<(), ClientError> {
     Ok(())
 }
 
-fn summary_of(recs: &[RequestRecord], f: impl Fn(&RequestRecord) -> Option<f64>) -> Option<Summary> {
+fn summary_of(
+    recs: &[RequestRecord],
+    f: impl Fn(&RequestRecord) -> Option<f64>,
+) -> Option<Summary> {
     Summary::of(&recs.iter().filter_map(f).collect::<Vec<_>>())
 }
 
@@ -332,24 +341,39 @@ async fn prefill(
     let mut all = Vec::new();
     for rep in 0..plan.repeats {
         on_event(&Event::Prefill { rep });
-        all.extend(cx.round(Kind::Prefill, plan.prompt_tokens, 1, rep, plan.concurrency).await?);
+        all.extend(
+            cx.round(Kind::Prefill, plan.prompt_tokens, 1, rep, plan.concurrency)
+                .await?,
+        );
     }
-    let cached: u64 = all.iter().map(|r| r.usage.cached_tokens.unwrap_or(0)).max().unwrap_or(0);
+    let cached: u64 = all
+        .iter()
+        .map(|r| r.usage.cached_tokens.unwrap_or(0))
+        .max()
+        .unwrap_or(0);
     if cached > 0 {
         cx.notes.push(format!(
             "the server reused up to {cached} cached prompt tokens despite the random prefix; prefill figures are optimistic"
         ));
     }
-    let mut lens: Vec<u64> = all.iter().filter_map(RequestRecord::prompt_tokens).collect();
+    let mut lens: Vec<u64> = all
+        .iter()
+        .filter_map(RequestRecord::prompt_tokens)
+        .collect();
     lens.sort_unstable();
-    let prompt_tokens = lens.get(lens.len() / 2).copied().unwrap_or(plan.prompt_tokens);
+    let prompt_tokens = lens
+        .get(lens.len() / 2)
+        .copied()
+        .unwrap_or(plan.prompt_tokens);
     Ok(PrefillResult {
         prompt_tokens,
         server_tok_s: summary_of(&all, RequestRecord::server_prefill_tok_s),
         client_tok_s: summary_of(&all, |r| Some(r.prompt_tokens()? as f64 / r.first_token_s?)),
         ttft_s: summary_of(&all, |r| r.first_token_s),
         server_prompt_s: summary_of(&all, |r| Some(r.timings.as_ref()?.prompt_ms / 1e3)),
-        ttft_rest_s: summary_of(&all, |r| Some(r.first_token_s? - r.timings.as_ref()?.prompt_ms / 1e3)),
+        ttft_rest_s: summary_of(&all, |r| {
+            Some(r.first_token_s? - r.timings.as_ref()?.prompt_ms / 1e3)
+        }),
     })
 }
 
@@ -363,10 +387,18 @@ async fn decode(
     let mut aggregate = Vec::new();
     for rep in 0..plan.repeats {
         on_event(&Event::Decode { depth, rep });
-        let recs = cx.round(Kind::Decode, depth, plan.n_predict, rep, plan.concurrency).await?;
+        let recs = cx
+            .round(Kind::Decode, depth, plan.n_predict, rep, plan.concurrency)
+            .await?;
         if plan.concurrency > 1 {
-            let start = recs.iter().map(|r| r.sent_at_s).fold(f64::INFINITY, f64::min);
-            let end = recs.iter().map(|r| r.sent_at_s + r.end_s).fold(0.0, f64::max);
+            let start = recs
+                .iter()
+                .map(|r| r.sent_at_s)
+                .fold(f64::INFINITY, f64::min);
+            let end = recs
+                .iter()
+                .map(|r| r.sent_at_s + r.end_s)
+                .fold(0.0, f64::max);
             let tokens: u64 = recs.iter().map(RequestRecord::generated_tokens).sum();
             if end > start {
                 aggregate.push(tokens as f64 / (end - start));
@@ -383,7 +415,10 @@ async fn decode(
             gen[0], plan.n_predict
         ));
     }
-    let events: u64 = all.iter().map(|r| r.content_events + r.reasoning_events).sum();
+    let events: u64 = all
+        .iter()
+        .map(|r| r.content_events + r.reasoning_events)
+        .sum();
     let reasoning: u64 = all.iter().map(|r| r.reasoning_events).sum();
     Ok(DecodeResult {
         depth,

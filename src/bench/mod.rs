@@ -6,6 +6,7 @@
 
 pub mod measure;
 pub mod prompt;
+pub mod result;
 pub mod stats;
 
 pub use measure::{Event, Measurement, Plan, Target};

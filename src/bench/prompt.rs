@@ -83,8 +83,9 @@ impl PromptMaker {
 
     /// Text of about `n` tokens as the server will count them (chat dialect).
     pub async fn text(&mut self, client: &Client, n: u64) -> Result<String, ClientError> {
-        let words_for =
-            |m: &PromptMaker| (((n as f64 - m.overhead_tokens) / m.tokens_per_word).round() as usize).max(1);
+        let words_for = |m: &PromptMaker| {
+            (((n as f64 - m.overhead_tokens) / m.tokens_per_word).round() as usize).max(1)
+        };
         if self.counting == Counting::ServerReported {
             return Ok(self.words(words_for(self)));
         }
@@ -113,7 +114,7 @@ impl PromptMaker {
         base: &GenRequest,
     ) -> Result<(), ClientError> {
         self.counting = Counting::ServerReported;
-        let mut count = |text: String| {
+        let count = |text: String| {
             let req = GenRequest {
                 prompt: Prompt::Text(text),
                 n_predict: 1,

@@ -66,7 +66,11 @@ impl Summary {
         let median = median_of(&v);
         let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
         dev.sort_by(f64::total_cmp);
-        let cv = if mean != 0.0 { stddev / mean.abs() } else { 0.0 };
+        let cv = if mean != 0.0 {
+            stddev / mean.abs()
+        } else {
+            0.0
+        };
         Some(Summary {
             n,
             mean,

@@ -64,7 +64,9 @@ pub fn parse_help_flags(help: &str) -> Vec<String> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-');
             let is_arg = tok.contains(['[', '|', '<', '{'])
-                || tok.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit());
+                || tok
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit());
             if valid {
                 if !out.iter().any(|x| x == tok) {
                     out.push(tok.to_string());
@@ -79,10 +81,11 @@ pub fn parse_help_flags(help: &str) -> Vec<String> {
 
 /// The first extra argument that is one of `reserved` (`--port` or `--port=1`).
 pub fn reserved_in<'a>(extra: &'a [String], reserved: &[&str]) -> Option<&'a str> {
-    extra
-        .iter()
-        .map(String::as_str)
-        .find(|a| reserved.iter().any(|r| a == r || a.starts_with(&format!("{r}="))))
+    extra.iter().map(String::as_str).find(|a| {
+        reserved
+            .iter()
+            .any(|r| a == r || a.starts_with(&format!("{r}=")))
+    })
 }
 
 #[cfg(test)]
@@ -99,7 +102,16 @@ mod tests {
 not a flag line
 ";
         let f = parse_help_flags(help);
-        for x in ["-h", "--help", "--usage", "-t", "--threads", "-fa", "--flash-attn", "--port"] {
+        for x in [
+            "-h",
+            "--help",
+            "--usage",
+            "-t",
+            "--threads",
+            "-fa",
+            "--flash-attn",
+            "--port",
+        ] {
             assert!(f.contains(&x.to_string()), "{x} in {f:?}");
         }
         assert!(!f.iter().any(|x| x == "N" || x.contains('[')));

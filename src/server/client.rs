@@ -326,17 +326,38 @@ impl Client {
     /// HTTP status of `GET root+path`, with a short timeout.
     pub async fn status(&self, path: &str) -> Result<u16, ClientError> {
         let url = format!("{}{path}", self.root);
-        let rb = self.auth(self.http.get(&url)).timeout(Duration::from_secs(2));
+        let rb = self
+            .auth(self.http.get(&url))
+            .timeout(Duration::from_secs(2));
         let r = rb.send().await.map_err(|e| transport(&url, e))?;
         Ok(r.status().as_u16())
     }
 
+    /// Send a POST; a pooled keep-alive connection the server closed while
+    /// idle fails before any byte of the answer, so that case is retried once
+    /// on a fresh connection.
+    async fn send_post(
+        &self,
+        url: &str,
+        body: &Value,
+        deadline: tokio::time::Instant,
+        what: &'static str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut retried = false;
+        loop {
+            let fut = self.auth(self.http.post(url)).json(body).send();
+            match tokio::time::timeout_at(deadline, fut).await {
+                Err(_) => return Err(self.timeout_err(url, what)),
+                Ok(Ok(r)) => return Ok(r),
+                Ok(Err(e)) if !retried && e.is_request() && !e.is_timeout() => retried = true,
+                Ok(Err(e)) => return Err(transport(url, e)),
+            }
+        }
+    }
+
     async fn post_json(&self, url: &str, body: &Value) -> Result<Value, ClientError> {
-        let fut = self.auth(self.http.post(url)).json(body).send();
-        let r = tokio::time::timeout(self.timeout, fut)
-            .await
-            .map_err(|_| self.timeout_err(url, "answer"))?
-            .map_err(|e| transport(url, e))?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let r = self.send_post(url, body, deadline, "answer").await?;
         let status = r.status().as_u16();
         if status == 404 || status == 405 || status == 501 {
             return Err(ClientError::Unsupported {
@@ -452,11 +473,9 @@ impl Client {
             ..RequestRecord::default()
         };
         let deadline = tokio::time::Instant::from_std(sent) + self.timeout;
-        let fut = self.auth(self.http.post(&url)).json(&body).send();
-        let resp = tokio::time::timeout_at(deadline, fut)
-            .await
-            .map_err(|_| self.timeout_err(&url, "response headers"))?
-            .map_err(|e| transport(&url, e))?;
+        let resp = self
+            .send_post(&url, &body, deadline, "response headers")
+            .await?;
         rec.headers_s = Some(sent.elapsed().as_secs_f64());
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
@@ -609,7 +628,10 @@ fn apply_event(
     let mut finished = false;
     match dialect {
         Dialect::LlamaCompletion => {
-            let ids = v.get("tokens").and_then(Value::as_array).map_or(0, Vec::len) as u32;
+            let ids = v
+                .get("tokens")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len) as u32;
             let stop = v.get("stop").and_then(Value::as_bool).unwrap_or(false);
             tokens = if ids > 0 {
                 ids
@@ -628,7 +650,11 @@ fn apply_event(
             }
         }
         Dialect::OpenAiChat => {
-            if let Some(c) = v.get("choices").and_then(Value::as_array).and_then(|a| a.first()) {
+            if let Some(c) = v
+                .get("choices")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+            {
                 let delta = c.get("delta");
                 let content = nonempty_str(delta.and_then(|d| d.get("content")));
                 let reasoning = nonempty_str(delta.and_then(|d| d.get("reasoning_content")))
@@ -688,11 +714,29 @@ mod tests {
     fn chat_ttft_skips_role_delta_and_counts_reasoning() {
         let d = Dialect::OpenAiChat;
         let mut r = RequestRecord::default();
-        apply(d, r#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#, 0.1, &mut r).unwrap();
+        apply(
+            d,
+            r#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#,
+            0.1,
+            &mut r,
+        )
+        .unwrap();
         assert_eq!(r.first_token_s, None);
-        apply(d, r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#, 0.2, &mut r).unwrap();
+        apply(
+            d,
+            r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#,
+            0.2,
+            &mut r,
+        )
+        .unwrap();
         apply(d, r#"{"choices":[{"delta":{"content":"x"}}]}"#, 0.3, &mut r).unwrap();
-        assert!(apply(d, r#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#, 0.4, &mut r).unwrap());
+        assert!(apply(
+            d,
+            r#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#,
+            0.4,
+            &mut r
+        )
+        .unwrap());
         apply(d, r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":0}},"timings":{"prompt_n":5,"prompt_ms":2.0,"predicted_n":3,"predicted_ms":4.0}}"#, 0.5, &mut r).unwrap();
         assert_eq!(r.first_token_s, Some(0.2));
         assert_eq!((r.reasoning_events, r.content_events), (1, 1));
@@ -706,7 +750,13 @@ mod tests {
     fn native_tokens_and_stop() {
         let d = Dialect::LlamaCompletion;
         let mut r = RequestRecord::default();
-        assert!(!apply(d, r#"{"content":"","tokens":[147],"stop":false}"#, 0.1, &mut r).unwrap());
+        assert!(!apply(
+            d,
+            r#"{"content":"","tokens":[147],"stop":false}"#,
+            0.1,
+            &mut r
+        )
+        .unwrap());
         assert!(apply(d, r#"{"content":"","tokens":[],"stop":true,"stop_type":"limit","tokens_evaluated":5,"tokens_predicted":1,"timings":{"cache_n":0,"prompt_n":5,"prompt_ms":10.0,"predicted_n":1,"predicted_ms":0.1}}"#, 0.2, &mut r).unwrap());
         assert_eq!(r.first_token_s, Some(0.1));
         assert_eq!(r.prompt_tokens(), Some(5));
@@ -721,7 +771,13 @@ mod tests {
         assert!(matches!(e, ClientError::Malformed { .. }), "{e}");
         let e = apply(Dialect::OpenAiChat, "[1,2]", 0.0, &mut r).unwrap_err();
         assert!(matches!(e, ClientError::Malformed { .. }));
-        let e = apply(Dialect::OpenAiChat, r#"{"error":{"message":"boom"}}"#, 0.0, &mut r).unwrap_err();
+        let e = apply(
+            Dialect::OpenAiChat,
+            r#"{"error":{"message":"boom"}}"#,
+            0.0,
+            &mut r,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("boom"));
     }
 

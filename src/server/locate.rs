@@ -116,7 +116,11 @@ pub fn locate(name: &str, env_var: &str, inputs: &Inputs) -> Result<Located, Ser
             }
         }
     }
-    if let Some(p) = inputs.cache_dir.as_deref().and_then(|d| from_cache(d, name)) {
+    if let Some(p) = inputs
+        .cache_dir
+        .as_deref()
+        .and_then(|d| from_cache(d, name))
+    {
         return Ok(Located {
             path: p,
             origin: Origin::Cache,
@@ -237,7 +241,11 @@ mod tests {
         let fb = exe(&b, "llama-server");
         let fc = exe(&c, "llama-server");
         let fcache = exe(&cache, "ls");
-        std::fs::write(cache.join("llama-server-path"), format!("{}\n", fcache.display())).unwrap();
+        std::fs::write(
+            cache.join("llama-server-path"),
+            format!("{}\n", fcache.display()),
+        )
+        .unwrap();
         let mut i = Inputs {
             flag: Some(fa.clone()),
             env: Some(fb.clone().into()),
@@ -267,7 +275,10 @@ mod tests {
             ..Inputs::default()
         };
         let e = locate("llama-server", "X", &i).unwrap_err().to_string();
-        assert!(e.contains("--server-bin") && e.contains("does not exist"), "{e}");
+        assert!(
+            e.contains("--server-bin") && e.contains("does not exist"),
+            "{e}"
+        );
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("f");
         std::fs::write(&p, "x").unwrap();

@@ -171,7 +171,10 @@ mod tests {
     #[test]
     fn unified_false_and_bind() {
         let f = scan("srv    load_model: initializing, n_slots = 3, n_ctx_slot = 512, kv_unified = 'false'\nsrv  llama_server: couldn't bind HTTP server socket, hostname: 127.0.0.1, port: 8080\n");
-        assert_eq!((f.n_slots, f.n_ctx_slot, f.kv_unified), (Some(3), Some(512), Some(false)));
+        assert_eq!(
+            (f.n_slots, f.n_ctx_slot, f.kv_unified),
+            (Some(3), Some(512), Some(false))
+        );
         assert!(f.bind_failed);
     }
 }

@@ -265,7 +265,10 @@ fn child_setup(parent: libc::pid_t, as_limit: Option<u64>) -> std::io::Result<()
 /// A detached `/bin/sh` loop that kills process group `pgid` once process
 /// `parent` is gone, and exits by itself when the group is gone. Used on
 /// macOS (no `PR_SET_PDEATHSIG`); plain POSIX, so it is tested on Linux too.
-pub fn spawn_watchdog(parent: libc::pid_t, pgid: libc::pid_t) -> std::io::Result<std::process::Child> {
+pub fn spawn_watchdog(
+    parent: libc::pid_t,
+    pgid: libc::pid_t,
+) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     let script = format!(
         "while kill -0 {parent} 2>/dev/null; do kill -0 -{pgid} 2>/dev/null || exit 0; sleep 0.5; done; \
@@ -330,7 +333,7 @@ fn read_log(p: &Path) -> String {
 }
 
 enum Attempt {
-    Ready(RunningServer),
+    Ready(Box<RunningServer>),
     BindFailed(ServerError),
 }
 
@@ -363,12 +366,15 @@ impl RunningServer {
                 extra_args: extra.to_vec(),
             };
             match Self::attempt(backend, bin, &cfg, opts).await? {
-                Attempt::Ready(mut s) => {
+                Attempt::Ready(s) => {
+                    let mut s = *s;
                     s.notes = notes;
                     return Ok(s);
                 }
                 Attempt::BindFailed(e) => {
-                    notes.push(format!("port {port} was taken before the server bound it; retrying"));
+                    notes.push(format!(
+                        "port {port} was taken before the server bound it; retrying"
+                    ));
                     preferred = None;
                     last_err = Some(e);
                 }
@@ -394,12 +400,13 @@ impl RunningServer {
         let started = Instant::now();
         let mut process = Process::spawn(bin, &args, &log_path, opts)?;
         let root_url = format!("http://{}:{}", cfg.host, cfg.port);
-        let client = Client::new(&root_url, &root_url, None, Duration::from_secs(5)).map_err(|e| {
-            ServerError::Spawn {
-                program: bin.to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
-            }
-        })?;
+        let client =
+            Client::new(&root_url, &root_url, None, Duration::from_secs(5)).map_err(|e| {
+                ServerError::Spawn {
+                    program: bin.to_path_buf(),
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?;
         let deadline = started + opts.ready_timeout;
         loop {
             if let Some(exit) = process.try_exit() {
@@ -428,7 +435,7 @@ impl RunningServer {
         }
         let load_s = started.elapsed().as_secs_f64();
         let facts = backend.scan_log(&read_log(&log_path));
-        Ok(Attempt::Ready(RunningServer {
+        Ok(Attempt::Ready(Box::new(RunningServer {
             name: backend.name(),
             root_url,
             log_path,
@@ -437,7 +444,7 @@ impl RunningServer {
             load_s,
             notes: Vec::new(),
             process,
-        }))
+        })))
     }
 
     /// Process id (and process group) of the server.
@@ -450,7 +457,14 @@ impl RunningServer {
         let exit = self.process.wait_exit(wait).await?;
         let log = read_log(&self.log_path);
         let facts = super::logscan::scan(&log);
-        Some(crashed(self.name, phase, exit, &self.log_path, &log, &facts))
+        Some(crashed(
+            self.name,
+            phase,
+            exit,
+            &self.log_path,
+            &log,
+            &facts,
+        ))
     }
 
     /// Re-read the log for facts (e.g. after requests).
@@ -530,7 +544,10 @@ mod tests {
         // Ignores SIGTERM: only SIGKILL ends it.
         let mut p = Process::spawn(
             Path::new("/bin/sh"),
-            &["-c".into(), "trap '' TERM; echo started; while :; do sleep 0.05; done".into()],
+            &[
+                "-c".into(),
+                "trap '' TERM; echo started; while :; do sleep 0.05; done".into(),
+            ],
             &dir.path().join("log"),
             &opts,
         )
@@ -539,7 +556,9 @@ mod tests {
         let e = p.stop().await;
         assert_eq!(e.signal, Some(libc::SIGKILL));
         assert!(!alive(p.pid()));
-        assert!(std::fs::read_to_string(dir.path().join("log")).unwrap().contains("started"));
+        assert!(std::fs::read_to_string(dir.path().join("log"))
+            .unwrap()
+            .contains("started"));
     }
 
     #[cfg(target_os = "linux")]
@@ -569,7 +588,10 @@ mod tests {
     #[test]
     fn watchdog_kills_group_when_parent_dies() {
         use std::os::unix::process::CommandExt;
-        let mut fake_parent = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut fake_parent = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let mut target = std::process::Command::new("sleep")
             .arg("30")
             .process_group(0)
@@ -585,7 +607,10 @@ mod tests {
         while target.try_wait().unwrap().is_none() && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(target.try_wait().unwrap().is_some(), "watchdog did not kill the group");
+        assert!(
+            target.try_wait().unwrap().is_some(),
+            "watchdog did not kill the group"
+        );
         let _ = w.wait();
     }
 }

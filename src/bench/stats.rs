@@ -114,7 +114,7 @@ mod tests {
         assert_relative_eq!(s.stddev, (32.0f64 / 7.0).sqrt());
         assert_relative_eq!(s.median, 4.5);
         assert_eq!((s.min, s.max), (2.0, 9.0));
-        assert_relative_eq!(s.mad, 1.0);
+        assert_relative_eq!(s.mad, 0.5);
         assert!(s.noisy);
         assert!(s.warning("decode").unwrap().contains("--repeats"));
     }

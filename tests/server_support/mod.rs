@@ -115,12 +115,16 @@ pub fn children_of(ppid: i32) -> Vec<i32> {
     .collect()
 }
 
-/// Wait for a child of `ppid` to appear.
-pub fn wait_child(ppid: i32, d: Duration) -> Option<i32> {
+/// Wait for a child of `ppid` whose command line contains `needle`.
+pub fn wait_child(ppid: i32, needle: &str, d: Duration) -> Option<i32> {
     let end = Instant::now() + d;
     while Instant::now() < end {
-        if let Some(&c) = children_of(ppid).first() {
-            return Some(c);
+        let found = children_of(ppid).into_iter().find(|c| {
+            std::fs::read(format!("/proc/{c}/cmdline"))
+                .is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle))
+        });
+        if found.is_some() {
+            return found;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod exit;
@@ -20,6 +21,7 @@ pub mod gguf;
 pub mod probe;
 pub mod report;
 pub mod roofline;
+pub mod server;
 pub mod units;
 
 pub use app::run;

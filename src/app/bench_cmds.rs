@@ -127,11 +127,25 @@ fn machine(a: &BenchArgs) -> Result<Option<(Machine, String)>> {
     }
 }
 
-/// TODO(probe): the one hook for `rooftune hw probe`. Once `crate::probe`
-/// lands, return the probed machine here (e.g. `probe::probe_profile(true)`
-/// turned into `Machine::cpu_only(profile.device(..))`, labelled `probe`).
+/// Without `--hw`: a quick `hw probe` of this machine (a few seconds), so the
+/// ceilings use measured bandwidth. A probe that fails leaves the report
+/// without ceilings rather than stopping the benchmark.
 fn probed_machine() -> Option<(Machine, String)> {
-    None
+    match crate::probe::probe_profile(true) {
+        Ok(p) => {
+            let d = p.device("probe".into());
+            let m = if p.memory_kind == crate::catalog::hardware::MemoryKind::Host {
+                Machine::cpu_only(d)
+            } else {
+                Machine::single(d)
+            };
+            Some((m, "hw probe (quick)".into()))
+        }
+        Err(e) => {
+            eprintln!("warning: hw probe failed ({e}); pass --hw PROFILE for ceilings");
+            None
+        }
+    }
 }
 
 /// Check a model file before starting anything: it exists and is a GGUF.
@@ -162,67 +176,12 @@ fn check_model(path: &Path) -> Result<GgufModel> {
     Ok(GgufModel::open(path)?)
 }
 
-/// The model's shape for the ceilings.
-///
-/// TODO(gguf): switch to the GGUF reader's `path -> ModelShape` once it lands
-/// (the same function `build::shape` uses for `--model X.gguf`). Until then,
-/// a coarse shape: every non-embedding tensor read per token, KV from the
-/// head counts. Exact for dense models, which is what `synth` writes.
+/// The model's shape for the ceilings: the GGUF reader's exact per-tensor
+/// bytes, the same function `predict --model X.gguf` uses. A file whose
+/// metadata the reader cannot turn into a shape is still benchmarked, without
+/// ceilings.
 fn model_shape(m: &GgufModel) -> Option<ModelShape> {
-    use crate::roofline::shape::{CacheKind, Group, Layer};
-    let arch = m.get("general.architecture")?.as_str()?.to_string();
-    let key = |k: &str| m.get(&format!("{arch}.{k}")).and_then(|v| v.as_u64());
-    let (hidden, n_layer, n_head) = (
-        key("embedding_length")?,
-        key("block_count")?,
-        key("attention.head_count")?,
-    );
-    let n_kv = key("attention.head_count_kv").unwrap_or(n_head);
-    let head_dim = key("attention.key_length").unwrap_or(hidden / n_head.max(1));
-    let (mut embd, mut output, mut rest) = (Group::default(), None, Group::default());
-    let mut vocab = 0;
-    for t in m.shards.iter().flat_map(|s| s.tensors.iter()) {
-        let g = Group {
-            params: t.n_elements as f64,
-            bytes: t.bytes as f64,
-        };
-        match t.name.as_str() {
-            "token_embd.weight" => {
-                embd = g;
-                vocab = t.dims.get(1).copied().unwrap_or(0);
-            }
-            "output.weight" => output = Some(g),
-            _ => rest = rest.plus(g),
-        }
-    }
-    let kv = n_layer * n_kv * head_dim;
-    Some(ModelShape {
-        name: m.path.display().to_string(),
-        quant_label: "gguf file".into(),
-        vocab,
-        hidden,
-        token_embd: embd,
-        output: output.unwrap_or(embd),
-        tied_embeddings: output.is_none(),
-        globals: Group::default(),
-        layers: vec![Layer {
-            attention: rest,
-            ffn_dense: Group::default(),
-            experts: Group::default(),
-            shared_experts: Group::default(),
-            norms: Group::default(),
-            cache: CacheKind::Full {
-                k_per_token: kv,
-                v_per_token: kv,
-            },
-            indexer_per_token: 0,
-            attn_flops_per_ctx_token: (n_layer * 2 * n_head * 2 * head_dim) as f64,
-        }],
-        mtp: Group::default(),
-        experts: None,
-        ctx_train: key("context_length").unwrap_or(0),
-        rope_scaling: None,
-    })
+    crate::gguf::shape::model_shape(m).ok()
 }
 
 /// Ceilings at the plan's depths.

@@ -5,8 +5,14 @@ use super::{rate, table};
 use crate::bench::result::BenchReport;
 use crate::bench::stats::Summary;
 
+/// Measured as a share of its ceiling. A measurement above its ceiling means
+/// the hardware profile is wrong (a ceiling cannot be beaten), so it is said
+/// so instead of printing more than 100 %.
 fn pct(measured: f64, ceiling: Option<f64>) -> String {
     match ceiling {
+        Some(c) if c > 0.0 && measured.is_finite() && measured > c => {
+            "above ceiling: wrong profile? (try `rooftune hw probe`)".into()
+        }
         Some(c) if c > 0.0 && measured.is_finite() => format!("{:.0}%", 100.0 * measured / c),
         _ => "-".into(),
     }
@@ -163,4 +169,16 @@ pub fn markdown(r: &BenchReport) -> String {
         out.push_str(&format!("note: {n}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pct;
+
+    #[test]
+    fn beating_the_ceiling_blames_the_profile() {
+        assert_eq!(pct(50.0, Some(100.0)), "50%");
+        assert!(pct(120.0, Some(100.0)).contains("wrong profile"));
+        assert_eq!(pct(1.0, None), "-");
+    }
 }

@@ -99,7 +99,7 @@ pub fn scan(text: &str) -> StartupFacts {
         }
         let better = |cur: &Option<String>| {
             cur.as_deref()
-                .map_or(true, |c| !c.contains("error loading model"))
+                .is_none_or(|c| !c.contains("error loading model"))
         };
         if (l.contains("error loading model:")
             || l.contains("failed to allocate")

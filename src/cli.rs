@@ -309,6 +309,9 @@ pub struct SynthArgs {
     /// Output file.
     #[arg(short = 'o', long)]
     pub output: std::path::PathBuf,
+    /// Write headers only and leave tensor data as a hole (a sparse file, for tests of huge models).
+    #[arg(long)]
+    pub sparse: bool,
     /// Print what was written as JSON.
     #[arg(long)]
     pub json: bool,

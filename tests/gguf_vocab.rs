@@ -163,3 +163,28 @@ fn qwen2_vocab_fields() {
     assert_eq!(ins.tokenizer, Some(("gpt2".into(), 151936)));
     assert_eq!(ins.n_tensors, 0);
 }
+
+#[test]
+fn gemma4_vocab_kv_geometry_per_layer() {
+    use rooftune::roofline::shape::CacheKind;
+    let Some(dir) = models_dir() else { return };
+    let m = GgufModel::open(&dir.join("ggml-vocab-gemma-4.gguf")).unwrap();
+    let (_, ins) = rooftune::gguf::shape::inspect(&m).unwrap();
+    // Layer 5 is full attention with 2 kv heads of 512; layer 0 slides (1024) with 8 kv heads of 256.
+    assert_eq!(
+        ins.cache[5],
+        CacheKind::Full {
+            k_per_token: 1024,
+            v_per_token: 1024
+        }
+    );
+    assert_eq!(
+        ins.cache[0],
+        CacheKind::Sliding {
+            k_per_token: 2048,
+            v_per_token: 2048,
+            window: 1024
+        }
+    );
+    assert_eq!(ins.hparams.ctx_train, 262144);
+}

@@ -74,7 +74,12 @@ pub fn synth_config(a: &SynthArgs) -> Result<SynthConfig> {
 pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
     let c = synth_config(a)?;
     let t0 = Instant::now();
-    let bytes = c.write(&a.output).with_context(|| {
+    let written = if a.sparse {
+        c.writer().write_sparse(&a.output)
+    } else {
+        c.write(&a.output)
+    };
+    let bytes = written.with_context(|| {
         format!(
             "writing `{}` (hint: check the directory exists and has space)",
             a.output.display()

@@ -187,7 +187,7 @@ impl GgufFile {
                         path: self.path.clone(),
                         what: format!(
                             "is truncated: tensor `{}` ends at byte {} but the file has {} bytes",
-                            t.name,
+                            one_line(&t.name),
                             end.map_or_else(|| "2^64+".to_string(), |e| e.to_string()),
                             self.file_size
                         ),
@@ -198,6 +198,19 @@ impl GgufFile {
         }
         Ok(())
     }
+}
+
+/// Escape control characters (a corrupt key may hold newlines) so an error stays one line.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 const HINT_TRUNCATED: &str =
@@ -216,7 +229,7 @@ impl<R: Read> Cursor<'_, R> {
     fn bad(&self, what: String, hint: &'static str) -> GgufError {
         GgufError::Malformed {
             path: self.path.to_path_buf(),
-            what,
+            what: one_line(&what),
             hint,
         }
     }

@@ -120,6 +120,10 @@ pub struct Hparams {
     pub key_length: u64,
     /// `attention.value_length`.
     pub value_length: u64,
+    /// `attention.key_length_swa` (sliding layers; default key_length).
+    pub key_length_swa: u64,
+    /// `attention.value_length_swa` (sliding layers; default value_length).
+    pub value_length_swa: u64,
     /// `attention.sliding_window` (0 = none).
     pub n_swa: u64,
     /// Which layers slide.
@@ -317,6 +321,8 @@ pub fn hparams(m: &GgufModel) -> Result<Hparams, GgufError> {
         n_head_kv,
         key_length,
         value_length,
+        key_length_swa: au64(m, a, "attention.key_length_swa").unwrap_or(key_length),
+        value_length_swa: au64(m, a, "attention.value_length_swa").unwrap_or(value_length),
         n_swa,
         swa_layers,
         recurrent_layers,
@@ -373,6 +379,15 @@ fn rope_scaling(m: &GgufModel, a: &str, ctx_train: u64) -> Option<RopeScaling> {
     })
 }
 
+/// K and V head sizes of layer `i` (sliding layers may differ).
+fn head_dims(hp: &Hparams, i: usize) -> (u64, u64) {
+    if hp.swa_layers.get(i).copied().unwrap_or(false) {
+        (hp.key_length_swa, hp.value_length_swa)
+    } else {
+        (hp.key_length, hp.value_length)
+    }
+}
+
 /// Cache kind of decode layer `i`.
 fn cache_kind(hp: &Hparams, i: usize) -> CacheKind {
     let n = hp.n_layer() as usize;
@@ -391,7 +406,8 @@ fn cache_kind(hp: &Hparams, i: usize) -> CacheKind {
         return CacheKind::Latent { per_token };
     }
     let kv = hp.n_head_kv.get(i).copied().unwrap_or(0);
-    let (k, v) = (kv * hp.key_length, kv * hp.value_length);
+    let (kl, vl) = head_dims(hp, i);
+    let (k, v) = (kv * kl, kv * vl);
     if hp.swa_layers.get(i).copied().unwrap_or(false) {
         CacheKind::Sliding {
             k_per_token: k,
@@ -521,7 +537,10 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
             let flops = match cache {
                 CacheKind::Recurrent { .. } => 0.0,
                 CacheKind::Latent { per_token } => 2.0 * heads * (2 * per_token) as f64,
-                _ => 2.0 * heads * (hp.key_length + hp.value_length) as f64,
+                _ => {
+                    let (kl, vl) = head_dims(&hp, i);
+                    2.0 * heads * (kl + vl) as f64
+                }
             };
             Layer {
                 attention: g[0].group(),
@@ -698,7 +717,7 @@ pub fn model_spec(m: &GgufModel) -> Result<ModelSpec, GgufError> {
                 .collect(),
         ),
         swa_n_kv_heads: None,
-        swa_head_dim: au64(m, a, "attention.key_length_swa"),
+        swa_head_dim: (hp.key_length_swa != hp.key_length).then_some(hp.key_length_swa),
     });
     let linear = if hp.recurrent_layers.iter().any(|&r| r) && INTERVAL_HYBRIDS.contains(&a) {
         let n_v = au64(m, a, "ssm.time_step_rank").unwrap_or(1).max(1);

@@ -221,40 +221,24 @@ impl Catalog {
 
     /// Find a hardware profile by name or alias.
     pub fn hardware(&self, name: &str) -> Result<&HardwareProfile, CatalogError> {
-        let n = name.trim().to_ascii_lowercase();
-        self.hardware
-            .iter()
-            .find(|h| h.name == n || h.aliases.contains(&n))
-            .ok_or_else(|| CatalogError::Unknown {
-                kind: "hardware profile",
-                name: name.into(),
-                suggestions: suggest::closest(
-                    name,
-                    self.hardware.iter().flat_map(|h| {
-                        std::iter::once(h.name.as_str()).chain(h.aliases.iter().map(String::as_str))
-                    }),
-                ),
-                list_cmd: "hw list",
-            })
+        find_named(
+            &self.hardware,
+            name,
+            |h| (&h.name, &h.aliases),
+            "hardware profile",
+            "hw list",
+        )
     }
 
     /// Find a model spec by name or alias.
     pub fn model(&self, name: &str) -> Result<&ModelSpec, CatalogError> {
-        let n = name.trim().to_ascii_lowercase();
-        self.models
-            .iter()
-            .find(|m| m.name == n || m.aliases.contains(&n))
-            .ok_or_else(|| CatalogError::Unknown {
-                kind: "model",
-                name: name.into(),
-                suggestions: suggest::closest(
-                    name,
-                    self.models.iter().flat_map(|m| {
-                        std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str))
-                    }),
-                ),
-                list_cmd: "model list",
-            })
+        find_named(
+            &self.models,
+            name,
+            |m| (&m.name, &m.aliases),
+            "model",
+            "model list",
+        )
     }
 
     /// Resolve `--quant`: a mix name, a ggml type, `bpw:3.6` or `3.6bpw`.
@@ -296,6 +280,35 @@ impl Catalog {
             list_cmd: "model quants",
         })
     }
+}
+
+/// Find an item by name or alias (case-insensitive), or say which known names are closest.
+fn find_named<'a, T>(
+    items: &'a [T],
+    name: &str,
+    names: impl Fn(&T) -> (&String, &Vec<String>),
+    kind: &'static str,
+    list_cmd: &'static str,
+) -> Result<&'a T, CatalogError> {
+    let n = name.trim().to_ascii_lowercase();
+    items
+        .iter()
+        .find(|it| {
+            let (own, aliases) = names(it);
+            *own == n || aliases.contains(&n)
+        })
+        .ok_or_else(|| CatalogError::Unknown {
+            kind,
+            name: name.into(),
+            suggestions: suggest::closest(
+                name,
+                items.iter().flat_map(|it| {
+                    let (own, aliases) = names(it);
+                    std::iter::once(own.as_str()).chain(aliases.iter().map(String::as_str))
+                }),
+            ),
+            list_cmd,
+        })
 }
 
 /// The user's config directory for rooftune (`~/.config/rooftune` on Linux,

@@ -7,17 +7,21 @@
 //! - [`catalog`]: bundled hardware profiles, model specs and quantization data.
 //! - [`roofline`]: pure napkin math, no I/O.
 //! - [`gguf`]: reading real model files, writing synthetic ones.
+//! - [`tune`]: the autotuner (search space, solver, campaign loop).
+//! - [`campaign`]: the append-only campaign log and what it says.
 //! - [`report`]: rendering results as tables and JSON.
 //! - [`cli`] and [`app`]: the command line, converted to core types at the edge.
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod campaign;
 pub mod catalog;
 pub mod cli;
 pub mod exit;
 pub mod gguf;
 pub mod report;
 pub mod roofline;
+pub mod tune;
 pub mod units;
 
 pub use app::run;

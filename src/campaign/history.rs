@@ -104,7 +104,9 @@ impl History {
     /// (what the solver was told then; replay reads the same).
     pub fn first_finished(&self, config: &Config) -> Option<&TrialLine> {
         self.trials.iter().find(|t| {
-            t.finished() && matches!(t.role, Role::Search | Role::Default) && t.config_order == config.0
+            t.finished()
+                && matches!(t.role, Role::Search | Role::Default)
+                && t.config_order == config.0
         })
     }
 
@@ -139,9 +141,7 @@ impl History {
         let gone = self.superseded();
         self.trials[from..]
             .iter()
-            .filter(|t| {
-                t.measured() && t.role == Role::Search && !gone.contains(&t.id)
-            })
+            .filter(|t| t.measured() && t.role == Role::Search && !gone.contains(&t.id))
             .map(|t| t.id)
             .collect()
     }

@@ -95,9 +95,10 @@ pub fn parse_line(path: &Path, n: usize, text: &str) -> Result<Line, CampaignErr
         message,
     };
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| perr(e.to_string()))?;
-    let v = value.get("v").and_then(|v| v.as_u64()).ok_or_else(|| {
-        perr("no format version `v` (not a rooftune log?)".into())
-    })?;
+    let v = value
+        .get("v")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| perr("no format version `v` (not a rooftune log?)".into()))?;
     if v > FORMAT_VERSION as u64 {
         return Err(CampaignError::Version {
             path: path.to_path_buf(),
@@ -109,8 +110,12 @@ pub fn parse_line(path: &Path, n: usize, text: &str) -> Result<Line, CampaignErr
     serde_json::from_value(value).map_err(|e| perr(e.to_string()))
 }
 
-/// Read every line. A torn last line (a crash mid-write) is skipped.
+/// Read every line. A torn last line (a crash mid-write) is skipped. A log
+/// that is not a regular file (a pipe, a device) is written, never read back.
 pub fn read(path: &Path) -> Result<Vec<Line>, CampaignError> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(Vec::new());
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

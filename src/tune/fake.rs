@@ -102,7 +102,10 @@ impl FakeEvaluator {
 
     fn measure(&mut self, req: &TrialRequest, rate: f64, repeats: u32, m: &mut Measurements) {
         for p in &req.probes {
-            let mut samples = m.get(&p.key()).map(|s| s.samples.clone()).unwrap_or_default();
+            let mut samples = m
+                .get(&p.key())
+                .map(|s| s.samples.clone())
+                .unwrap_or_default();
             for _ in 0..repeats {
                 let s = self.sample(p, rate);
                 samples.push(s);

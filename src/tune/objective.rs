@@ -122,7 +122,10 @@ mod tests {
             tokens: 32,
         });
         let s = o
-            .score(&m(&[("decode_tok_s@0", 12.0)]), &m(&[("decode_tok_s@0", 10.0)]))
+            .score(
+                &m(&[("decode_tok_s@0", 12.0)]),
+                &m(&[("decode_tok_s@0", 10.0)]),
+            )
             .unwrap();
         assert_relative_eq!(s, 1.2);
         assert_eq!(o.value(&m(&[("decode_tok_s@0", 12.0)])), Some(12.0));

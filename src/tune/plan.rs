@@ -128,13 +128,10 @@ pub fn guess(
         .probes()
         .iter()
         .any(|p| matches!(p, Probe::Prefill { .. } | Probe::Ttft { .. }));
-    let streams = objective
-        .probes()
-        .iter()
-        .find_map(|p| match p {
-            Probe::Aggregate { streams, .. } => Some(*streams as f64),
-            _ => None,
-        });
+    let streams = objective.probes().iter().find_map(|p| match p {
+        Probe::Aggregate { streams, .. } => Some(*streams as f64),
+        _ => None,
+    });
     let deep = objective
         .probes()
         .iter()
@@ -351,7 +348,10 @@ mod tests {
         assert_eq!(d.lattice, 4);
         assert_eq!(d.runnable, 1);
         assert_eq!(d.skipped.len(), 3);
-        assert!(d.skipped.iter().any(|(_, r)| r.contains("-ub 512 is larger than -b 256")));
+        assert!(d
+            .skipped
+            .iter()
+            .any(|(_, r)| r.contains("-ub 512 is larger than -b 256")));
         assert_eq!(d.trials, 2);
         assert!(d.total_s > 0.0);
         assert_eq!(

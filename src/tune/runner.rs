@@ -222,8 +222,8 @@ impl Runner<'_> {
             self.setup.accelerated,
             c.constraints.min_ctx,
         );
-        let start = plan::nearest_feasible(&c.space, &start, &self.setup.feasibility)
-            .unwrap_or(start);
+        let start =
+            plan::nearest_feasible(&c.space, &start, &self.setup.feasibility).unwrap_or(start);
         let sizes: Vec<usize> = c.space.dims.iter().map(|d| d.values.len()).collect();
         let settings = Settings {
             seed: c.seed,
@@ -286,7 +286,11 @@ impl Runner<'_> {
             return Ok(());
         }
         let line = self.run_trial(Config::default(), Role::Anchor, Vec::new())?;
-        if line.reason.as_deref().is_some_and(|r| r.starts_with("drift")) {
+        if line
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("drift"))
+        {
             for id in since {
                 self.check_stop()?;
                 let Some(old) = self.history.trials.iter().find(|t| t.id == id) else {
@@ -327,9 +331,9 @@ impl Runner<'_> {
         let started_at = now();
         let objective = self.setup.campaign.objective.clone();
         let reference = self.history.reference().map(|t| t.measurements.clone());
-        let bar = self
-            .best_score()
-            .map_or(0.0, |(s, _)| s * (1.0 - self.setup.campaign.budget.screen_margin));
+        let bar = self.best_score().map_or(0.0, |(s, _)| {
+            s * (1.0 - self.setup.campaign.budget.screen_margin)
+        });
         let mut promote = |m: &Measurements| match &reference {
             Some(r) => objective.score(m, r).is_some_and(|s| s >= bar),
             None => true,
@@ -519,7 +523,9 @@ impl Runner<'_> {
                 format!(
                     "{}: {}",
                     st.as_str(),
-                    line.reason.clone().unwrap_or_else(|| "no reason given".into())
+                    line.reason
+                        .clone()
+                        .unwrap_or_else(|| "no reason given".into())
                 ),
             ),
         };

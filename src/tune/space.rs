@@ -98,7 +98,10 @@ pub const LLAMA_SERVER: &[FlagDef] = &[
     FlagDef {
         name: "-b",
         aliases: &["--batch-size"],
-        kind: Kind::Int { min: 1, max: 1 << 20 },
+        kind: Kind::Int {
+            min: 1,
+            max: 1 << 20,
+        },
         server_default: "2048",
         lossy: Lossy::Never,
         note: "logical batch; must be >= -ub",
@@ -107,7 +110,10 @@ pub const LLAMA_SERVER: &[FlagDef] = &[
     FlagDef {
         name: "-ub",
         aliases: &["--ubatch-size"],
-        kind: Kind::Int { min: 1, max: 1 << 20 },
+        kind: Kind::Int {
+            min: 1,
+            max: 1 << 20,
+        },
         server_default: "512",
         lossy: Lossy::Never,
         note: "physical micro-batch; the seed's biggest prefill lever (512 -> 2048)",
@@ -131,7 +137,8 @@ pub const LLAMA_SERVER: &[FlagDef] = &[
         },
         server_default: "0 (from the model)",
         lossy: Lossy::Never,
-        note: "padded up to 256; past the training window the slot is capped (lossy if it were not)",
+        note:
+            "padded up to 256; past the training window the slot is capped (lossy if it were not)",
         removed: None,
     },
     FlagDef {
@@ -173,7 +180,10 @@ pub const LLAMA_SERVER: &[FlagDef] = &[
     FlagDef {
         name: "-ngl",
         aliases: &["--n-gpu-layers", "--gpu-layers"],
-        kind: Kind::Int { min: 0, max: 10_000 },
+        kind: Kind::Int {
+            min: 0,
+            max: 10_000,
+        },
         server_default: "auto",
         lossy: Lossy::Never,
         note: "matters on GPUs and unified memory only; `auto`/`all` since 2025 builds",
@@ -472,7 +482,9 @@ pub fn unknown_to_binary(flags: &[String], help: &str) -> Vec<(String, String)> 
         .filter(|f| !known.iter().any(|k| k == *f))
         .map(|f| {
             let hint = match flag(f).and_then(|d| d.removed) {
-                Some(instead) => format!("removed from recent llama-server builds: use `{instead}`"),
+                Some(instead) => {
+                    format!("removed from recent llama-server builds: use `{instead}`")
+                }
                 None => "check the flag against `llama-server --help` of this build".into(),
             };
             (f.clone(), hint)
@@ -498,7 +510,9 @@ mod tests {
     #[test]
     fn ubatch_above_batch_is_invalid() {
         let c = cfg(&[("-ub", "1024"), ("-b", "512")]);
-        assert!(violation(&c, TWO).unwrap().contains("-ub 1024 is larger than -b 512"));
+        assert!(violation(&c, TWO)
+            .unwrap()
+            .contains("-ub 1024 is larger than -b 512"));
         assert!(violation(&cfg(&[("-ub", "4096")]), TWO).is_some());
         assert!(violation(&cfg(&[("-ub", "512"), ("-b", "512")]), TWO).is_none());
         assert!(violation(&cfg(&[("-b", "256")]), TWO).is_some());
@@ -519,7 +533,12 @@ mod tests {
 
     #[test]
     fn args_leave_defaults_and_false_switches_out() {
-        let c = cfg(&[("-t", "2"), ("-np", DEFAULT), ("-kvu", "false"), ("-fa", "on")]);
+        let c = cfg(&[
+            ("-t", "2"),
+            ("-np", DEFAULT),
+            ("-kvu", "false"),
+            ("-fa", "on"),
+        ]);
         assert_eq!(c.args(), vec!["-t", "2", "-fa", "on"]);
         let c = cfg(&[("-kvu", "true")]);
         assert_eq!(c.args(), vec!["-kvu"]);
@@ -538,7 +557,9 @@ mod tests {
     fn values_checked_against_kind() {
         let fa = flag("--flash-attn").unwrap();
         assert!(check_value(fa, "on").is_ok());
-        assert!(check_value(fa, "yes").unwrap_err().contains("on, off, auto"));
+        assert!(check_value(fa, "yes")
+            .unwrap_err()
+            .contains("on, off, auto"));
         assert!(check_value(flag("-ub").unwrap(), "0").is_err());
         assert!(check_value(flag("-kvu").unwrap(), "true").is_ok());
     }

@@ -379,7 +379,10 @@ fn parse_space(
                 path,
                 text,
                 text.find(&format!("\"{}\"", d.flag)).unwrap_or(0),
-                format!("flag `{}` appears twice in [space] (two spellings?)", d.flag),
+                format!(
+                    "flag `{}` appears twice in [space] (two spellings?)",
+                    d.flag
+                ),
             ));
         }
     }
@@ -416,7 +419,9 @@ fn parse_raw_table(
                 path,
                 text,
                 at,
-                format!("`{flag}` is a known flag: put it in [space], where its values are checked"),
+                format!(
+                    "`{flag}` is a known flag: put it in [space], where its values are checked"
+                ),
             ));
         }
         let values = values_of(v, Kind::Text)
@@ -551,7 +556,12 @@ fn parse_objective(path: &Path, text: &str, o: &RawObjective) -> Result<Objectiv
                     ));
                 }
                 if k == "mix" {
-                    return Err(spec_err(path, text, at, "a mix cannot contain `mix`".into()));
+                    return Err(spec_err(
+                        path,
+                        text,
+                        at,
+                        "a mix cannot contain `mix`".into(),
+                    ));
                 }
                 terms.push(Term {
                     probe: probe(k)?,
@@ -604,7 +614,9 @@ trials = 5
 
     #[test]
     fn typo_in_a_key_names_the_line() {
-        let e = err("model = \"m\"\nsede = 3\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decode\"\n");
+        let e = err(
+            "model = \"m\"\nsede = 3\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decode\"\n",
+        );
         assert!(e.starts_with("e.toml:2:"), "{e}");
         assert!(e.contains("sede"), "{e}");
     }

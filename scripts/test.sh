@@ -35,7 +35,6 @@ fi
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast
-  cargo test --locked --doc
 else
   echo "(cargo-nextest not installed: using cargo test, servers serialised by a file lock)" >&2
   cargo test --locked --no-fail-fast

@@ -30,6 +30,8 @@ pub enum Command {
     /// Model specs and quantizations.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Write a GGUF model with random weights and real structure (llama-server runs it).
+    Synth(SynthArgs),
 }
 
 /// `rooftune hw ...`
@@ -45,6 +47,25 @@ pub enum HwCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Detect this machine, measure its memory bandwidth and CPU compute, and print (or save) a profile.
+    Probe(ProbeArgs),
+}
+
+/// `rooftune hw probe`
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Save the profile as NAME in the config directory, for `--hw NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub save: Option<String>,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Smaller arrays and fewer repetitions (about a second).
+    #[arg(long)]
+    pub quick: bool,
+    /// Size of each of the three bandwidth arrays, MiB (default 256, 128 with --quick, at least 4x the last-level cache).
+    #[arg(long, value_name = "MiB")]
+    pub array_mib: Option<u64>,
 }
 
 /// `rooftune model ...`
@@ -65,6 +86,17 @@ pub enum ModelCommand {
     },
     /// List quantization types and mixes with their bits per weight.
     Quants(JsonFlag),
+    /// Read a GGUF file (or any shard of a split model) and print its model spec.
+    Inspect {
+        /// The `.gguf` file.
+        file: std::path::PathBuf,
+        /// Print a `model-specs/` TOML file.
+        #[arg(long, conflicts_with = "json")]
+        toml: bool,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Just `--json`.
@@ -204,6 +236,78 @@ pub struct SpeculateArgs {
     #[arg(long)]
     pub target: Option<f64>,
     /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Architecture of a synthetic model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SynthArchArg {
+    /// Dense `llama`.
+    Llama,
+    /// Mixture of experts (`qwen3moe`).
+    Moe,
+}
+
+/// Weight type of a synthetic model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SynthQuantArg {
+    /// 16-bit floats.
+    F16,
+    /// 8-bit blocks.
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// 4-bit blocks.
+    #[value(name = "q4_0")]
+    Q4_0,
+}
+
+/// `rooftune synth`
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Architecture.
+    #[arg(long, value_enum, default_value = "llama")]
+    pub arch: SynthArchArg,
+    /// Target file size (`400MB`, `1.5GiB`): picks layers, hidden and FFN sizes.
+    #[arg(long, conflicts_with_all = ["layers", "hidden"], required_unless_present_all = ["layers", "hidden"])]
+    pub size: Option<String>,
+    /// Decoder layers.
+    #[arg(long, requires = "hidden")]
+    pub layers: Option<u32>,
+    /// Hidden size (`n_embd`).
+    #[arg(long, requires = "layers")]
+    pub hidden: Option<u64>,
+    /// FFN size (dense), or each expert's FFN size (MoE). Default 2.75x (dense) or 0.75x (MoE) hidden.
+    #[arg(long)]
+    pub ff: Option<u64>,
+    /// Attention heads (default hidden / 64, or / 128 from hidden 2048).
+    #[arg(long)]
+    pub heads: Option<u64>,
+    /// KV heads (default heads / 4).
+    #[arg(long)]
+    pub kv_heads: Option<u64>,
+    /// Routed experts (MoE).
+    #[arg(long)]
+    pub experts: Option<u32>,
+    /// Experts used per token (MoE).
+    #[arg(long)]
+    pub experts_used: Option<u32>,
+    /// Weight type.
+    #[arg(long, value_enum, default_value = "q8_0")]
+    pub quant: SynthQuantArg,
+    /// Training context (`4096`, `32k`).
+    #[arg(long, default_value = "4096")]
+    pub ctx_train: String,
+    /// Copy the tokenizer from this GGUF (e.g. llama.cpp's `models/ggml-vocab-qwen2.gguf`).
+    #[arg(long, value_name = "FILE.gguf")]
+    pub vocab_from: Option<std::path::PathBuf>,
+    /// PRNG seed: the same seed gives the same file.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output file.
+    #[arg(short = 'o', long)]
+    pub output: std::path::PathBuf,
+    /// Print what was written as JSON.
     #[arg(long)]
     pub json: bool,
 }

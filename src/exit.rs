@@ -29,6 +29,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             .is_some()
             || cause.downcast_ref::<crate::units::UnitError>().is_some()
             || cause.downcast_ref::<crate::gguf::GgufError>().is_some()
+            || cause
+                .downcast_ref::<crate::probe::ProbeError>()
+                .is_some_and(|e| e.is_usage())
         {
             return ExitCode::USAGE;
         }

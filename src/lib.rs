@@ -7,6 +7,7 @@
 //! - [`catalog`]: bundled hardware profiles, model specs and quantization data.
 //! - [`roofline`]: pure napkin math, no I/O.
 //! - [`gguf`]: reading real model files, writing synthetic ones.
+//! - [`probe`]: measuring the machine at hand (`hw probe`).
 //! - [`tune`]: the autotuner (search space, solver, campaign loop).
 //! - [`campaign`]: the append-only campaign log and what it says.
 //! - [`report`]: rendering results as tables and JSON.
@@ -19,6 +20,7 @@ pub mod catalog;
 pub mod cli;
 pub mod exit;
 pub mod gguf;
+pub mod probe;
 pub mod report;
 pub mod roofline;
 pub mod tune;

@@ -182,6 +182,15 @@ mod tests {
         assert!(parse_tokens("-3").is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(s in ".{0,24}") {
+            let _ = parse_bandwidth_gb_s(&s);
+            let _ = parse_bytes(&s);
+            let _ = parse_tokens(&s);
+        }
+    }
+
     #[test]
     fn formatting_matches_llama_cpp_style() {
         assert_eq!(fmt_bytes(85709.81 * 1024.0 * 1024.0), "83.70 GiB");

@@ -102,6 +102,14 @@ pub fn machine(cat: &Catalog, a: &MachineArgs) -> Result<(Machine, EtaBand)> {
 
 /// Build the model shape from `--model`, `--quant` and what-if overrides.
 pub fn shape(cat: &Catalog, a: &ModelArgs) -> Result<ModelShape> {
+    let path = std::path::Path::new(&a.model);
+    if a.model.ends_with(".gguf") || path.is_file() {
+        // A real file: exact bytes per tensor, so --quant does not apply.
+        let m = crate::gguf::GgufModel::open(path)?;
+        let mut s = crate::gguf::shape::model_shape(&m)?;
+        s.quant_label = format!("file {}", path.display());
+        return Ok(s);
+    }
     let spec = cat.model(&a.model)?;
     let quant = match a.bpw {
         Some(bpw) => {

@@ -10,6 +10,9 @@ use serde_json::json;
 
 /// `rooftune hw ...`
 pub fn hw(c: HwCommand) -> Result<ExitCode> {
+    if let HwCommand::Probe(a) = c {
+        return super::probe_cmds::probe(&a);
+    }
     let cat = build::catalog()?;
     match c {
         HwCommand::List(j) if j.json => print!("{}", report::json(&cat.hardware)),
@@ -22,12 +25,16 @@ pub fn hw(c: HwCommand) -> Result<ExitCode> {
                 print!("{}", report::catalog::hw_show(h));
             }
         }
+        HwCommand::Probe(_) => unreachable!("dispatched above"),
     }
     Ok(ExitCode::OK)
 }
 
 /// `rooftune model ...`
 pub fn model(c: ModelCommand) -> Result<ExitCode> {
+    if let ModelCommand::Inspect { file, toml, json } = &c {
+        return super::gguf_cmds::inspect(file, *toml, *json);
+    }
     let cat = build::catalog()?;
     match c {
         ModelCommand::List(j) => {
@@ -90,6 +97,7 @@ pub fn model(c: ModelCommand) -> Result<ExitCode> {
                 println!("\n{}", report::table(&["mix", "source"], rows));
             }
         }
+        ModelCommand::Inspect { .. } => {}
     }
     Ok(ExitCode::OK)
 }

@@ -3,7 +3,9 @@
 
 mod build;
 mod catalog_cmds;
+mod gguf_cmds;
 mod predict_cmds;
+mod probe_cmds;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitCode;
@@ -17,5 +19,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Published(a) => predict_cmds::published(a.json),
         Command::Hw(c) => catalog_cmds::hw(c),
         Command::Model(c) => catalog_cmds::model(c),
+        Command::Synth(a) => gguf_cmds::synth(&a),
     }
 }

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod matrix;
 pub mod predict;
+pub mod probe;
 pub mod published;
 
 use serde::Serialize;

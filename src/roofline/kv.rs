@@ -1,16 +1,24 @@
 //! KV cache: bytes read per generated token at a context depth, and bytes
 //! llama.cpp allocates for a context.
 //!
-//! Rules (see `docs/llama-cpp-facts.md` for the llama.cpp b11434 source lines):
+//! Each rule follows llama.cpp b11434 (file:line in that tree; the details and
+//! quotes are in `docs/llama-cpp-facts.md`):
 //! - full attention reads K and V rows of every cached token;
-//! - latent attention (MLA) caches one row of `kv_lora_rank + rope_dim` per
-//!   token as K and reads V as a view of it (no separate V);
-//! - sliding-window layers read at most `window` tokens, and llama.cpp sizes
-//!   their cache to the window plus one micro-batch per sequence unless
-//!   `--swa-full`;
-//! - recurrent layers keep a constant f32 state per sequence, whatever `-ctk`;
-//! - a sparse-attention (DSA) indexer caches one key per token per layer;
-//! - `-c` is padded up to a multiple of 256 cells.
+//! - latent attention (MLA: deepseek2, glm-dsa, ...) caches one K row of
+//!   `kv_lora_rank + rope_dim` per token and no V at all: `has_v = !is_mla`
+//!   (`src/llama-kv-cache.cpp:163`), V is a view of K (`src/llama-graph.cpp:3088`);
+//! - a sparse-attention (DSA) indexer keeps a second K-only cache of
+//!   `indexer.key_length` per token on its indexer layers, built with the main
+//!   cache's types, i.e. `-ctk` (`src/llama-kv-cache-dsa.cpp:43-53`);
+//! - multi-token-prediction (nextn) layers get no cells in the main context
+//!   (`src/llama-model.cpp:2812-2820`): shapes simply leave them out of `layers`;
+//! - recurrent / linear-attention state is always f32 whatever `-ctk`, one
+//!   cell per sequence (`src/llama-model.cpp:2730-2790`,
+//!   `src/llama-memory-recurrent.cpp:101-105`);
+//! - sliding-window layers get `GGML_PAD(min(n_ctx, window x n_seq + n_ubatch), 256)`
+//!   cells (the unified-cache case), or the full context with `--swa-full`
+//!   (`src/llama-kv-cache-iswa.cpp:69-81`), and read at most `window` tokens;
+//! - `-c` is padded up to a multiple of 256 cells (`src/llama-context.cpp:292`).
 
 use super::shape::{CacheKind, Layer, ModelShape};
 use crate::catalog::ggml_type::GgmlType;

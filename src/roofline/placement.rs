@@ -2,7 +2,9 @@
 //! the last N of the n_layer + 1 "layers" (the output head counts as the
 //! last) on the accelerators; `-ncmoe N` keeps the routed experts of the
 //! first N layers in host memory; `--cpu-moe` keeps all of them there. The
-//! token embedding stays on the host (llama.cpp keeps `tok_embd` on the CPU).
+//! token embedding stays on the host (llama.cpp keeps `tok_embd` on the CPU);
+//! a tied output head placed on an accelerator is loaded there as a duplicate
+//! of the embedding (`TENSOR_DUPLICATED`), so it counts on both devices.
 //! A layer's KV cache lives with the layer.
 
 use super::kv::{self, KvOptions};

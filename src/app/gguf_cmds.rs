@@ -1,0 +1,273 @@
+//! `rooftune model inspect FILE.gguf` and `rooftune synth`.
+
+use crate::cli::{SynthArchArg, SynthArgs, SynthQuantArg};
+use crate::exit::ExitCode;
+use crate::gguf::shape::Inspection;
+use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
+use crate::gguf::{GgufError, GgufModel};
+use crate::report;
+use crate::roofline::shape::CacheKind;
+use crate::units;
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::path::Path;
+use std::time::Instant;
+
+/// Convert `rooftune synth` arguments into a config.
+pub fn synth_config(a: &SynthArgs) -> Result<SynthConfig> {
+    let arch = match a.arch {
+        SynthArchArg::Llama => SynthArch::Llama,
+        SynthArchArg::Moe => SynthArch::Moe,
+    };
+    let quant = match a.quant {
+        SynthQuantArg::F16 => SynthQuant::F16,
+        SynthQuantArg::Q8_0 => SynthQuant::Q8_0,
+        SynthQuantArg::Q4_0 => SynthQuant::Q4_0,
+    };
+    let vocab = match &a.vocab_from {
+        Some(p) => Vocab::from_gguf(&GgufModel::open(p).context("--vocab-from")?)?,
+        None => Vocab::ByteSpm,
+    };
+    let mut c = match (&a.size, a.layers, a.hidden) {
+        (Some(size), _, _) => {
+            let bytes = units::parse_bytes(size).context("--size")?;
+            if !(1.0..1e15).contains(&bytes) {
+                return Err(GgufError::Synth(format!("--size {size} must be between 1 byte and 1 PB")).into());
+            }
+            SynthConfig::for_size(arch, bytes as u64, quant, &vocab)?
+        }
+        (None, Some(layers), Some(hidden)) => SynthConfig::with_hidden(arch, hidden, layers, quant),
+        _ => {
+            return Err(GgufError::Synth(
+                "give --size, or both --layers and --hidden (hint: `rooftune synth --size 400MB -o m.gguf`)".into(),
+            )
+            .into())
+        }
+    };
+    if let Some(ff) = a.ff {
+        c.ff = ff;
+    }
+    if let Some(h) = a.heads {
+        c.heads = h;
+        c.kv_heads = (h / 4).max(1);
+    }
+    if let Some(k) = a.kv_heads {
+        c.kv_heads = k;
+    }
+    if let Some(e) = a.experts {
+        c.experts = e;
+    }
+    if let Some(k) = a.experts_used {
+        c.experts_used = k;
+    }
+    if arch == SynthArch::Llama && (a.experts.is_some() || a.experts_used.is_some()) {
+        return Err(GgufError::Synth("--experts/--experts-used need --arch moe".into()).into());
+    }
+    c.ctx_train = units::parse_tokens(&a.ctx_train).context("--ctx-train")?;
+    c.seed = a.seed;
+    c.vocab = vocab;
+    c.validate()?;
+    Ok(c)
+}
+
+/// `rooftune synth`
+pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
+    let c = synth_config(a)?;
+    let t0 = Instant::now();
+    let bytes = c.write(&a.output).with_context(|| {
+        format!(
+            "writing `{}` (hint: check the directory exists and has space)",
+            a.output.display()
+        )
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    let info = json!({
+        "path": a.output,
+        "arch": match c.arch { SynthArch::Llama => "llama", SynthArch::Moe => "qwen3moe" },
+        "layers": c.layers,
+        "hidden": c.hidden,
+        "ff": c.ff,
+        "heads": c.heads,
+        "kv_heads": c.kv_heads,
+        "experts": c.experts,
+        "experts_used": c.experts_used,
+        "quant": c.quant.ggml_type().ggml_name(),
+        "vocab": c.vocab.n_vocab(),
+        "ctx_train": c.ctx_train,
+        "params": c.params(),
+        "weight_bytes": c.weight_bytes(),
+        "file_bytes": bytes,
+        "seconds": secs,
+    });
+    if a.json {
+        print!("{}", report::json(&info));
+    } else {
+        let moe = if c.arch == SynthArch::Moe {
+            format!(", {} experts ({} used)", c.experts, c.experts_used)
+        } else {
+            String::new()
+        };
+        println!(
+            "wrote {} ({}): {} layers, hidden {}, ff {}{moe}, {} params, {}, in {:.1} s",
+            a.output.display(),
+            c.quant.ggml_type(),
+            c.layers,
+            c.hidden,
+            c.ff,
+            units::fmt_count(c.params()),
+            units::fmt_bytes(bytes as f64),
+            secs
+        );
+    }
+    Ok(ExitCode::OK)
+}
+
+/// `rooftune model inspect FILE.gguf`
+pub fn inspect(file: &Path, toml: bool, json: bool) -> Result<ExitCode> {
+    let m = GgufModel::open(file)?;
+    if toml {
+        let spec = crate::gguf::shape::model_spec(&m)?;
+        print!(
+            "{}",
+            ::toml::to_string(&spec).context("rendering the spec as TOML")?
+        );
+        return Ok(ExitCode::OK);
+    }
+    let (_, ins) = crate::gguf::shape::inspect(&m)?;
+    if json {
+        print!("{}", report::json(&ins));
+    } else {
+        print!("{}", render(&ins));
+    }
+    Ok(ExitCode::OK)
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    format!("{:.1}%", 100.0 * part as f64 / whole.max(1) as f64)
+}
+
+/// The human-readable `model inspect` report.
+fn render(i: &Inspection) -> String {
+    let hp = &i.hparams;
+    let mut out = format!(
+        "{}\n  file: {} ({} shard{}, GGUF v{}, {})\n  architecture: {}\n",
+        i.name.as_deref().unwrap_or("(no general.name)"),
+        i.file,
+        i.shards,
+        if i.shards == 1 { "" } else { "s" },
+        i.version,
+        units::fmt_bytes(i.file_bytes as f64),
+        i.architecture,
+    );
+    out += &format!(
+        "  parameters: {} in {} tensors, {} of weights, {:.3} bits/weight\n",
+        units::fmt_count(i.total.params),
+        i.n_tensors,
+        units::fmt_bytes(i.total.bytes as f64),
+        i.bits_per_weight
+    );
+    out += &format!(
+        "  read per token: {} params, {} ({} of the weights)\n",
+        units::fmt_count(i.active_per_token.params),
+        units::fmt_bytes(i.active_per_token.bytes as f64),
+        pct(i.active_per_token.bytes, i.total.bytes)
+    );
+    if let Some(e) = i.experts {
+        out += &format!("  experts: {} routed, {} used per token\n", e.count, e.used);
+    }
+    out += &format!(
+        "  layers: {} decode{}; hidden {}; vocab {}\n",
+        hp.n_layer(),
+        if hp.n_nextn > 0 {
+            format!(" + {} MTP", hp.n_nextn)
+        } else {
+            String::new()
+        },
+        hp.n_embd,
+        hp.n_vocab
+    );
+    out += &format!("  training context: {}", hp.ctx_train);
+    if let Some(r) = &hp.rope_scaling {
+        out += &format!(" ({} x{} from {})", r.kind, r.factor, r.original_ctx);
+    }
+    out += "\n";
+    out += &format!("  KV cache: {}\n", kv_summary(i));
+    if let Some((model, n)) = &i.tokenizer {
+        out += &format!("  tokenizer: {model}, {n} tokens\n");
+    }
+    if !i.groups.is_empty() {
+        let rows = i
+            .groups
+            .iter()
+            .map(|(g, c)| {
+                vec![
+                    g.label().to_string(),
+                    units::fmt_count(c.params),
+                    units::fmt_bytes(c.bytes as f64),
+                    pct(c.bytes, i.total.bytes),
+                ]
+            })
+            .collect();
+        out += &format!(
+            "\n{}\n",
+            report::table(&["group", "params", "bytes", "share"], rows)
+        );
+        let rows = i
+            .quant_mix
+            .iter()
+            .map(|(t, c)| {
+                vec![
+                    t.clone(),
+                    units::fmt_count(c.params),
+                    units::fmt_bytes(c.bytes as f64),
+                    pct(c.bytes, i.total.bytes),
+                ]
+            })
+            .collect();
+        out += &format!(
+            "\n{}\n",
+            report::table(&["type", "params", "bytes", "share"], rows)
+        );
+    }
+    out
+}
+
+/// `32 layers: 28 full (1024 el/token K+V), 4 recurrent (2.1 MiB state); 128 KiB/token at f16`.
+fn kv_summary(i: &Inspection) -> String {
+    use std::collections::BTreeMap;
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &i.cache {
+        let k = match c {
+            CacheKind::Full {
+                k_per_token: 0,
+                v_per_token: 0,
+            } => "no KV (shared)".to_string(),
+            CacheKind::Full {
+                k_per_token,
+                v_per_token,
+            } => format!("full K {k_per_token} + V {v_per_token} el/token"),
+            CacheKind::Sliding {
+                k_per_token,
+                v_per_token,
+                window,
+            } => {
+                format!("sliding {window} K {k_per_token} + V {v_per_token} el/token")
+            }
+            CacheKind::Latent { per_token } => format!("latent {per_token} el/token"),
+            CacheKind::Recurrent { state_bytes } => format!(
+                "recurrent {} f32 state/seq",
+                units::fmt_bytes(*state_bytes as f64)
+            ),
+        };
+        *kinds.entry(k).or_default() += 1;
+    }
+    if kinds.is_empty() {
+        return "no decoder layers".into();
+    }
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} x {k}")).collect();
+    format!(
+        "{}; {}/token at f16",
+        parts.join(", "),
+        units::fmt_bytes(i.kv_bytes_per_token_f16 as f64)
+    )
+}

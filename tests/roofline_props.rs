@@ -1,0 +1,64 @@
+//! Properties of the engine over the whole catalog and random scenarios.
+
+use proptest::prelude::*;
+use rooftune::catalog::Catalog;
+use rooftune::roofline::kv::{KvOptions, KvTypes};
+use rooftune::roofline::machine::Machine;
+use rooftune::roofline::placement::Placement;
+use rooftune::roofline::{self, Scenario};
+
+fn cat() -> &'static Catalog {
+    Catalog::bundled().expect("catalog")
+}
+
+const QUANTS: &[&str] = &["q4_k_m", "q8_0", "iq3_xxs", "mlx-4bit", "f16"];
+const KV: &[&str] = &["f16", "q8_0", "q4_0"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn predictions_are_finite_ordered_and_fall_with_depth(
+        hw_i in 0usize..64, host_i in 0usize..64, model_i in 0usize..64, q_i in 0usize..QUANTS.len(),
+        kv_i in 0usize..KV.len(), ctx in 1u64..2_000_000, d1 in 0u64..1_000_000, d2 in 0u64..1_000_000,
+        np in 1u64..8, ngl in proptest::option::of(0u32..200), ncmoe in 0u32..200, use_host in any::<bool>(),
+    ) {
+        let c = cat();
+        let hw = &c.hardware[hw_i % c.hardware.len()];
+        let spec = &c.models[model_i % c.models.len()];
+        let shape = spec.shape(&c.quant(QUANTS[q_i]).expect("quant"));
+        let host = &c.hardware[host_i % c.hardware.len()];
+        let machine = if use_host {
+            Machine { accel: vec![hw.device("a".into())], host: Some(host.device("h".into())), tensor_split: vec![1.0] }
+        } else {
+            Machine::single(hw.device("a".into()))
+        };
+        let t = KV[kv_i].parse().expect("kv type");
+        let s = Scenario {
+            ctx,
+            depths: vec![d1.min(d2), d1.max(d2)],
+            kv: KvOptions { types: KvTypes { k: t, v: t }, n_seq: np, ..KvOptions::default() },
+            placement: Some(Placement { n_gpu_layers: ngl, n_cpu_moe: ncmoe }),
+            prompt_tokens: d1.max(1),
+            ..Scenario::default()
+        };
+        let p = roofline::predict(&shape, &machine, &s);
+        for d in &p.decode {
+            prop_assert!(d.ceiling_tok_s.is_finite() && d.ceiling_tok_s > 0.0);
+            prop_assert!(d.estimate_tok_s > 0.0 && d.estimate_tok_s <= d.ceiling_tok_s * (1.0 + 1e-9));
+            prop_assert!(d.estimate_low_tok_s <= d.estimate_high_tok_s * (1.0 + 1e-9));
+            prop_assert!(d.estimate_high_tok_s <= d.ceiling_tok_s * (1.0 + 1e-9));
+        }
+        let (a, b) = (&p.decode[0], &p.decode[p.decode.len() - 1]);
+        prop_assert!(b.ceiling_tok_s <= a.ceiling_tok_s * (1.0 + 1e-9));
+        prop_assert!(p.ttft.ceiling_s.is_finite() && p.ttft.ceiling_s > 0.0 && p.ttft.ceiling_s <= p.ttft.estimate_s);
+        prop_assert!(p.memory.kv.total() >= 0.0);
+        prop_assert!(p.context.usable() <= ctx.max(p.context.usable()));
+        // Weights are conserved across tiers: every byte lives somewhere once (MTP is not loaded), except a
+        // tied output head placed off the host, which llama.cpp loads as a duplicate (TENSOR_DUPLICATED).
+        let placed: f64 = p.memory.devices.iter().map(|d| d.weights_bytes).sum();
+        let expected = p.total.bytes - shape.mtp.bytes;
+        let dup = if shape.tied_embeddings { shape.token_embd.bytes } else { 0.0 };
+        prop_assert!(placed >= expected * (1.0 - 1e-9) - 1.0 && placed <= (expected + dup) * (1.0 + 1e-9) + 1.0, "placed {placed} vs {expected}");
+    }
+}

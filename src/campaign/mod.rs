@@ -14,6 +14,7 @@
 pub mod history;
 pub mod log;
 pub mod record;
+pub mod summary;
 
 use std::path::PathBuf;
 

@@ -19,10 +19,21 @@ pub mod objective;
 pub mod plan;
 pub mod quality;
 pub mod runner;
+pub mod server_eval;
 pub mod solver;
 pub mod space;
 pub mod spec;
 pub mod trial;
+
+impl TuneError {
+    /// True for errors in what the user wrote (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            TuneError::Spec { .. } | TuneError::UnknownToBinary { .. }
+        )
+    }
+}
 
 /// Errors that stop a campaign before or between trials (a failed trial is
 /// a logged outcome, not an error).
@@ -60,6 +71,9 @@ pub enum TuneError {
     /// The campaign log failed.
     #[error(transparent)]
     Log(#[from] crate::campaign::CampaignError),
+    /// The server cannot be found or prepared.
+    #[error("{0}")]
+    Server(String),
     /// The solver failed for a reason of its own.
     #[error("solver: {0}")]
     Solver(String),

@@ -264,7 +264,7 @@ fn parse_budget(path: &Path, text: &str, b: &RawBudget) -> Result<Budget, TuneEr
     let at = text.find("[budget]").unwrap_or(0);
     let repeats = b.repeats.unwrap_or(3).max(1);
     let screen_repeats = b.screen_repeats.unwrap_or(1).clamp(1, repeats);
-    if b.trials == Some(0) || b.minutes.is_some_and(|m| !(m > 0.0)) {
+    if b.trials == Some(0) || b.minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
         return Err(spec_err(
             path,
             text,

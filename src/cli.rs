@@ -32,6 +32,8 @@ pub enum Command {
     Model(ModelCommand),
     /// Write a GGUF model with random weights and real structure (llama-server runs it).
     Synth(SynthArgs),
+    /// Measure prefill, decode and time to first token of a real server, against the roofline.
+    Bench(BenchArgs),
     /// Search llama-server's start-up flags for a campaign's objective, logging every trial.
     Tune(TuneArgs),
     /// Campaign logs: list, show, compare.
@@ -387,4 +389,61 @@ pub struct SynthArgs {
     /// Print what was written as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rooftune bench`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["model", "url"]))]
+pub struct BenchArgs {
+    /// GGUF model to serve with a llama-server that rooftune starts and stops.
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<std::path::PathBuf>,
+    /// Measure a running OpenAI-compatible server instead (`http://HOST:PORT/v1`).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["server_bin", "port"])]
+    pub url: Option<String>,
+    /// `model` field sent with --url (default: the server's first model, or none).
+    #[arg(long, value_name = "NAME", requires = "url")]
+    pub model_name: Option<String>,
+    /// Environment variable holding the API key for --url (never printed).
+    #[arg(long, value_name = "VAR", requires = "url")]
+    pub api_key_env: Option<String>,
+    /// llama-server binary (default: $ROOFTUNE_LLAMA_SERVER, PATH, then rooftune's build cache).
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<std::path::PathBuf>,
+    /// Hardware profile for the ceilings (default: the probed machine, when available).
+    #[arg(long = "hw", value_name = "PROFILE")]
+    pub hw: Option<String>,
+    /// Host memory profile for offloaded layers.
+    #[arg(long = "host", value_name = "PROFILE", requires = "hw")]
+    pub host: Option<String>,
+    /// Override the bandwidth of the profile: `18.7GB/s`.
+    #[arg(long, value_name = "GB/s", requires = "hw")]
+    pub bandwidth: Option<String>,
+    /// Decode depths, comma separated (capped by the slot context).
+    #[arg(long, value_delimiter = ',', default_value = "0,2048,8192")]
+    pub depths: Vec<String>,
+    /// Prompt length for prefill and time to first token.
+    #[arg(long, default_value = "512")]
+    pub prompt_tokens: String,
+    /// Tokens generated per decode request.
+    #[arg(long, default_value_t = 64)]
+    pub n_predict: u64,
+    /// Measured repeats per point (after one discarded warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: u32,
+    /// Streams at once (aggregate and per-stream tok/s).
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: u32,
+    /// Port for the server (another is picked if it is in use).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Seconds allowed for loading and for each request.
+    #[arg(long, default_value_t = 300.0)]
+    pub timeout: f64,
+    /// Output JSON with every request's raw record.
+    #[arg(long)]
+    pub json: bool,
+    /// Extra llama-server flags, after `--` (`-- -t 2 -fa on`).
+    #[arg(last = true, value_name = "SERVER FLAGS")]
+    pub extra: Vec<String>,
 }

@@ -24,6 +24,16 @@ impl From<ExitCode> for std::process::ExitCode {
 /// The exit code for an error that reached the binary's edge.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
     for cause in err.chain() {
+        match cause.downcast_ref::<crate::server::ServerError>() {
+            Some(crate::server::ServerError::Interrupted) => return ExitCode::INTERRUPTED,
+            Some(
+                crate::server::ServerError::NotFound { .. }
+                | crate::server::ServerError::BadBinary { .. }
+                | crate::server::ServerError::BadModel { .. }
+                | crate::server::ServerError::ReservedFlag { .. },
+            ) => return ExitCode::USAGE,
+            _ => {}
+        }
         if cause
             .downcast_ref::<crate::catalog::CatalogError>()
             .is_some()

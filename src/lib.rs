@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bench;
 pub mod campaign;
 pub mod catalog;
 pub mod cli;
@@ -23,6 +24,7 @@ pub mod gguf;
 pub mod probe;
 pub mod report;
 pub mod roofline;
+pub mod server;
 pub mod tune;
 pub mod units;
 

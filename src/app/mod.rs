@@ -1,6 +1,7 @@
 //! The binary's edge: turn parsed command lines into engine inputs, run the
 //! command, hand the result to a report. `anyhow` lives here and in `main`.
 
+mod bench_cmds;
 mod build;
 mod catalog_cmds;
 mod gguf_cmds;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hw(c) => catalog_cmds::hw(c),
         Command::Model(c) => catalog_cmds::model(c),
         Command::Synth(a) => gguf_cmds::synth(&a),
+        Command::Bench(a) => bench_cmds::bench(&a),
         Command::Tune(a) => tune_cmds::tune(&a),
         Command::Campaign(c) => tune_cmds::campaign(c),
     }

@@ -1,6 +1,7 @@
 //! Reports: one renderer per output, rendering kept out of the result structs.
 //! Tables are Markdown so they paste into issues and notes as they are.
 
+pub mod bench;
 pub mod campaign;
 pub mod catalog;
 pub mod matrix;

@@ -1,0 +1,790 @@
+//! The HTTP side: health, `/tokenize`, and streamed generation with a client
+//! timestamp on every streamed token.
+//!
+//! Two dialects: llama.cpp's native `/completion` (token-id prompts, exact
+//! lengths, `timings` in the last event) and OpenAI-style
+//! `/v1/chat/completions` (any server; `usage` and, from llama.cpp, `timings`
+//! in the last events). Both are parsed by one incremental SSE reader into a
+//! [`RequestRecord`]. Time to first token is defined in `docs/measurement.md`:
+//! the first event that carries generated output (content, reasoning, or
+//! token ids), not the first byte and not an empty role delta.
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Request dialect; it also says where a server's timings live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// llama.cpp `POST /completion` with `stream: true`.
+    LlamaCompletion,
+    /// OpenAI-compatible `POST {base}/chat/completions` with `stream: true`.
+    OpenAiChat,
+}
+
+/// A prompt: token ids (exact) or text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// Token ids, sent as they are.
+    Tokens(Vec<u32>),
+    /// Text (one user message in the chat dialect).
+    Text(String),
+}
+
+/// One generation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenRequest {
+    /// The prompt.
+    pub prompt: Prompt,
+    /// Tokens to generate (EOS ignored where the server allows).
+    pub n_predict: u64,
+    /// Whether the server may reuse a cached prefix.
+    pub cache_prompt: bool,
+    /// Send llama.cpp/vLLM extensions (`ignore_eos`, `cache_prompt`); off for strict APIs.
+    pub extensions: bool,
+    /// `model` field for the chat dialect.
+    pub model: Option<String>,
+}
+
+/// The server's own timings (llama.cpp `timings`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ServerTimings {
+    /// Prompt tokens reused from cache.
+    #[serde(default)]
+    pub cache_n: u64,
+    /// Prompt tokens processed.
+    #[serde(default)]
+    pub prompt_n: u64,
+    /// Prompt processing time, milliseconds.
+    #[serde(default)]
+    pub prompt_ms: f64,
+    /// Tokens generated.
+    #[serde(default)]
+    pub predicted_n: u64,
+    /// Generation time, milliseconds.
+    #[serde(default)]
+    pub predicted_ms: f64,
+}
+
+/// Token counts the server reported (OpenAI `usage`, or llama.cpp's fields).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Usage {
+    /// Prompt tokens as the server counted them.
+    pub prompt_tokens: Option<u64>,
+    /// Generated tokens (reasoning included).
+    pub completion_tokens: Option<u64>,
+    /// Prompt tokens served from cache.
+    pub cached_tokens: Option<u64>,
+}
+
+/// Everything observed about one request. Times are seconds on the client
+/// clock, relative to when the request was sent unless said otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RequestRecord {
+    /// When it was sent, seconds since the benchmark's start.
+    pub sent_at_s: f64,
+    /// Response headers arrived.
+    pub headers_s: Option<f64>,
+    /// First event carrying generated output (time to first token).
+    pub first_token_s: Option<f64>,
+    /// Arrival of each event that carried output.
+    pub token_times_s: Vec<f64>,
+    /// Tokens in each of those events (1 unless the server batches).
+    pub event_tokens: Vec<u32>,
+    /// Stream finished.
+    pub end_s: f64,
+    /// Events with content.
+    pub content_events: u64,
+    /// Events with reasoning (`reasoning_content`).
+    pub reasoning_events: u64,
+    /// Server-reported counts.
+    pub usage: Usage,
+    /// Server timings, if the server sends them.
+    pub timings: Option<ServerTimings>,
+    /// Why generation stopped (`length`, `stop`, `limit`, `eos`).
+    pub finish_reason: Option<String>,
+    /// Prompt tokens rooftune sent (exact for token prompts).
+    pub prompt_tokens_sent: Option<u64>,
+}
+
+impl RequestRecord {
+    /// Generated tokens: the server's count, else the tokens seen.
+    pub fn generated_tokens(&self) -> u64 {
+        self.timings
+            .as_ref()
+            .map(|t| t.predicted_n)
+            .filter(|&n| n > 0)
+            .or(self.usage.completion_tokens)
+            .unwrap_or_else(|| self.event_tokens.iter().map(|&n| n as u64).sum())
+    }
+
+    /// Prompt tokens processed: the server's count, else what was sent.
+    pub fn prompt_tokens(&self) -> Option<u64> {
+        self.timings
+            .as_ref()
+            .map(|t| t.prompt_n + t.cache_n)
+            .filter(|&n| n > 0)
+            .or(self.usage.prompt_tokens)
+            .or(self.prompt_tokens_sent)
+    }
+
+    /// Decode rate on the client clock: tokens after the first over the time
+    /// from the first to the last output event.
+    pub fn client_decode_tok_s(&self) -> Option<f64> {
+        let first = self.first_token_s?;
+        let last = *self.token_times_s.last()?;
+        let n = self.generated_tokens();
+        (last > first && n > 1).then(|| (n - 1) as f64 / (last - first))
+    }
+
+    /// Decode rate from the server's timings.
+    pub fn server_decode_tok_s(&self) -> Option<f64> {
+        let t = self.timings.as_ref()?;
+        (t.predicted_ms > 0.0 && t.predicted_n > 1)
+            .then(|| t.predicted_n as f64 / (t.predicted_ms / 1e3))
+    }
+
+    /// Prefill rate from the server's timings (tokens actually processed).
+    pub fn server_prefill_tok_s(&self) -> Option<f64> {
+        let t = self.timings.as_ref()?;
+        (t.prompt_ms > 0.0 && t.prompt_n > 0).then(|| t.prompt_n as f64 / (t.prompt_ms / 1e3))
+    }
+}
+
+/// Errors talking to a server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Bad `--url` or client setup.
+    #[error("bad server URL `{url}`: {reason}\n  (hint: use the API base, e.g. http://127.0.0.1:8080/v1)")]
+    BadUrl {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Could not connect or the connection broke.
+    #[error("request to {url} failed: {reason}")]
+    Transport {
+        /// URL.
+        url: String,
+        /// Cause, flattened.
+        reason: String,
+    },
+    /// No answer in time.
+    #[error("request to {url} got no {what} within {after_s:.0} s\n  (hint: raise --timeout if the server is just slow)")]
+    Timeout {
+        /// URL.
+        url: String,
+        /// What was awaited.
+        what: &'static str,
+        /// Timeout, seconds.
+        after_s: f64,
+    },
+    /// Non-success HTTP status.
+    #[error("{url} answered HTTP {status}: {body}")]
+    Status {
+        /// URL.
+        url: String,
+        /// Status code.
+        status: u16,
+        /// Body (truncated).
+        body: String,
+    },
+    /// The endpoint does not exist on this server.
+    #[error("{url} is not supported by this server (HTTP {status})")]
+    Unsupported {
+        /// URL.
+        url: String,
+        /// Status.
+        status: u16,
+    },
+    /// A streamed event could not be parsed.
+    #[error("malformed event from {url}: {reason}: `{event}`\n  (hint: is this an OpenAI-compatible streaming endpoint?)")]
+    Malformed {
+        /// URL.
+        url: String,
+        /// Why.
+        reason: String,
+        /// The event (truncated).
+        event: String,
+    },
+    /// The server reported an error inside the stream.
+    #[error("{url} reported an error mid-stream: {message}")]
+    InStream {
+        /// URL.
+        url: String,
+        /// Message.
+        message: String,
+    },
+    /// The stream closed before the server said it was done.
+    #[error("stream from {url} ended early: after {tokens} generated tokens and {after_s:.2} s, without a final event")]
+    EndedEarly {
+        /// URL.
+        url: String,
+        /// Tokens seen.
+        tokens: u64,
+        /// Seconds since sent.
+        after_s: f64,
+    },
+}
+
+/// An HTTP client for one server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    root: String,
+    api_base: String,
+    api_key: Option<String>,
+    timeout: Duration,
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+fn transport(url: &str, e: reqwest::Error) -> ClientError {
+    let mut reason = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        reason = format!("{reason}: {s}");
+        src = s.source();
+    }
+    ClientError::Transport {
+        url: url.into(),
+        reason,
+    }
+}
+
+impl Client {
+    /// A client for a server whose root is `root` (`http://127.0.0.1:8080`)
+    /// and OpenAI base `api_base` (`.../v1`). `timeout` bounds each request.
+    /// The API key is sent as a bearer token and never printed.
+    pub fn new(
+        root: &str,
+        api_base: &str,
+        api_key: Option<String>,
+        timeout: Duration,
+    ) -> Result<Client, ClientError> {
+        for u in [root, api_base] {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(ClientError::BadUrl {
+                    url: u.into(),
+                    reason: "it must start with http:// or https://".into(),
+                });
+            }
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| ClientError::BadUrl {
+                url: root.into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Client {
+            http,
+            root: root.trim_end_matches('/').into(),
+            api_base: api_base.trim_end_matches('/').into(),
+            api_key,
+            timeout,
+        })
+    }
+
+    /// A client for an OpenAI base URL (`http://host:port/v1`); the root is
+    /// the URL without a trailing `/v1`.
+    pub fn for_api_base(
+        url: &str,
+        api_key: Option<String>,
+        timeout: Duration,
+    ) -> Result<Client, ClientError> {
+        let base = url.trim_end_matches('/');
+        let root = base.strip_suffix("/v1").unwrap_or(base);
+        Client::new(root, base, api_key, timeout)
+    }
+
+    /// The server root URL.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.api_key {
+            Some(k) => rb.bearer_auth(k),
+            None => rb,
+        }
+    }
+
+    /// HTTP status of `GET root+path`, with a short timeout.
+    pub async fn status(&self, path: &str) -> Result<u16, ClientError> {
+        let url = format!("{}{path}", self.root);
+        let rb = self
+            .auth(self.http.get(&url))
+            .timeout(Duration::from_secs(2));
+        let r = rb.send().await.map_err(|e| transport(&url, e))?;
+        Ok(r.status().as_u16())
+    }
+
+    /// Send a POST; a pooled keep-alive connection the server closed while
+    /// idle fails before any byte of the answer, so that case is retried once
+    /// on a fresh connection.
+    async fn send_post(
+        &self,
+        url: &str,
+        body: &Value,
+        deadline: tokio::time::Instant,
+        what: &'static str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut retried = false;
+        loop {
+            let fut = self.auth(self.http.post(url)).json(body).send();
+            match tokio::time::timeout_at(deadline, fut).await {
+                Err(_) => return Err(self.timeout_err(url, what)),
+                Ok(Ok(r)) => return Ok(r),
+                Ok(Err(e)) if !retried && e.is_request() && !e.is_timeout() => retried = true,
+                Ok(Err(e)) => return Err(transport(url, e)),
+            }
+        }
+    }
+
+    async fn post_json(&self, url: &str, body: &Value) -> Result<Value, ClientError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let r = self.send_post(url, body, deadline, "answer").await?;
+        let status = r.status().as_u16();
+        if status == 404 || status == 405 || status == 501 {
+            return Err(ClientError::Unsupported {
+                url: url.into(),
+                status,
+            });
+        }
+        let text = tokio::time::timeout(self.timeout, r.text())
+            .await
+            .map_err(|_| self.timeout_err(url, "answer"))?
+            .map_err(|e| transport(url, e))?;
+        if !(200..300).contains(&status) {
+            return Err(ClientError::Status {
+                url: url.into(),
+                status,
+                body: truncate(&text, 300),
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::Malformed {
+            url: url.into(),
+            reason: e.to_string(),
+            event: truncate(&text, 200),
+        })
+    }
+
+    fn timeout_err(&self, url: &str, what: &'static str) -> ClientError {
+        ClientError::Timeout {
+            url: url.into(),
+            what,
+            after_s: self.timeout.as_secs_f64(),
+        }
+    }
+
+    /// Token ids of `text` without special tokens (llama.cpp `POST /tokenize`).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, ClientError> {
+        let url = format!("{}/tokenize", self.root);
+        let v = self
+            .post_json(&url, &json!({"content": text, "add_special": false}))
+            .await?;
+        v.get("tokens")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_u64().or_else(|| t.get("id")?.as_u64()))
+                    .map(|t| t as u32)
+                    .collect()
+            })
+            .ok_or_else(|| ClientError::Malformed {
+                url,
+                reason: "no `tokens` array".into(),
+                event: truncate(&v.to_string(), 200),
+            })
+    }
+
+    fn body(&self, dialect: Dialect, req: &GenRequest) -> (String, Value) {
+        match dialect {
+            Dialect::LlamaCompletion => {
+                let prompt = match &req.prompt {
+                    Prompt::Tokens(t) => json!(t),
+                    Prompt::Text(s) => json!(s),
+                };
+                (
+                    format!("{}/completion", self.root),
+                    json!({
+                        "prompt": prompt,
+                        "n_predict": req.n_predict,
+                        "ignore_eos": true,
+                        "cache_prompt": req.cache_prompt,
+                        "stream": true,
+                        "return_tokens": true,
+                    }),
+                )
+            }
+            Dialect::OpenAiChat => {
+                let text = match &req.prompt {
+                    Prompt::Text(s) => s.clone(),
+                    Prompt::Tokens(t) => t.iter().map(|x| format!("{x} ")).collect(),
+                };
+                let mut b = json!({
+                    "messages": [{"role": "user", "content": text}],
+                    "max_tokens": req.n_predict,
+                    "stream": true,
+                    "stream_options": {"include_usage": true},
+                });
+                if let Some(m) = &req.model {
+                    b["model"] = json!(m);
+                }
+                if req.extensions {
+                    b["ignore_eos"] = json!(true);
+                    b["cache_prompt"] = json!(req.cache_prompt);
+                }
+                (format!("{}/chat/completions", self.api_base), b)
+            }
+        }
+    }
+
+    /// Send one streamed generation and record every event's arrival.
+    /// `t0` is the benchmark's start, for `sent_at_s`.
+    pub async fn generate(
+        &self,
+        dialect: Dialect,
+        req: &GenRequest,
+        t0: Instant,
+    ) -> Result<RequestRecord, ClientError> {
+        let (url, body) = self.body(dialect, req);
+        let sent = Instant::now();
+        let mut rec = RequestRecord {
+            sent_at_s: sent.duration_since(t0).as_secs_f64(),
+            prompt_tokens_sent: match &req.prompt {
+                Prompt::Tokens(t) => Some(t.len() as u64),
+                Prompt::Text(_) => None,
+            },
+            ..RequestRecord::default()
+        };
+        let deadline = tokio::time::Instant::from_std(sent) + self.timeout;
+        let resp = self
+            .send_post(&url, &body, deadline, "response headers")
+            .await?;
+        rec.headers_s = Some(sent.elapsed().as_secs_f64());
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = tokio::time::timeout_at(deadline, resp.text())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            return Err(ClientError::Status {
+                url,
+                status,
+                body: truncate(&text, 300),
+            });
+        }
+        let mut stream = resp.bytes_stream();
+        let mut sse = SseParser::default();
+        let mut done = false;
+        loop {
+            let next = tokio::time::timeout_at(deadline, stream.next())
+                .await
+                .map_err(|_| self.timeout_err(&url, "end of stream"))?;
+            let chunk = match next {
+                None => break,
+                Some(Err(e)) => return Err(transport(&url, e)),
+                Some(Ok(c)) => c,
+            };
+            let at = sent.elapsed().as_secs_f64();
+            for ev in sse.push(&chunk) {
+                done |= apply_event(dialect, &url, ev, at, &mut rec)?;
+            }
+        }
+        for ev in sse.finish() {
+            done |= apply_event(dialect, &url, ev, sent.elapsed().as_secs_f64(), &mut rec)?;
+        }
+        rec.end_s = sent.elapsed().as_secs_f64();
+        if !done {
+            return Err(ClientError::EndedEarly {
+                url,
+                tokens: rec.event_tokens.iter().map(|&n| n as u64).sum(),
+                after_s: rec.end_s,
+            });
+        }
+        Ok(rec)
+    }
+}
+
+/// One server-sent event's payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseEvent {
+    /// A `data:` payload.
+    Data(String),
+    /// `data: [DONE]`.
+    Done,
+    /// An `error:` line (llama.cpp streams errors so).
+    Error(String),
+}
+
+/// An incremental reader of `text/event-stream` bytes. One event per `data:`
+/// line (servers here never split JSON over lines).
+#[derive(Debug, Default)]
+pub struct SseParser {
+    buf: Vec<u8>,
+}
+
+impl SseParser {
+    /// Feed bytes; get the complete lines' events.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        self.buf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+            if let Some(ev) = parse_line(&String::from_utf8_lossy(&line)) {
+                out.push(ev);
+            }
+        }
+        out
+    }
+
+    /// Events from an unterminated last line.
+    pub fn finish(&mut self) -> Vec<SseEvent> {
+        let rest = std::mem::take(&mut self.buf);
+        parse_line(&String::from_utf8_lossy(&rest))
+            .into_iter()
+            .collect()
+    }
+}
+
+fn parse_line(line: &str) -> Option<SseEvent> {
+    let l = line.trim_end_matches(['\r', '\n']);
+    if let Some(d) = l.strip_prefix("data:") {
+        let d = d.trim_start();
+        return Some(if d == "[DONE]" {
+            SseEvent::Done
+        } else {
+            SseEvent::Data(d.to_string())
+        });
+    }
+    l.strip_prefix("error:")
+        .map(|e| SseEvent::Error(e.trim().to_string()))
+}
+
+fn nonempty_str(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+}
+
+/// Apply one event to the record; true when it marks the end of generation.
+fn apply_event(
+    dialect: Dialect,
+    url: &str,
+    ev: SseEvent,
+    at: f64,
+    rec: &mut RequestRecord,
+) -> Result<bool, ClientError> {
+    let data = match ev {
+        SseEvent::Done => return Ok(true),
+        SseEvent::Error(m) => {
+            return Err(ClientError::InStream {
+                url: url.into(),
+                message: truncate(&m, 300),
+            })
+        }
+        SseEvent::Data(d) => d,
+    };
+    let v: Value = serde_json::from_str(&data).map_err(|e| ClientError::Malformed {
+        url: url.into(),
+        reason: e.to_string(),
+        event: truncate(&data, 200),
+    })?;
+    if !v.is_object() {
+        return Err(ClientError::Malformed {
+            url: url.into(),
+            reason: "not a JSON object".into(),
+            event: truncate(&data, 200),
+        });
+    }
+    if let Some(e) = v.get("error") {
+        let message = e
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| e.to_string(), str::to_string);
+        return Err(ClientError::InStream {
+            url: url.into(),
+            message: truncate(&message, 300),
+        });
+    }
+    if let Some(t) = v.get("timings") {
+        rec.timings = serde_json::from_value(t.clone()).ok();
+    }
+    let mut tokens = 0u32;
+    let mut finished = false;
+    match dialect {
+        Dialect::LlamaCompletion => {
+            let ids = v
+                .get("tokens")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len) as u32;
+            let stop = v.get("stop").and_then(Value::as_bool).unwrap_or(false);
+            tokens = if ids > 0 {
+                ids
+            } else {
+                u32::from(!stop && nonempty_str(v.get("content")))
+            };
+            if tokens > 0 {
+                rec.content_events += 1;
+            }
+            if stop {
+                finished = true;
+                rec.finish_reason = v.get("stop_type").and_then(Value::as_str).map(String::from);
+                rec.usage.prompt_tokens = v.get("tokens_evaluated").and_then(Value::as_u64);
+                rec.usage.completion_tokens = v.get("tokens_predicted").and_then(Value::as_u64);
+                rec.usage.cached_tokens = rec.timings.as_ref().map(|t| t.cache_n);
+            }
+        }
+        Dialect::OpenAiChat => {
+            if let Some(c) = v
+                .get("choices")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+            {
+                let delta = c.get("delta");
+                let content = nonempty_str(delta.and_then(|d| d.get("content")));
+                let reasoning = nonempty_str(delta.and_then(|d| d.get("reasoning_content")))
+                    || nonempty_str(delta.and_then(|d| d.get("reasoning")));
+                if content {
+                    rec.content_events += 1;
+                }
+                if reasoning {
+                    rec.reasoning_events += 1;
+                }
+                tokens = u32::from(content || reasoning);
+                if let Some(r) = c.get("finish_reason").and_then(Value::as_str) {
+                    rec.finish_reason = Some(r.to_string());
+                    finished = true;
+                }
+            }
+            if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+                rec.usage.prompt_tokens = u.get("prompt_tokens").and_then(Value::as_u64);
+                rec.usage.completion_tokens = u.get("completion_tokens").and_then(Value::as_u64);
+                rec.usage.cached_tokens = u
+                    .get("prompt_tokens_details")
+                    .and_then(|d| d.get("cached_tokens"))
+                    .and_then(Value::as_u64);
+            }
+        }
+    }
+    if tokens > 0 {
+        rec.first_token_s.get_or_insert(at);
+        rec.token_times_s.push(at);
+        rec.event_tokens.push(tokens);
+    }
+    Ok(finished)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_split_across_chunks() {
+        let mut p = SseParser::default();
+        assert!(p.push(b"data: {\"a\":").is_empty());
+        let evs = p.push(b"1}\n\n: comment\ndata: [DONE]\n");
+        assert_eq!(
+            evs,
+            vec![SseEvent::Data("{\"a\":1}".into()), SseEvent::Done]
+        );
+        assert_eq!(p.push(b"error: {\"x\":1}"), vec![]);
+        assert_eq!(p.finish(), vec![SseEvent::Error("{\"x\":1}".into())]);
+    }
+
+    fn apply(d: Dialect, s: &str, at: f64, r: &mut RequestRecord) -> Result<bool, ClientError> {
+        apply_event(d, "u", SseEvent::Data(s.into()), at, r)
+    }
+
+    #[test]
+    fn chat_ttft_skips_role_delta_and_counts_reasoning() {
+        let d = Dialect::OpenAiChat;
+        let mut r = RequestRecord::default();
+        apply(
+            d,
+            r#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#,
+            0.1,
+            &mut r,
+        )
+        .unwrap();
+        assert_eq!(r.first_token_s, None);
+        apply(
+            d,
+            r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#,
+            0.2,
+            &mut r,
+        )
+        .unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":"x"}}]}"#, 0.3, &mut r).unwrap();
+        assert!(apply(
+            d,
+            r#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#,
+            0.4,
+            &mut r
+        )
+        .unwrap());
+        apply(d, r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":0}},"timings":{"prompt_n":5,"prompt_ms":2.0,"predicted_n":3,"predicted_ms":4.0}}"#, 0.5, &mut r).unwrap();
+        assert_eq!(r.first_token_s, Some(0.2));
+        assert_eq!((r.reasoning_events, r.content_events), (1, 1));
+        assert_eq!(r.generated_tokens(), 3);
+        assert_eq!(r.usage.cached_tokens, Some(0));
+        assert_eq!(r.server_decode_tok_s(), Some(750.0));
+        approx::assert_relative_eq!(r.client_decode_tok_s().unwrap(), 20.0, epsilon = 1e-9);
+    }
+
+    #[test]
+    fn native_tokens_and_stop() {
+        let d = Dialect::LlamaCompletion;
+        let mut r = RequestRecord::default();
+        assert!(!apply(
+            d,
+            r#"{"content":"","tokens":[147],"stop":false}"#,
+            0.1,
+            &mut r
+        )
+        .unwrap());
+        assert!(apply(d, r#"{"content":"","tokens":[],"stop":true,"stop_type":"limit","tokens_evaluated":5,"tokens_predicted":1,"timings":{"cache_n":0,"prompt_n":5,"prompt_ms":10.0,"predicted_n":1,"predicted_ms":0.1}}"#, 0.2, &mut r).unwrap());
+        assert_eq!(r.first_token_s, Some(0.1));
+        assert_eq!(r.prompt_tokens(), Some(5));
+        assert_eq!(r.server_prefill_tok_s(), Some(500.0));
+        assert_eq!(r.finish_reason.as_deref(), Some("limit"));
+    }
+
+    #[test]
+    fn malformed_and_error_events() {
+        let mut r = RequestRecord::default();
+        let e = apply(Dialect::OpenAiChat, "{not json", 0.0, &mut r).unwrap_err();
+        assert!(matches!(e, ClientError::Malformed { .. }), "{e}");
+        let e = apply(Dialect::OpenAiChat, "[1,2]", 0.0, &mut r).unwrap_err();
+        assert!(matches!(e, ClientError::Malformed { .. }));
+        let e = apply(
+            Dialect::OpenAiChat,
+            r#"{"error":{"message":"boom"}}"#,
+            0.0,
+            &mut r,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("boom"));
+    }
+
+    #[test]
+    fn url_roots() {
+        let c = Client::for_api_base("http://h:1/v1/", None, Duration::from_secs(1)).unwrap();
+        assert_eq!(c.root(), "http://h:1");
+        assert!(Client::for_api_base("h:1/v1", None, Duration::from_secs(1)).is_err());
+    }
+}

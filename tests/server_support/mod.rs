@@ -1,0 +1,184 @@
+//! Helpers for tests that start servers: a cross-process lock (so plain
+//! `cargo test` never runs two servers at once), tiny generated models, the
+//! scripted fake server, and process checks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Holds an exclusive `flock` on a file in the temp dir until dropped.
+pub struct ServerLock(std::fs::File);
+
+impl Drop for ServerLock {
+    fn drop(&mut self) {
+        use std::os::unix::io::AsRawFd;
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
+/// Take the one-server-at-a-time lock.
+pub fn server_lock() -> ServerLock {
+    use std::os::unix::io::AsRawFd;
+    let p = std::env::temp_dir().join("rooftune-server-tests.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(p)
+        .expect("lock file");
+    unsafe {
+        libc::flock(f.as_raw_fd(), libc::LOCK_EX);
+    }
+    ServerLock(f)
+}
+
+/// The real llama-server, if one is installed (else the test is skipped).
+pub fn real_server() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ROOFTUNE_LLAMA_SERVER") {
+        return Some(p.into());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-llama-server.sh");
+    let out = Command::new(script).arg("--print-path").output().ok()?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
+}
+
+/// A tiny model written by `rooftune synth` (2 layers, hidden 256, q8_0), shared by tests.
+pub fn tiny_model() -> PathBuf {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!(
+        "rooftune-test-models-{}",
+        env!("CARGO_PKG_VERSION")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("tiny-2x256-q8_0.gguf");
+    if !p.exists() {
+        let tmp = dir.join(format!("tiny.{}.tmp", std::process::id()));
+        let st = Command::new(env!("CARGO_BIN_EXE_rooftune"))
+            .args([
+                "synth", "--arch", "llama", "--layers", "2", "--hidden", "256", "--quant", "q8_0",
+                "-o",
+            ])
+            .arg(&tmp)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::rename(&tmp, &p).unwrap();
+    }
+    p
+}
+
+/// Path of the scripted fake server.
+pub fn fake_server() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/fake_server.py")
+}
+
+/// Whether process `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(st) => st
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Wait until `pid` is gone; true if it went within `d`.
+pub fn gone_within(pid: i32, d: Duration) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !alive(pid)
+}
+
+/// Children of `ppid` (from /proc).
+pub fn children_of(ppid: i32) -> Vec<i32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let e = e.ok()?;
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let st = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let rest = st.rsplit_once(") ")?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        (f.get(1)?.parse::<i32>().ok()? == ppid && f[0] != "Z").then_some(pid)
+    })
+    .collect()
+}
+
+/// Wait for a child of `ppid` whose command line contains `needle`.
+pub fn wait_child(ppid: i32, needle: &str, d: Duration) -> Option<i32> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        let found = children_of(ppid).into_iter().find(|c| {
+            std::fs::read(format!("/proc/{c}/cmdline"))
+                .is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle))
+        });
+        if found.is_some() {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Read a pid file written by the fake server.
+pub fn read_pid(p: &Path, d: Duration) -> Option<i32> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if let Some(pid) = std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return Some(pid);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Start the fake as a standalone OpenAI-compatible server on a free port.
+pub struct FakeUrl {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for FakeUrl {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn fake_url(mode: &str, api_key: Option<&str>) -> FakeUrl {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = Command::new(fake_server());
+    c.args(["--port", &port.to_string()])
+        .env("FAKE_MODE", mode)
+        .stdout(std::process::Stdio::null());
+    if let Some(k) = api_key {
+        c.env("FAKE_API_KEY", k);
+    }
+    let child = c.spawn().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    FakeUrl {
+        child,
+        url: format!("http://127.0.0.1:{port}/v1"),
+    }
+}

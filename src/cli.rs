@@ -34,6 +34,83 @@ pub enum Command {
     Synth(SynthArgs),
     /// Measure prefill, decode and time to first token of a real server, against the roofline.
     Bench(BenchArgs),
+    /// Search llama-server's start-up flags for a campaign's objective, logging every trial.
+    Tune(TuneArgs),
+    /// Campaign logs: list, show, compare.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+}
+
+/// `rooftune tune`
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The campaign spec (`experiments/NAME.toml`).
+    pub spec: std::path::PathBuf,
+    /// Continue the campaign's log after Ctrl-C, a crash or a reboot.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the trials the budget allows, the skipped configurations and a time estimate; start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Folder for the log (default: `NAME/` beside the spec).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// The llama-server binary (default: the spec's `server`, then the usual places).
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<std::path::PathBuf>,
+    /// Override the spec's trial budget.
+    #[arg(long, value_name = "N")]
+    pub trials: Option<u32>,
+    /// Override the spec's time budget, minutes.
+    #[arg(long, value_name = "MIN")]
+    pub minutes: Option<f64>,
+    /// Print the report as JSON.
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the report as a Markdown document.
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+/// `rooftune campaign ...`
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// List the campaigns in a folder.
+    List {
+        /// Folder holding campaign folders.
+        #[arg(long, default_value = "experiments")]
+        dir: std::path::PathBuf,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The report of one campaign: trials by objective, winner, command line.
+    Show {
+        /// Campaign name (a folder under --dir), a folder, or a trials.jsonl.
+        name: String,
+        /// Folder holding campaign folders.
+        #[arg(long, default_value = "experiments")]
+        dir: std::path::PathBuf,
+        /// Output JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Output a Markdown document.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Two campaigns' winners side by side, and the flags that differ.
+    Compare {
+        /// First campaign.
+        a: String,
+        /// Second campaign.
+        b: String,
+        /// Folder holding campaign folders.
+        #[arg(long, default_value = "experiments")]
+        dir: std::path::PathBuf,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `rooftune hw ...`

@@ -8,12 +8,15 @@
 //! - [`roofline`]: pure napkin math, no I/O.
 //! - [`gguf`]: reading real model files, writing synthetic ones.
 //! - [`probe`]: measuring the machine at hand (`hw probe`).
+//! - [`tune`]: the autotuner (search space, solver, campaign loop).
+//! - [`campaign`]: the append-only campaign log and what it says.
 //! - [`report`]: rendering results as tables and JSON.
 //! - [`cli`] and [`app`]: the command line, converted to core types at the edge.
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod bench;
+pub mod campaign;
 pub mod catalog;
 pub mod cli;
 pub mod exit;
@@ -22,6 +25,7 @@ pub mod probe;
 pub mod report;
 pub mod roofline;
 pub mod server;
+pub mod tune;
 pub mod units;
 
 pub use app::run;

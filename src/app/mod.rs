@@ -7,6 +7,7 @@ mod catalog_cmds;
 mod gguf_cmds;
 mod predict_cmds;
 mod probe_cmds;
+mod tune_cmds;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitCode;
@@ -22,5 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Model(c) => catalog_cmds::model(c),
         Command::Synth(a) => gguf_cmds::synth(&a),
         Command::Bench(a) => bench_cmds::bench(&a),
+        Command::Tune(a) => tune_cmds::tune(&a),
+        Command::Campaign(c) => tune_cmds::campaign(c),
     }
 }

@@ -1,0 +1,403 @@
+//! `rooftune tune` and `rooftune campaign list|show|compare`: the edge
+//! where a spec file, the machine, the model file and the server binary
+//! become a [`Setup`] for the campaign loop, and a log becomes a report.
+
+use crate::campaign::history::{self, History};
+use crate::campaign::log::{self, LOG_FILE};
+use crate::campaign::record::{HardwareInfo, ModelInfo, TrialLine};
+use crate::campaign::summary;
+use crate::cli::{CampaignCommand, MachineArgs, TuneArgs};
+use crate::exit::ExitCode;
+use crate::report;
+use crate::roofline::decode::{self, EtaBand};
+use crate::roofline::kv::KvOptions;
+use crate::roofline::machine::Machine;
+use crate::roofline::placement::{self, Placement};
+use crate::roofline::prefill;
+use crate::roofline::shape::ModelShape;
+use crate::tune::plan::{self, Feasibility};
+use crate::tune::runner::{self, Ending, Setup};
+use crate::tune::space::MachineFacts;
+use crate::tune::spec::{self, Campaign, HardwareChoice};
+use crate::tune::trial::{Evaluator, Probe};
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by SIGINT; the campaign loop and the evaluator poll it.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Route Ctrl-C to [`INTERRUPTED`] instead of killing the process, so the
+/// running trial is logged as interrupted and its server stopped.
+fn install_sigint() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
+    }
+}
+
+/// What the campaign runs on, resolved from the spec.
+struct Env {
+    machine: Option<Machine>,
+    facts: MachineFacts,
+    hardware: HardwareInfo,
+    shape: Option<ModelShape>,
+}
+
+fn environment(c: &Campaign) -> Result<Env> {
+    let detected = crate::probe::detect::detect();
+    let (machine, profile) = match &c.hardware {
+        HardwareChoice::Profile(name) => {
+            let cat = super::build::catalog()?;
+            let args = MachineArgs {
+                hw: name.clone(),
+                host: None,
+                bandwidth: None,
+                memory: None,
+                eta: None,
+                overhead_ms: None,
+                tensor_split: None,
+            };
+            let (m, _) = super::build::machine(&cat, &args)
+                .with_context(|| format!("hardware = \"{name}\" in {}", c.spec_path.display()))?;
+            (Some(m), name.clone())
+        }
+        HardwareChoice::Probe => {
+            let m = crate::probe::probe_profile(true).ok().map(|p| {
+                let dev = p.device("probe".into());
+                if dev.unified || p.memory_kind != crate::catalog::hardware::MemoryKind::Host {
+                    Machine::single(dev)
+                } else {
+                    Machine::cpu_only(dev)
+                }
+            });
+            (m, "probe".to_string())
+        }
+    };
+    let shape = if c.model.is_file() {
+        let m = crate::gguf::GgufModel::open(&c.model)
+            .with_context(|| format!("reading the model `{}`", c.model.display()))?;
+        Some(crate::gguf::shape::model_shape(&m)?)
+    } else {
+        None
+    };
+    Ok(Env {
+        facts: MachineFacts {
+            physical_cores: detected.physical_cores as u32,
+        },
+        hardware: HardwareInfo {
+            profile,
+            cpu: detected.cpu_brand.clone(),
+            physical_cores: detected.physical_cores as u32,
+            memory_bytes: detected.total_memory_bytes,
+        },
+        machine,
+        shape,
+    })
+}
+
+fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
+    Feasibility {
+        machine: env.facts,
+        min_ctx: c.constraints.min_ctx,
+        shape: env.shape.clone(),
+        memory_bytes: env
+            .machine
+            .as_ref()
+            .and_then(|m| m.primary())
+            .map(|d| d.usable_bytes),
+        headroom_bytes: c.constraints.headroom_bytes,
+    }
+}
+
+/// Roofline ceilings (tok/s) for the single-stream probes.
+fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
+    let (Some(shape), Some(machine)) = (&env.shape, &env.machine) else {
+        return BTreeMap::new();
+    };
+    let a = placement::assign(shape, machine, Placement::ALL);
+    probes
+        .iter()
+        .filter_map(|p| {
+            let v = match *p {
+                Probe::Decode { depth, .. } => {
+                    decode::at_depth(
+                        shape,
+                        machine,
+                        &a,
+                        depth,
+                        KvOptions::default(),
+                        EtaBand::default(),
+                    )
+                    .ceiling_tok_s
+                }
+                Probe::Prefill { .. } => prefill::at_depth(shape, machine, 0, 512).ceiling_tok_s,
+                _ => return None,
+            };
+            v.is_finite().then(|| (p.key(), v))
+        })
+        .collect()
+}
+
+fn model_info(path: &Path, hash: bool) -> Result<ModelInfo> {
+    let size = std::fs::metadata(path)
+        .with_context(|| {
+            format!(
+                "model file `{}` (hint: generate one with `rooftune synth --size 92MB -o {}`)",
+                path.display(),
+                path.display()
+            )
+        })?
+        .len();
+    let sha256 = if hash {
+        let mut f = std::fs::File::open(path)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        format!("{:x}", h.finalize())
+    } else {
+        String::new()
+    };
+    Ok(ModelInfo {
+        path: path.display().to_string(),
+        size_bytes: size,
+        sha256,
+    })
+}
+
+fn log_dir(a: &TuneArgs, c: &Campaign) -> PathBuf {
+    a.out
+        .clone()
+        .unwrap_or_else(|| c.spec_path.parent().unwrap_or(Path::new(".")).join(&c.name))
+}
+
+/// Seconds per server start and per measurement, from the log when it has
+/// trials, else from the model size and the roofline ceilings (at 50%).
+fn time_estimate(c: &Campaign, env: &Env, h: &History) -> (f64, f64) {
+    let measured: Vec<&TrialLine> = h.trials.iter().filter(|t| t.measured()).collect();
+    if !measured.is_empty() {
+        let n = measured.len() as f64;
+        return (
+            measured.iter().map(|t| t.startup_s).sum::<f64>() / n,
+            measured.iter().map(|t| t.measure_s).sum::<f64>() / n,
+        );
+    }
+    let size = std::fs::metadata(&c.model).map_or(0, |m| m.len()) as f64;
+    let startup = 1.0 + size / 1e9;
+    let ceil = ceilings(
+        &[
+            Probe::Decode {
+                depth: 0,
+                tokens: 1,
+            },
+            Probe::Prefill { tokens: 1 },
+        ],
+        env,
+    );
+    let dec = ceil.get("decode_tok_s@0").map_or(20.0, |v| v * 0.5);
+    let pre = ceil.get("prefill_tok_s@1").map_or(200.0, |v| v * 0.5);
+    let per_repeat: f64 = c
+        .objective
+        .probes()
+        .iter()
+        .map(|p| match *p {
+            Probe::Decode { depth, tokens } => depth as f64 / pre + tokens as f64 / dec,
+            Probe::Prefill { tokens } => tokens as f64 / pre,
+            Probe::Ttft { depth } => depth as f64 / pre,
+            Probe::Aggregate { streams, tokens } => streams as f64 * tokens as f64 / dec,
+        } + 0.2)
+        .sum();
+    let quality = c
+        .quality
+        .as_ref()
+        .map_or(0.0, |q| q.prompts.len() as f64 * q.n_predict as f64 / dec);
+    (startup, per_repeat * c.budget.repeats as f64 + quality)
+}
+
+fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
+    if a.trials.is_some() {
+        c.budget.trials = a.trials;
+    }
+    if a.minutes.is_some() {
+        c.budget.minutes = a.minutes;
+    }
+}
+
+/// `rooftune tune`
+pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
+    let mut c = spec::load(&a.spec)?;
+    apply_overrides(&mut c, a);
+    let log_path = log::path_in(&log_dir(a, &c));
+    let env = environment(&c)?;
+    let feas = feasibility(&c, &env);
+    if a.dry_run {
+        let h = History::from_lines(log::read_or_empty(&log_path)?);
+        let (startup, measure) = time_estimate(&c, &env, &h);
+        let d = plan::dry_run(&c, &feas, startup, measure, h.trials_used() as u64);
+        if a.json {
+            print!("{}", report::json(&d));
+        } else {
+            print!("{}", report::campaign::dry_run(&c.name, &d));
+            if env.shape.is_none() {
+                println!(
+                    "Note: the model `{}` is not there yet, so nothing was checked against memory.",
+                    c.model.display()
+                );
+            }
+        }
+        return Ok(ExitCode::OK);
+    }
+    let model = model_info(&c.model, true)?;
+    let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
+    let mut eval = evaluator(&c, server_bin.as_deref())?;
+    let setup = Setup {
+        log_path,
+        resume: a.resume,
+        accelerated: env.machine.as_ref().is_some_and(|m| !m.accel.is_empty()),
+        hardware: env.hardware.clone(),
+        model,
+        ceilings: ceilings(&c.objective.probes(), &env),
+        server_bin: eval.server().binary,
+        feasibility: feas,
+        campaign: c,
+    };
+    install_sigint();
+    let quiet = a.json || a.markdown;
+    let mut progress = |t: &TrialLine| {
+        if !quiet {
+            eprintln!("{}", progress_line(t));
+        }
+    };
+    let s = runner::run(&setup, eval.as_mut(), &INTERRUPTED, &mut progress)?;
+    let sum = summary::summarize(&setup.campaign.name, &s.history);
+    if a.json {
+        print!("{}", report::json(&sum));
+    } else if a.markdown {
+        print!("{}", report::campaign::markdown(&sum));
+    } else {
+        print!("{}", report::campaign::render(&sum));
+    }
+    match s.ending {
+        Ending::Interrupted => {
+            eprintln!(
+                "interrupted: the log `{}` is intact; continue with `rooftune tune {} --resume`",
+                setup.log_path.display(),
+                a.spec.display()
+            );
+            Ok(ExitCode::INTERRUPTED)
+        }
+        Ending::Finished(why) => {
+            eprintln!(
+                "campaign finished: {why}; log: {}",
+                setup.log_path.display()
+            );
+            Ok(ExitCode::OK)
+        }
+    }
+}
+
+fn progress_line(t: &TrialLine) -> String {
+    let value = match (t.objective.value, t.objective.score) {
+        (Some(v), Some(s)) => format!(
+            " {} = {} ({:+.1}%)",
+            t.objective.label,
+            report::rate(v),
+            (s - 1.0) * 100.0
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "trial {:>3} [{:?}] {}: {}{value} {:?} {}",
+        t.id,
+        t.role,
+        t.config().label(),
+        t.status.as_str(),
+        t.verdict,
+        t.verdict_reason
+    )
+}
+
+/// The evaluator that runs real servers.
+fn evaluator(c: &Campaign, server_bin: Option<&Path>) -> Result<Box<dyn Evaluator>> {
+    crate::tune::server_eval::ServerEvaluator::new(c, server_bin, &INTERRUPTED)
+        .map(|e| Box::new(e) as Box<dyn Evaluator>)
+        .map_err(Into::into)
+}
+
+/// Where a campaign's log is: a `trials.jsonl`, a folder holding one, or a
+/// name under `dir`.
+fn resolve(name: &str, dir: &Path) -> PathBuf {
+    let p = Path::new(name);
+    if p.is_file() {
+        p.to_path_buf()
+    } else if p.join(LOG_FILE).is_file() {
+        p.join(LOG_FILE)
+    } else {
+        dir.join(name).join(LOG_FILE)
+    }
+}
+
+fn display_name(name: &str) -> String {
+    let p = Path::new(name);
+    let p = if p.file_name().is_some_and(|f| f == LOG_FILE) {
+        p.parent().unwrap_or(p)
+    } else {
+        p
+    };
+    p.file_name()
+        .map_or(name.to_string(), |f| f.to_string_lossy().into_owned())
+}
+
+/// `rooftune campaign ...`
+pub fn campaign(c: CampaignCommand) -> Result<ExitCode> {
+    match c {
+        CampaignCommand::List { dir, json } => {
+            let items = history::list(&dir)?;
+            if json {
+                print!("{}", report::json(&items));
+            } else {
+                print!("{}", report::campaign::list(&items));
+            }
+        }
+        CampaignCommand::Show {
+            name,
+            dir,
+            json,
+            markdown,
+        } => {
+            let h = History::read(&resolve(&name, &dir))?;
+            let s = summary::summarize(&display_name(&name), &h);
+            if json {
+                print!("{}", report::json(&s));
+            } else if markdown {
+                print!("{}", report::campaign::markdown(&s));
+            } else {
+                print!("{}", report::campaign::render(&s));
+            }
+        }
+        CampaignCommand::Compare { a, b, dir, json } => {
+            let ha = History::read(&resolve(&a, &dir))?;
+            let hb = History::read(&resolve(&b, &dir))?;
+            let cmp = summary::compare((&display_name(&a), &ha), (&display_name(&b), &hb));
+            if json {
+                print!("{}", report::json(&cmp));
+            } else {
+                print!("{}", report::campaign::compare(&cmp));
+            }
+        }
+    }
+    Ok(ExitCode::OK)
+}

@@ -1,0 +1,90 @@
+//! The campaign log: the lab notebook of a tuning campaign.
+//!
+//! `experiments/NAME/trials.jsonl` is append-only and versioned: every line
+//! carries the format version `v` (see `docs/campaign-log.schema.json`), each
+//! line is flushed and synced before the next trial starts, and nothing ever
+//! rewrites it. A re-measured trial is a new line that `supersedes` the old
+//! one. Everything else (resume, the report, `campaign list|show|compare`) is
+//! derived by reading it back.
+//!
+//! - [`record`]: the line types;
+//! - [`log`]: appending with fsync, reading with a version check;
+//! - [`history`]: what the lines say (best, superseded, totals, listing).
+
+pub mod history;
+pub mod log;
+pub mod record;
+pub mod summary;
+
+use std::path::PathBuf;
+
+/// Errors reading or writing a campaign log.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    /// The log cannot be opened or written: the campaign stops.
+    #[error("cannot write the campaign log `{path}`: stopping before measuring more\n(hint: check free disk space and permissions, or pass --out DIR)")]
+    Write {
+        /// Log path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The log cannot be read.
+    #[error("cannot read the campaign log `{path}`")]
+    Read {
+        /// Log path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line that is not valid JSON of the log format.
+    #[error("{path}:{line}: not a campaign log line: {message}")]
+    Parse {
+        /// Log path.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A line written by a newer rooftune.
+    #[error("{path}:{line}: log format version {found} is newer than this rooftune reads ({supported})\n(hint: upgrade rooftune to read this log)")]
+    Version {
+        /// Log path.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Version found.
+        found: u64,
+        /// Highest supported.
+        supported: u32,
+    },
+    /// No campaign of that name.
+    #[error("no campaign log `{path}`\n(hint: `rooftune campaign list` shows the campaigns in a folder)")]
+    NotFound {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The log was started by a different spec or seed.
+    #[error("the log `{path}` was started with {what} {old}, the spec now says {new}\n(hint: resuming would not replay the same search; use a new --out DIR or restore the spec)")]
+    Mismatch {
+        /// Log path.
+        path: PathBuf,
+        /// What differs.
+        what: &'static str,
+        /// Logged value.
+        old: String,
+        /// Current value.
+        new: String,
+    },
+    /// A log already exists and `--resume` was not given.
+    #[error("the campaign log `{path}` already has {trials} trials\n(hint: pass --resume to continue it, or --out DIR for a new one)")]
+    Exists {
+        /// Log path.
+        path: PathBuf,
+        /// Trials in it.
+        trials: usize,
+    },
+}

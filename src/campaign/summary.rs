@@ -1,0 +1,231 @@
+//! The result of a campaign, derived from its log: trials sorted by the
+//! objective, the winner with its gain over the defaults and its command
+//! line, the quality guard's verdict, and where the time went. Built here,
+//! rendered by `report::campaign`.
+
+use super::history::History;
+use super::record::{Role, TrialLine, Verdict};
+use crate::tune::quality::{self, Divergence};
+use crate::tune::trial::Status;
+use serde::Serialize;
+
+/// One row of the trials table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// Trial id.
+    pub id: u64,
+    /// Role (`default`, `search`, `anchor`, `rerun`, `manual`).
+    pub role: Role,
+    /// Configuration label (`-t 2 -ub 256`).
+    pub config: String,
+    /// Status.
+    pub status: Status,
+    /// The objective's value in its unit (single-term objectives).
+    pub value: Option<f64>,
+    /// Relative spread of the measurement.
+    pub noise: f64,
+    /// Score relative to the defaults.
+    pub score: Option<f64>,
+    /// Percent of the roofline ceiling.
+    pub pct_of_ceiling: Option<f64>,
+    /// Whether only screening was measured.
+    pub screened_only: bool,
+    /// Lossy tags.
+    pub lossy: Vec<String>,
+    /// KEEP or DISCARD.
+    pub verdict: Verdict,
+    /// Why (or the failure reason).
+    pub reason: String,
+    /// Ids this line supersedes.
+    pub supersedes: Vec<u64>,
+}
+
+/// The winner.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Winner {
+    /// Trial id.
+    pub id: u64,
+    /// Configuration label.
+    pub config: String,
+    /// The command line to paste.
+    pub command: String,
+    /// The objective's value.
+    pub value: Option<f64>,
+    /// The defaults' value.
+    pub default_value: Option<f64>,
+    /// Gain over the defaults, percent (score - 1).
+    pub gain_pct: Option<f64>,
+    /// Percent of the roofline ceiling.
+    pub pct_of_ceiling: Option<f64>,
+    /// Relative spread of its measurement.
+    pub noise: f64,
+    /// Lossy tags: speed that may have been bought with accuracy.
+    pub lossy: Vec<String>,
+    /// Top-k divergence from the defaults on the quality prompts.
+    pub quality: Option<Divergence>,
+    /// Other trials within noise of the winner (cannot be told apart).
+    pub ties: Vec<u64>,
+}
+
+/// Where the campaign's time went.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TimeSplit {
+    /// Server starts.
+    pub restarts: u64,
+    /// Seconds from spawn to ready, all trials.
+    pub startup_s: f64,
+    /// Seconds measuring, all trials.
+    pub measure_s: f64,
+}
+
+/// A campaign's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CampaignSummary {
+    /// Campaign name.
+    pub name: String,
+    /// Objective label.
+    pub objective: String,
+    /// Log format version.
+    pub format: u32,
+    /// Sessions (runs and resumes).
+    pub sessions: usize,
+    /// Configurations measured against the budget.
+    pub trials_used: u32,
+    /// Rows, best first; failed, skipped and superseded lines last.
+    pub rows: Vec<Row>,
+    /// The winner, if any configuration was fully measured.
+    pub winner: Option<Winner>,
+    /// Drift events (anchor lines that drifted).
+    pub drift: Vec<String>,
+    /// Time split.
+    pub time: TimeSplit,
+    /// llama-server build(s) seen.
+    pub builds: Vec<String>,
+}
+
+fn row(t: &TrialLine) -> Row {
+    Row {
+        id: t.id,
+        role: t.role,
+        config: t.config().label(),
+        status: t.status,
+        value: t.objective.value,
+        noise: t.objective.noise,
+        score: t.objective.score,
+        pct_of_ceiling: t.objective.pct_of_ceiling,
+        screened_only: t.status == Status::Ok && !t.full,
+        lossy: t.lossy.clone(),
+        verdict: t.verdict,
+        reason: t.verdict_reason.clone(),
+        supersedes: t.supersedes.clone(),
+    }
+}
+
+/// Build the summary of a log.
+pub fn summarize(name: &str, h: &History) -> CampaignSummary {
+    let ranked = h.ranked();
+    let mut rows: Vec<Row> = ranked.iter().map(|t| row(t)).collect();
+    let shown: std::collections::BTreeSet<u64> = ranked.iter().map(|t| t.id).collect();
+    rows.extend(h.trials.iter().filter(|t| !shown.contains(&t.id)).map(row));
+    let winner = h.winner().map(|w| winner(h, w));
+    let (startup_s, measure_s) = h.time_split_s();
+    let mut builds: Vec<String> = h.trials.iter().map(|t| t.server.build.clone()).collect();
+    builds.sort();
+    builds.dedup();
+    CampaignSummary {
+        name: name.to_string(),
+        objective: h
+            .sessions
+            .last()
+            .map(|s| s.objective.clone())
+            .or_else(|| h.trials.first().map(|t| t.objective.label.clone()))
+            .unwrap_or_default(),
+        format: crate::campaign::record::FORMAT_VERSION,
+        sessions: h.sessions.len(),
+        trials_used: h.trials_used(),
+        rows,
+        winner,
+        drift: h
+            .trials
+            .iter()
+            .filter(|t| t.role == Role::Anchor)
+            .filter_map(|t| t.reason.clone().map(|r| format!("trial {}: {r}", t.id)))
+            .collect(),
+        time: TimeSplit {
+            restarts: h
+                .trials
+                .iter()
+                .filter(|t| t.measured() || t.status == Status::Interrupted)
+                .count() as u64,
+            startup_s,
+            measure_s,
+        },
+        builds,
+    }
+}
+
+fn winner(h: &History, w: &TrialLine) -> Winner {
+    let default = h.default_trial();
+    let quality = match (default.and_then(|d| d.quality.as_ref()), w.quality.as_ref()) {
+        (Some(d), Some(q)) if w.role != Role::Default => quality::compare(d, q),
+        _ => None,
+    };
+    let best = w.objective.score.unwrap_or(0.0);
+    let ties = h
+        .ranked()
+        .into_iter()
+        .filter(|t| t.id != w.id && t.full)
+        .filter(|t| {
+            let s = t.objective.score.unwrap_or(0.0);
+            let noise = w.objective.noise.max(t.objective.noise).max(0.03);
+            best > 0.0 && 1.0 - s / best <= noise
+        })
+        .map(|t| t.id)
+        .collect();
+    Winner {
+        id: w.id,
+        config: w.config().label(),
+        command: w.command.clone(),
+        value: w.objective.value,
+        default_value: default.and_then(|d| d.objective.value),
+        gain_pct: w.objective.score.map(|s| (s - 1.0) * 100.0),
+        pct_of_ceiling: w.objective.pct_of_ceiling,
+        noise: w.objective.noise,
+        lossy: w.lossy.clone(),
+        quality,
+        ties,
+    }
+}
+
+/// Two campaigns side by side.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// First campaign.
+    pub a: CampaignSummary,
+    /// Second campaign.
+    pub b: CampaignSummary,
+    /// Flags whose winning values differ: `(flag, value in a, value in b)`.
+    pub differing: Vec<(String, String, String)>,
+}
+
+/// Compare the winners of two campaigns.
+pub fn compare(a: (&str, &History), b: (&str, &History)) -> Comparison {
+    let cfg = |h: &History| h.winner().map(|w| w.config.clone()).unwrap_or_default();
+    let (ca, cb) = (cfg(a.1), cfg(b.1));
+    let mut flags: Vec<&String> = ca.keys().chain(cb.keys()).collect();
+    flags.sort();
+    flags.dedup();
+    let get = |c: &std::collections::BTreeMap<String, String>, f: &str| {
+        c.get(f).cloned().unwrap_or_else(|| "default".into())
+    };
+    let differing = flags
+        .into_iter()
+        .filter(|f| get(&ca, f) != get(&cb, f))
+        .map(|f| (f.clone(), get(&ca, f), get(&cb, f)))
+        .collect();
+    Comparison {
+        a: summarize(a.0, a.1),
+        b: summarize(b.0, b.1),
+        differing,
+    }
+}

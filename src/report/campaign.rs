@@ -1,0 +1,294 @@
+//! Campaign reports: the trials table sorted by the objective, the winner,
+//! its gain over the defaults and % of ceiling, the quality guard, the
+//! command line to paste; `campaign list` and `campaign compare`; the
+//! `--dry-run` plan. Markdown throughout, JSON via `report::json`.
+
+use super::{rate, table};
+use crate::campaign::history::Listed;
+use crate::campaign::summary::{CampaignSummary, Comparison, Row, Winner};
+use crate::tune::plan::DryRun;
+use std::fmt::Write;
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or("-".into(), f)
+}
+
+fn pct(v: f64) -> String {
+    format!("{:+.1}%", v)
+}
+
+fn value_cell(r: &Row) -> String {
+    match r.value {
+        Some(v) if r.noise > 0.0 => format!("{} ±{:.0}%", rate(v), r.noise * 50.0),
+        Some(v) => rate(v),
+        None => "-".into(),
+    }
+}
+
+/// The trials table, best first.
+pub fn trials_table(s: &CampaignSummary) -> String {
+    let rows = s
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                format!("{:?}", r.role).to_lowercase(),
+                r.config.clone(),
+                r.status.as_str().to_string(),
+                value_cell(r),
+                opt(r.score, |x| pct((x - 1.0) * 100.0)),
+                opt(r.pct_of_ceiling, |x| format!("{x:.0}%")),
+                if r.lossy.is_empty() {
+                    String::new()
+                } else {
+                    format!("LOSSY {}", r.lossy.join(", "))
+                },
+                format!("{:?}", r.verdict).to_uppercase(),
+                r.reason.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "#",
+            "role",
+            "configuration",
+            "status",
+            s.objective.as_str(),
+            "vs defaults",
+            "% of ceiling",
+            "lossy",
+            "verdict",
+            "why",
+        ],
+        rows,
+    )
+}
+
+fn winner_text(w: &Winner, objective: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "Winner: trial {} `{}`", w.id, w.config);
+    let _ = writeln!(
+        o,
+        "  {objective}: {} (defaults {}), {} over llama-server's defaults, {} of the roofline ceiling",
+        opt(w.value, rate),
+        opt(w.default_value, rate),
+        opt(w.gain_pct, pct),
+        opt(w.pct_of_ceiling, |x| format!("{x:.0}%")),
+    );
+    if !w.ties.is_empty() {
+        let _ = writeln!(
+            o,
+            "  cannot be told apart (within noise) from trials {:?}",
+            w.ties
+        );
+    }
+    if !w.lossy.is_empty() {
+        let _ = writeln!(
+            o,
+            "  LOSSY: {} changes the numbers the model produces",
+            w.lossy.join(", ")
+        );
+    }
+    match &w.quality {
+        Some(q) => {
+            let _ = writeln!(
+                o,
+                "  quality vs the defaults: top-1 agreement {:.0}% over {} tokens, mean KL {:.4} nats (max {:.4})",
+                q.top1_agreement * 100.0,
+                q.positions,
+                q.mean_kl_nats,
+                q.max_kl_nats
+            );
+        }
+        None if w.config != "(defaults)" => {
+            let _ = writeln!(o, "  quality vs the defaults: not sampled");
+        }
+        None => {}
+    }
+    let _ = writeln!(o, "\nPaste:\n  {}", w.command);
+    o
+}
+
+/// The report printed at the end of a campaign and by `campaign show`.
+pub fn render(s: &CampaignSummary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Campaign `{}`: objective {}, {} configurations measured, {} session(s), builds: {}\n",
+        s.name,
+        s.objective,
+        s.trials_used,
+        s.sessions,
+        s.builds.join(", ")
+    );
+    o.push_str(&trials_table(s));
+    o.push_str("\n\n");
+    for d in &s.drift {
+        let _ = writeln!(o, "Drift: {d}");
+    }
+    match &s.winner {
+        Some(w) => o.push_str(&winner_text(w, &s.objective)),
+        None => o.push_str("No configuration was fully measured yet.\n"),
+    }
+    let _ = writeln!(
+        o,
+        "\nTime: {} server starts, {:.0} s starting up, {:.0} s measuring",
+        s.time.restarts, s.time.startup_s, s.time.measure_s
+    );
+    o
+}
+
+/// The report as a Markdown document.
+pub fn markdown(s: &CampaignSummary) -> String {
+    let mut o = format!(
+        "# Campaign `{}`\n\nObjective: `{}`\n\n",
+        s.name, s.objective
+    );
+    if let Some(w) = &s.winner {
+        let _ = writeln!(o, "## Winner\n");
+        let text = winner_text(w, &s.objective).replace("\nPaste:\n  ", "\n```sh\n");
+        o.push_str(&text);
+        o.push_str("```\n\n");
+    }
+    let _ = writeln!(o, "## Trials\n\n{}\n", trials_table(s));
+    let _ = writeln!(
+        o,
+        "{} server starts: {:.0} s starting up, {:.0} s measuring.",
+        s.time.restarts, s.time.startup_s, s.time.measure_s
+    );
+    o
+}
+
+/// `campaign list`.
+pub fn list(items: &[Listed]) -> String {
+    if items.is_empty() {
+        return "No campaigns here (a campaign is a folder with a trials.jsonl).\n".into();
+    }
+    let rows = items
+        .iter()
+        .map(|l| {
+            vec![
+                l.name.clone(),
+                l.trials.to_string(),
+                l.objective.clone(),
+                opt(l.best_score, |x| pct((x - 1.0) * 100.0)),
+                l.best.clone().unwrap_or_else(|| "-".into()),
+                l.last.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "campaign",
+            "lines",
+            "objective",
+            "best vs defaults",
+            "best configuration",
+            "last trial",
+        ],
+        rows,
+    ) + "\n"
+}
+
+/// `campaign compare A B`.
+pub fn compare(c: &Comparison) -> String {
+    let w = |s: &CampaignSummary| {
+        s.winner.as_ref().map_or_else(
+            || {
+                vec![
+                    s.name.clone(),
+                    s.objective.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]
+            },
+            |w| {
+                vec![
+                    s.name.clone(),
+                    s.objective.clone(),
+                    opt(w.value, rate),
+                    opt(w.gain_pct, pct),
+                    opt(w.pct_of_ceiling, |x| format!("{x:.0}%")),
+                    w.config.clone(),
+                ]
+            },
+        )
+    };
+    let mut o = table(
+        &[
+            "campaign",
+            "objective",
+            "winner",
+            "vs its defaults",
+            "% of ceiling",
+            "configuration",
+        ],
+        vec![w(&c.a), w(&c.b)],
+    );
+    o.push_str("\n\n");
+    if c.a.objective != c.b.objective {
+        o.push_str("Note: the objectives differ; compare the gains, not the values.\n");
+    }
+    if c.differing.is_empty() {
+        o.push_str("The winners use the same flags.\n");
+    } else {
+        let rows = c
+            .differing
+            .iter()
+            .map(|(f, a, b)| vec![f.clone(), a.clone(), b.clone()])
+            .collect();
+        o.push_str(&table(&["flag", &c.a.name, &c.b.name], rows));
+        o.push('\n');
+    }
+    o
+}
+
+/// `tune --dry-run`.
+pub fn dry_run(name: &str, d: &DryRun) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Campaign `{name}`: {} configurations in the space, {} can run, {} skipped",
+        d.lattice,
+        d.runnable,
+        d.skipped.len()
+    );
+    let _ = writeln!(
+        o,
+        "Budget allows {} trials (the defaults first) + {} anchor re-measurements; start: `{}`",
+        d.trials, d.anchors, d.start
+    );
+    if !d.lossy_values.is_empty() {
+        let _ = writeln!(
+            o,
+            "Lossy values in the space: {}",
+            d.lossy_values.join(", ")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "Estimated time: {:.0} s = {} restarts x ({:.1} s start-up + {:.1} s measuring)\n",
+        d.total_s,
+        d.trials + d.anchors,
+        d.startup_s,
+        d.measure_s
+    );
+    if !d.skipped.is_empty() {
+        let rows = d
+            .skipped
+            .iter()
+            .take(50)
+            .map(|(c, r)| vec![c.clone(), r.clone()])
+            .collect();
+        o.push_str(&table(&["skipped configuration", "why"], rows));
+        o.push('\n');
+        if d.skipped.len() > 50 {
+            let _ = writeln!(o, "... and {} more", d.skipped.len() - 50);
+        }
+    }
+    o
+}

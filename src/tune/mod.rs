@@ -1,0 +1,80 @@
+//! The autotuner: search llama-server's start-up flags for a campaign's
+//! objective, one server start per configuration.
+//!
+//! - [`spec`]: the campaign file, validated before anything starts;
+//! - [`space`]: the backend's flags, values, interactions and lossy tags, as data;
+//! - [`lattice`]: the searched flags as a lattice of indices;
+//! - [`objective`]: what "better" means (a score relative to the defaults);
+//! - [`trial`]: the [`trial::Evaluator`] trait between the tuner and a server;
+//! - [`solver`]: simulated annealing (argmin) over the lattice;
+//! - [`runner`]: the campaign loop: defaults first, screening, skips,
+//!   anchors and drift, budget, Ctrl-C, every result logged as it arrives;
+//! - [`plan`]: `--dry-run`: what the budget allows and what it would cost;
+//! - [`quality`]: the quality guard (top-k divergence from the defaults);
+//! - [`fake`]: a scripted evaluator for fast, deterministic tests.
+
+pub mod fake;
+pub mod lattice;
+pub mod objective;
+pub mod plan;
+pub mod quality;
+pub mod runner;
+pub mod server_eval;
+pub mod solver;
+pub mod space;
+pub mod spec;
+pub mod trial;
+
+impl TuneError {
+    /// True for errors in what the user wrote (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            TuneError::Spec { .. } | TuneError::UnknownToBinary { .. }
+        )
+    }
+}
+
+/// Errors that stop a campaign before or between trials (a failed trial is
+/// a logged outcome, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum TuneError {
+    /// The spec does not parse or validate.
+    #[error("{file}:{line}: {message}\n(hint: see docs/tuning.md for the campaign spec)")]
+    Spec {
+        /// Spec file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The spec cannot be read.
+    #[error("cannot read campaign spec `{file}`")]
+    SpecRead {
+        /// Spec file.
+        file: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server binary does not know a flag of the space.
+    #[error("llama-server `{binary}` does not know flag `{flag}`: {hint}")]
+    UnknownToBinary {
+        /// Binary path.
+        binary: String,
+        /// The flag.
+        flag: String,
+        /// What to do.
+        hint: String,
+    },
+    /// The campaign log failed.
+    #[error(transparent)]
+    Log(#[from] crate::campaign::CampaignError),
+    /// The server cannot be found or prepared.
+    #[error("{0}")]
+    Server(String),
+    /// The solver failed for a reason of its own.
+    #[error("solver: {0}")]
+    Solver(String),
+}

@@ -1,0 +1,580 @@
+//! The campaign loop.
+//!
+//! 1. Read the log; refuse to mix it with a different seed or space.
+//! 2. Reject flags the server binary does not know, before anything starts.
+//! 3. Measure llama-server's defaults first: the reference every score is
+//!    relative to, and the drift anchor.
+//! 4. Let the solver walk the lattice from the roofline-informed guess. For
+//!    each point it proposes: read the cost from the log if the point was
+//!    measured (this is how `--resume` replays), skip it with a logged reason
+//!    if it is invalid or cannot fit, else screen it (a short measurement)
+//!    and take the full repeats only if it is promising.
+//! 5. Every few trials re-measure the anchor; if it drifted, re-run the
+//!    trials since the last clean anchor (new lines supersede old ones).
+//! 6. Stop on the budget, Ctrl-C (the running trial is logged as
+//!    interrupted), or a log that cannot be written (an error).
+
+use super::lattice::Point;
+use super::plan::{self, Feasibility};
+use super::solver::{self, Oracle, Settings, Stop};
+use super::space::Config;
+use super::spec::Campaign;
+use super::trial::{Evaluator, Measurements, Status, TrialOutcome, TrialRequest};
+use super::TuneError;
+use crate::campaign::history::History;
+use crate::campaign::log::{self, LogWriter};
+use crate::campaign::record::{
+    HardwareInfo, Line, ModelInfo, ObjectiveValue, Role, SessionLine, TrialLine, Verdict,
+    FORMAT_VERSION,
+};
+use crate::campaign::CampaignError;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Cost the solver is told for a configuration that failed or was skipped
+/// (every measured configuration costs `-score < 0`).
+pub const FAIL_COST: f64 = 0.0;
+
+/// Everything fixed about one run of a campaign.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The validated spec.
+    pub campaign: Campaign,
+    /// The log file.
+    pub log_path: PathBuf,
+    /// Continue an existing log.
+    pub resume: bool,
+    /// What may run.
+    pub feasibility: Feasibility,
+    /// Whether the machine has a GPU or unified memory (for the guess).
+    pub accelerated: bool,
+    /// The machine, for the log.
+    pub hardware: HardwareInfo,
+    /// The model file, for the log.
+    pub model: ModelInfo,
+    /// Roofline ceilings by probe key (same unit as the measurement).
+    pub ceilings: BTreeMap<String, f64>,
+    /// The server binary as it goes on the pasted command line.
+    pub server_bin: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// The budget was spent or the solver finished; the reason says which.
+    Finished(String),
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// The result of a run: how it ended and the whole log read back.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// How it ended.
+    pub ending: Ending,
+    /// Every line of the log.
+    pub history: History,
+}
+
+struct Runner<'a> {
+    setup: &'a Setup,
+    eval: &'a mut dyn Evaluator,
+    interrupt: &'a AtomicBool,
+    progress: &'a mut dyn FnMut(&TrialLine),
+    writer: LogWriter,
+    history: History,
+    told: HashMap<Point, f64>,
+    session: u32,
+    server: super::trial::ServerInfo,
+    fatal: Option<CampaignError>,
+    interrupted: bool,
+}
+
+/// Run (or resume) a campaign.
+pub fn run(
+    setup: &Setup,
+    eval: &mut dyn Evaluator,
+    interrupt: &AtomicBool,
+    progress: &mut dyn FnMut(&TrialLine),
+) -> Result<Summary, TuneError> {
+    let c = &setup.campaign;
+    let history = History::from_lines(log::read_or_empty(&setup.log_path)?);
+    check_log_matches(setup, &history)?;
+    check_flags_known(c, eval)?;
+    let mut writer = LogWriter::open(&setup.log_path)?;
+    let session = history.sessions.len() as u32 + 1;
+    let session_line = Line::Session(SessionLine {
+        v: FORMAT_VERSION,
+        campaign: c.name.clone(),
+        session,
+        resumed: !history.trials.is_empty(),
+        started_at: now(),
+        rooftune: env!("CARGO_PKG_VERSION").into(),
+        spec_path: c.spec_path.display().to_string(),
+        spec_sha256: c.spec_sha256.clone(),
+        seed: c.seed,
+        objective: c.objective.label(),
+        space_size: c.space.size(),
+    });
+    writer.append(&session_line)?;
+    let server = eval.server();
+    let mut r = Runner {
+        setup,
+        eval,
+        interrupt,
+        progress,
+        writer,
+        history,
+        told: HashMap::new(),
+        session,
+        server,
+        fatal: None,
+        interrupted: false,
+    };
+    r.history.push(session_line);
+    let ending = r.campaign();
+    if let Some(e) = r.fatal.take() {
+        return Err(e.into());
+    }
+    let ending = ending?;
+    Ok(Summary {
+        ending,
+        history: r.history,
+    })
+}
+
+fn check_log_matches(setup: &Setup, h: &History) -> Result<(), TuneError> {
+    let c = &setup.campaign;
+    if h.trials.is_empty() {
+        return Ok(());
+    }
+    if !setup.resume {
+        return Err(CampaignError::Exists {
+            path: setup.log_path.clone(),
+            trials: h.trials.len(),
+        }
+        .into());
+    }
+    let Some(first) = h.sessions.first() else {
+        return Ok(());
+    };
+    let mismatch = |what, old: String, new: String| {
+        Err(CampaignError::Mismatch {
+            path: setup.log_path.clone(),
+            what,
+            old,
+            new,
+        }
+        .into())
+    };
+    if first.seed != c.seed {
+        return mismatch("seed", first.seed.to_string(), c.seed.to_string());
+    }
+    if first.objective != c.objective.label() {
+        return mismatch("objective", first.objective.clone(), c.objective.label());
+    }
+    if first.space_size != c.space.size() {
+        return mismatch(
+            "a search space of size",
+            first.space_size.to_string(),
+            c.space.size().to_string(),
+        );
+    }
+    Ok(())
+}
+
+fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), TuneError> {
+    let Some(help) = eval.help_text() else {
+        return Ok(());
+    };
+    let bad = super::space::unknown_to_binary(&c.space.flags(), &help);
+    match bad.into_iter().next() {
+        Some((flag, hint)) => Err(TuneError::UnknownToBinary {
+            binary: eval.server().binary,
+            flag,
+            hint,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Runner<'_> {
+    fn campaign(&mut self) -> Result<Ending, TuneError> {
+        if self.history.default_trial().is_none() {
+            self.check_stop().map_err(|_| ()).ok();
+            if self.interrupted {
+                return Ok(Ending::Interrupted);
+            }
+            if let Err(s) = self.run_trial(Config::default(), Role::Default, Vec::new()) {
+                return Ok(self.ending_for(s));
+            }
+        }
+        let c = &self.setup.campaign;
+        let start = plan::guess(
+            &c.space,
+            &c.objective,
+            self.setup.feasibility.machine,
+            self.setup.accelerated,
+            c.constraints.min_ctx,
+        );
+        let start =
+            plan::nearest_feasible(&c.space, &start, &self.setup.feasibility).unwrap_or(start);
+        let sizes: Vec<usize> = c.space.dims.iter().map(|d| d.values.len()).collect();
+        let settings = Settings {
+            seed: c.seed,
+            temperature: 0.1,
+            max_iters: (c.space.size().saturating_mul(3) + 20).min(10_000),
+        };
+        match solver::search(self, &sizes, start, settings) {
+            Ok(_) => Ok(Ending::Finished(
+                "the solver stopped: no unmeasured configuration near the best".into(),
+            )),
+            Err(s) => Ok(self.ending_for(s)),
+        }
+    }
+
+    fn ending_for(&self, s: Stop) -> Ending {
+        if self.interrupted {
+            Ending::Interrupted
+        } else {
+            Ending::Finished(s.0)
+        }
+    }
+
+    fn check_stop(&mut self) -> Result<(), Stop> {
+        if self.interrupt.load(Ordering::SeqCst) {
+            self.interrupted = true;
+            return Err(Stop("interrupted".into()));
+        }
+        let b = self.setup.campaign.budget;
+        if let Some(t) = b.trials {
+            if self.history.trials_used() >= t {
+                return Err(Stop(format!("the budget of {t} trials is spent")));
+            }
+        }
+        if let Some(m) = b.minutes {
+            if self.history.minutes_used() >= m {
+                return Err(Stop(format!("the budget of {m} minutes is spent")));
+            }
+        }
+        Ok(())
+    }
+
+    fn cost_of(line: &TrialLine) -> f64 {
+        match (line.status, line.objective.score) {
+            (Status::Ok, Some(s)) => -s,
+            _ => FAIL_COST,
+        }
+    }
+
+    fn best_score(&self) -> Option<(f64, u64)> {
+        self.history
+            .winner()
+            .and_then(|w| w.objective.score.map(|s| (s, w.id)))
+    }
+
+    /// Re-measure the anchor when due; on drift re-run the suspect trials.
+    fn maybe_anchor(&mut self) -> Result<(), Stop> {
+        let a = self.setup.campaign.anchor;
+        let since = self.history.since_clean_anchor();
+        if a.every == 0 || (since.len() as u32) < a.every {
+            return Ok(());
+        }
+        let line = self.run_trial(Config::default(), Role::Anchor, Vec::new())?;
+        if line
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("drift"))
+        {
+            for id in since {
+                self.check_stop()?;
+                let Some(old) = self.history.trials.iter().find(|t| t.id == id) else {
+                    continue;
+                };
+                let cfg = old.config();
+                self.run_trial(cfg, Role::Rerun, vec![id])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn request(&self, id: u64, config: &Config, role: Role) -> TrialRequest {
+        let c = &self.setup.campaign;
+        let screen = match role {
+            Role::Search => c.budget.screen_repeats,
+            _ => c.budget.repeats,
+        };
+        TrialRequest {
+            campaign: c.name.clone(),
+            trial_id: id,
+            config: config.clone(),
+            probes: c.objective.probes(),
+            screen_repeats: screen,
+            full_repeats: c.budget.repeats,
+            quality: c.quality.clone(),
+        }
+    }
+
+    fn run_trial(
+        &mut self,
+        config: Config,
+        role: Role,
+        supersedes: Vec<u64>,
+    ) -> Result<TrialLine, Stop> {
+        let id = self.history.next_id();
+        let req = self.request(id, &config, role);
+        let started_at = now();
+        let objective = self.setup.campaign.objective.clone();
+        let reference = self.history.reference().map(|t| t.measurements.clone());
+        let bar = self.best_score().map_or(0.0, |(s, _)| {
+            s * (1.0 - self.setup.campaign.budget.screen_margin)
+        });
+        let mut promote = |m: &Measurements| match &reference {
+            Some(r) => objective.score(m, r).is_some_and(|s| s >= bar),
+            None => true,
+        };
+        let out = self.eval.evaluate(&req, &mut promote);
+        let line = self.line(id, config, role, supersedes, out, started_at);
+        let line = self.append(line)?;
+        if line.status == Status::Interrupted {
+            self.interrupt.store(true, Ordering::SeqCst);
+            self.interrupted = true;
+            return Err(Stop("interrupted".into()));
+        }
+        Ok(line)
+    }
+
+    fn append(&mut self, line: TrialLine) -> Result<TrialLine, Stop> {
+        let written = match self.writer.append(&Line::Trial(Box::new(line))) {
+            Ok(w) => w,
+            Err(e) => {
+                self.fatal = Some(e);
+                return Err(Stop("the log cannot be written".into()));
+            }
+        };
+        // Keep the line exactly as a reader will see it, so a replay computes
+        // the same costs bit for bit.
+        let parsed = log::parse_line(self.writer.path(), 0, written.trim_end());
+        let Ok(Line::Trial(t)) = parsed else {
+            self.fatal = Some(CampaignError::Parse {
+                path: self.writer.path().to_path_buf(),
+                line: 0,
+                message: "a line just written does not read back".into(),
+            });
+            return Err(Stop("log".into()));
+        };
+        (self.progress)(&t);
+        self.history.push(Line::Trial(t.clone()));
+        Ok(*t)
+    }
+
+    fn line(
+        &self,
+        id: u64,
+        config: Config,
+        role: Role,
+        supersedes: Vec<u64>,
+        out: TrialOutcome,
+        started_at: String,
+    ) -> TrialLine {
+        let s = self.setup;
+        let c = &s.campaign;
+        let status = out.status();
+        let reference = match role {
+            Role::Default => Some(&out.measurements),
+            _ => self
+                .history
+                .reference()
+                .map(|t| &t.measurements)
+                .or(Some(&out.measurements)),
+        };
+        let score = reference
+            .filter(|_| status == Status::Ok)
+            .and_then(|r| c.objective.score(&out.measurements, r));
+        let value = c.objective.value(&out.measurements);
+        let pct_of_ceiling = match (c.objective.terms.as_slice(), value) {
+            ([t], Some(v)) => s
+                .ceilings
+                .get(&t.probe.key())
+                .filter(|x| **x > 0.0)
+                .map(|ceil| 100.0 * v / ceil),
+            _ => None,
+        };
+        let mut line = TrialLine {
+            v: FORMAT_VERSION,
+            campaign: c.name.clone(),
+            id,
+            session: self.session,
+            role,
+            config: config.0.iter().cloned().collect(),
+            config_order: config.0.clone(),
+            lossy: s.feasibility.lossy(&config),
+            command: self.command(&config),
+            server: self.server.clone(),
+            hardware: s.hardware.clone(),
+            model: s.model.clone(),
+            status,
+            reason: out.reason.clone(),
+            full: out.full,
+            objective: ObjectiveValue {
+                label: c.objective.label(),
+                value,
+                score,
+                pct_of_ceiling,
+                noise: c.objective.noise(&out.measurements),
+            },
+            measurements: out.measurements,
+            verdict: Verdict::Discard,
+            verdict_reason: String::new(),
+            supersedes,
+            slots: out.slots,
+            quality: out.quality,
+            started_at,
+            finished_at: now(),
+            startup_s: out.startup_s,
+            measure_s: out.measure_s,
+        };
+        self.judge(&mut line);
+        line
+    }
+
+    /// The full command line to paste.
+    fn command(&self, config: &Config) -> String {
+        let mut argv = vec![
+            self.setup.server_bin.clone(),
+            "-m".into(),
+            self.setup.model.path.clone(),
+        ];
+        argv.extend(config.args());
+        shell_words::join(argv)
+    }
+
+    fn judge(&self, line: &mut TrialLine) {
+        let pct = |s: f64| format!("{:+.1}%", (s - 1.0) * 100.0);
+        let lossy = if line.lossy.is_empty() {
+            String::new()
+        } else {
+            format!(" (lossy: {})", line.lossy.join(", "))
+        };
+        let best = self.best_score();
+        let (verdict, reason) = match (line.status, line.role, line.objective.score) {
+            (Status::Ok, Role::Default, _) => (
+                Verdict::Keep,
+                "the reference: llama-server's defaults".to_string(),
+            ),
+            (Status::Ok, Role::Anchor, Some(s)) => {
+                let drift = (s - 1.0).abs();
+                let limit = self.setup.campaign.anchor.drift;
+                if drift > limit {
+                    let since = self.history.since_clean_anchor();
+                    line.reason = Some(format!(
+                        "drift: the defaults now score {s:.3} ({}), beyond {:.0}%; re-running trials {since:?}",
+                        pct(s),
+                        limit * 100.0
+                    ));
+                }
+                (
+                    Verdict::Discard,
+                    format!(
+                        "anchor: the defaults re-measured at {} ({})",
+                        pct(s),
+                        if drift > limit { "drifted" } else { "clean" }
+                    ),
+                )
+            }
+            (Status::Ok, _, Some(s)) if !line.full => (
+                Verdict::Discard,
+                format!("screened out at {} over the defaults{lossy}", pct(s)),
+            ),
+            (Status::Ok, _, Some(s)) => match best {
+                Some((b, _)) if s <= b => {
+                    let gap = 1.0 - s / b;
+                    let noise = line.objective.noise;
+                    let how = if gap <= noise.max(0.03) {
+                        "within noise of"
+                    } else {
+                        "below"
+                    };
+                    (
+                        Verdict::Discard,
+                        format!(
+                            "{:.1}% {how} the best so far (trial {}){lossy}",
+                            gap * 100.0,
+                            best.map_or(0, |b| b.1)
+                        ),
+                    )
+                }
+                _ => (
+                    Verdict::Keep,
+                    format!("best so far: {} over the defaults{lossy}", pct(s)),
+                ),
+            },
+            (Status::Ok, _, None) => (
+                Verdict::Discard,
+                "measured, but the objective could not be scored (no reference)".into(),
+            ),
+            (st, _, _) => (
+                Verdict::Discard,
+                format!(
+                    "{}: {}",
+                    st.as_str(),
+                    line.reason
+                        .clone()
+                        .unwrap_or_else(|| "no reason given".into())
+                ),
+            ),
+        };
+        line.verdict = verdict;
+        line.verdict_reason = reason;
+    }
+
+    fn skip(&mut self, config: Config, reason: String) -> Result<(), Stop> {
+        let id = self.history.next_id();
+        let out = TrialOutcome {
+            status: Some(Status::Skipped),
+            reason: Some(reason),
+            ..Default::default()
+        };
+        let line = self.line(id, config, Role::Search, Vec::new(), out, now());
+        self.append(line).map(|_| ())
+    }
+}
+
+impl Oracle for Runner<'_> {
+    fn cost(&mut self, p: &Point) -> Result<f64, Stop> {
+        if let Some(c) = self.told.get(p) {
+            return Ok(*c);
+        }
+        let space = &self.setup.campaign.space;
+        if self.told.len() as u64 >= space.size() {
+            return Err(Stop("every configuration of the space was tried".into()));
+        }
+        let cfg = space.config(p);
+        if let Some(line) = self.history.first_finished(&cfg) {
+            let c = Self::cost_of(line);
+            self.told.insert(p.clone(), c);
+            return Ok(c);
+        }
+        if let Some(reason) = self.setup.feasibility.skip_reason(&cfg) {
+            self.skip(cfg, reason)?;
+            self.told.insert(p.clone(), FAIL_COST);
+            return Ok(FAIL_COST);
+        }
+        self.check_stop()?;
+        self.maybe_anchor()?;
+        self.check_stop()?;
+        let line = self.run_trial(cfg, Role::Search, Vec::new())?;
+        let c = Self::cost_of(&line);
+        self.told.insert(p.clone(), c);
+        Ok(c)
+    }
+
+    fn told(&self, p: &Point) -> bool {
+        self.told.contains_key(p)
+    }
+}

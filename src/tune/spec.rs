@@ -1,0 +1,663 @@
+//! The campaign spec: `experiments/NAME.toml`, parsed and validated before
+//! anything starts. A typo in a key, an unknown flag or a value the flag does
+//! not take is an error naming the file and line.
+//!
+//! ```toml
+//! model = "example.gguf"         # relative to this file
+//! hardware = "probe"             # or a profile name from `rooftune hw list`
+//! seed = 1
+//! [space]
+//! "-t" = [1, 2]
+//! "-ub" = { from = 64, to = 512, times = 2 }
+//! "-fa" = ["on", "off"]
+//! [space.raw]
+//! "--cache-reuse" = ["0", "256"]
+//! [constraints]
+//! min_ctx = 2048
+//! memory_headroom = "1GiB"
+//! [objective]
+//! metric = "decode"              # decode | prefill | ttft | aggregate | mix
+//! depth = 0
+//! [budget]
+//! trials = 12
+//! minutes = 15
+//! repeats = 3
+//! ```
+
+use super::lattice::{Dim, Space};
+use super::objective::{Objective, Term};
+use super::space::{self, Kind};
+use super::trial::{Probe, QualityProbe};
+use super::TuneError;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: Option<String>,
+    model: String,
+    #[serde(default)]
+    hardware: Option<String>,
+    #[serde(default)]
+    server: Option<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+    space: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    constraints: RawConstraints,
+    objective: RawObjective,
+    #[serde(default)]
+    budget: RawBudget,
+    #[serde(default)]
+    anchor: RawAnchor,
+    #[serde(default)]
+    quality: RawQuality,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConstraints {
+    min_ctx: Option<u64>,
+    memory_headroom: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObjective {
+    metric: Spanned<String>,
+    depth: Option<u64>,
+    tokens: Option<u64>,
+    prompt_tokens: Option<u64>,
+    streams: Option<u32>,
+    mix: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBudget {
+    trials: Option<u32>,
+    minutes: Option<f64>,
+    repeats: Option<u32>,
+    screen_repeats: Option<u32>,
+    screen_margin: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAnchor {
+    every: Option<u32>,
+    drift: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawQuality {
+    enabled: Option<bool>,
+    prompts: Option<Vec<String>>,
+    n_predict: Option<u64>,
+    n_probs: Option<u32>,
+}
+
+/// Where the hardware description comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HardwareChoice {
+    /// Measure the machine (`probe`): cores and memory from the OS.
+    Probe,
+    /// A catalog profile by name.
+    Profile(String),
+}
+
+/// Limits on what a configuration may be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Constraints {
+    /// Smallest context a slot must offer, tokens.
+    pub min_ctx: u64,
+    /// Memory to leave free, bytes.
+    pub headroom_bytes: f64,
+}
+
+/// How much searching a campaign may do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Configurations to measure (the defaults included), if limited.
+    pub trials: Option<u32>,
+    /// Wall time of trials, minutes, if limited.
+    pub minutes: Option<f64>,
+    /// Repeats for a promising configuration.
+    pub repeats: u32,
+    /// Repeats of the screening measurement.
+    pub screen_repeats: u32,
+    /// A screened configuration is promising when its score is at least
+    /// `best x (1 - margin)`.
+    pub screen_margin: f64,
+}
+
+/// The drift anchor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anchor {
+    /// Re-measure the anchor after this many trials (0: never).
+    pub every: u32,
+    /// Relative change of the anchor's score that counts as drift.
+    pub drift: f64,
+}
+
+/// A validated campaign spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    /// Campaign name (the file stem unless given).
+    pub name: String,
+    /// Path of the spec file.
+    pub spec_path: PathBuf,
+    /// SHA-256 of the spec text.
+    pub spec_sha256: String,
+    /// Model file (resolved against the spec's folder).
+    pub model: PathBuf,
+    /// Hardware description.
+    pub hardware: HardwareChoice,
+    /// Server binary, if the spec names one.
+    pub server: Option<PathBuf>,
+    /// Seed of the solver.
+    pub seed: u64,
+    /// The search space.
+    pub space: Space,
+    /// Constraints.
+    pub constraints: Constraints,
+    /// Objective.
+    pub objective: Objective,
+    /// Budget.
+    pub budget: Budget,
+    /// Drift anchor.
+    pub anchor: Anchor,
+    /// Quality guard probe (None: disabled).
+    pub quality: Option<QualityProbe>,
+}
+
+/// Default quality prompts: fixed text, so every trial answers the same.
+pub const QUALITY_PROMPTS: &[&str] = &[
+    "The capital of France is",
+    "def fibonacci(n):\n    ",
+    "Once upon a time, in a small village,",
+];
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn spec_err(file: &Path, text: &str, offset: usize, message: String) -> TuneError {
+    TuneError::Spec {
+        file: file.display().to_string(),
+        line: line_of(text, offset),
+        message,
+    }
+}
+
+/// Read and validate a spec file.
+pub fn load(path: &Path) -> Result<Campaign, TuneError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TuneError::SpecRead {
+        file: path.display().to_string(),
+        source: e,
+    })?;
+    parse(path, &text)
+}
+
+/// Validate a spec's text (`path` names it in errors and anchors relative paths).
+pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
+    let raw: RawSpec = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        spec_err(path, text, offset, e.message().trim().to_string())
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &str| {
+        let p = PathBuf::from(p);
+        if p.is_absolute() {
+            p
+        } else {
+            dir.join(p)
+        }
+    };
+    let name = raw.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map_or("campaign".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let hardware = match raw.hardware.as_deref() {
+        None | Some("probe") => HardwareChoice::Probe,
+        Some(p) => HardwareChoice::Profile(p.to_string()),
+    };
+    let space = parse_space(path, text, &raw.space)?;
+    let objective = parse_objective(path, text, &raw.objective)?;
+    let headroom_bytes = match &raw.constraints.memory_headroom {
+        Some(h) => crate::units::parse_bytes(h).map_err(|e| {
+            let at = text.find("memory_headroom").unwrap_or(0);
+            spec_err(path, text, at, format!("constraints.memory_headroom: {e}"))
+        })?,
+        None => 1024.0 * 1024.0 * 1024.0,
+    };
+    let budget = parse_budget(path, text, &raw.budget)?;
+    Ok(Campaign {
+        name,
+        spec_path: path.to_path_buf(),
+        spec_sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+        model: resolve(&raw.model),
+        hardware,
+        server: raw.server.as_deref().map(resolve),
+        seed: raw.seed.unwrap_or(1),
+        space,
+        constraints: Constraints {
+            min_ctx: raw.constraints.min_ctx.unwrap_or(0),
+            headroom_bytes,
+        },
+        objective,
+        budget,
+        anchor: Anchor {
+            every: raw.anchor.every.unwrap_or(5),
+            drift: raw.anchor.drift.unwrap_or(0.15),
+        },
+        quality: parse_quality(&raw.quality),
+    })
+}
+
+fn parse_budget(path: &Path, text: &str, b: &RawBudget) -> Result<Budget, TuneError> {
+    let at = text.find("[budget]").unwrap_or(0);
+    let repeats = b.repeats.unwrap_or(3).max(1);
+    let screen_repeats = b.screen_repeats.unwrap_or(1).clamp(1, repeats);
+    if b.trials == Some(0) || b.minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
+        return Err(spec_err(
+            path,
+            text,
+            at,
+            "budget.trials and budget.minutes must be positive".into(),
+        ));
+    }
+    let screen_margin = b.screen_margin.unwrap_or(0.1);
+    if !(0.0..1.0).contains(&screen_margin) {
+        return Err(spec_err(
+            path,
+            text,
+            at,
+            "budget.screen_margin must be in [0, 1)".into(),
+        ));
+    }
+    Ok(Budget {
+        trials: b.trials,
+        minutes: b.minutes,
+        repeats,
+        screen_repeats,
+        screen_margin,
+    })
+}
+
+fn parse_quality(q: &RawQuality) -> Option<QualityProbe> {
+    if q.enabled == Some(false) {
+        return None;
+    }
+    Some(QualityProbe {
+        prompts: q
+            .prompts
+            .clone()
+            .unwrap_or_else(|| QUALITY_PROMPTS.iter().map(|s| s.to_string()).collect()),
+        n_predict: q.n_predict.unwrap_or(8),
+        n_probs: q.n_probs.unwrap_or(5),
+    })
+}
+
+fn parse_space(
+    path: &Path,
+    text: &str,
+    raw: &BTreeMap<String, Spanned<toml::Value>>,
+) -> Result<Space, TuneError> {
+    let mut dims = Vec::new();
+    for (key, value) in raw {
+        let at = value.span().start;
+        if key == "raw" {
+            dims.extend(parse_raw_table(path, text, value)?);
+            continue;
+        }
+        let Some(def) = space::flag(key) else {
+            let close = crate::catalog::suggest::closest(key, space::spellings());
+            let hint = if close.is_empty() {
+                "put flags rooftune does not know under [space.raw]".to_string()
+            } else {
+                format!("did you mean {}?", close.join(", "))
+            };
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                format!("unknown flag `{key}` in [space] ({hint})"),
+            ));
+        };
+        if let Some(instead) = def.removed {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                format!("flag `{key}` was removed from llama-server (use `{instead}`)"),
+            ));
+        }
+        let values = values_of(value.get_ref(), def.kind)
+            .map_err(|m| spec_err(path, text, at, format!("[space] `{key}`: {m}")))?;
+        for v in &values {
+            space::check_value(def, v).map_err(|allowed| {
+                spec_err(
+                    path,
+                    text,
+                    at,
+                    format!("[space] `{key}` = `{v}` is not valid: {key} takes {allowed}"),
+                )
+            })?;
+        }
+        dims.push(Dim {
+            flag: def.name.to_string(),
+            values,
+            raw: false,
+        });
+    }
+    // Command-line order: the flag table's order, then raw flags.
+    let order = |d: &Dim| {
+        space::LLAMA_SERVER
+            .iter()
+            .position(|f| f.name == d.flag)
+            .unwrap_or(usize::MAX)
+    };
+    dims.sort_by_key(|d| (d.raw, order(d)));
+    if dims.is_empty() {
+        return Err(spec_err(
+            path,
+            text,
+            text.find("[space]").unwrap_or(0),
+            "[space] is empty: give at least one flag with its values".into(),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &dims {
+        if !seen.insert(d.flag.clone()) {
+            return Err(spec_err(
+                path,
+                text,
+                text.find(&format!("\"{}\"", d.flag)).unwrap_or(0),
+                format!(
+                    "flag `{}` appears twice in [space] (two spellings?)",
+                    d.flag
+                ),
+            ));
+        }
+    }
+    Ok(Space { dims })
+}
+
+fn parse_raw_table(
+    path: &Path,
+    text: &str,
+    value: &Spanned<toml::Value>,
+) -> Result<Vec<Dim>, TuneError> {
+    let at = value.span().start;
+    let toml::Value::Table(t) = value.get_ref() else {
+        return Err(spec_err(
+            path,
+            text,
+            at,
+            "[space.raw] must be a table of flag = [values]".into(),
+        ));
+    };
+    let mut dims = Vec::new();
+    for (flag, v) in t {
+        let at = text.find(&format!("\"{flag}\"")).unwrap_or(at);
+        if !flag.starts_with('-') {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                format!("[space.raw] key `{flag}` is not a flag (flags start with `-`)"),
+            ));
+        }
+        if space::flag(flag).is_some() {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                format!(
+                    "`{flag}` is a known flag: put it in [space], where its values are checked"
+                ),
+            ));
+        }
+        let values = values_of(v, Kind::Text)
+            .map_err(|m| spec_err(path, text, at, format!("[space.raw] `{flag}`: {m}")))?;
+        dims.push(Dim {
+            flag: flag.clone(),
+            values,
+            raw: true,
+        });
+    }
+    Ok(dims)
+}
+
+/// Values of one space entry: a list, or a range table `{ from, to, step | times }`.
+fn values_of(v: &toml::Value, kind: Kind) -> Result<Vec<String>, String> {
+    let out: Vec<String> = match v {
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|x| match x {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(i) => Ok(i.to_string()),
+                toml::Value::Boolean(b) => Ok(b.to_string()),
+                other => Err(format!("`{other}` is not a flag value")),
+            })
+            .collect::<Result<_, _>>()?,
+        toml::Value::Table(t) => range(t, kind)?,
+        toml::Value::String(s) => vec![s.clone()],
+        toml::Value::Integer(i) => vec![i.to_string()],
+        toml::Value::Boolean(b) => vec![b.to_string()],
+        other => return Err(format!("`{other}` is not a list of values")),
+    };
+    if out.is_empty() {
+        return Err("the list of values is empty".into());
+    }
+    let mut dedup = out.clone();
+    dedup.sort();
+    dedup.dedup();
+    if dedup.len() != out.len() {
+        return Err("a value appears twice".into());
+    }
+    Ok(out)
+}
+
+fn range(t: &toml::map::Map<String, toml::Value>, kind: Kind) -> Result<Vec<String>, String> {
+    if !matches!(kind, Kind::Int { .. }) {
+        return Err("a range `{ from, to }` needs an integer flag".into());
+    }
+    for k in t.keys() {
+        if !["from", "to", "step", "times"].contains(&k.as_str()) {
+            return Err(format!(
+                "unknown range key `{k}` (use from, to, and step or times)"
+            ));
+        }
+    }
+    let int = |k: &str| t.get(k).and_then(toml::Value::as_integer);
+    let (Some(from), Some(to)) = (int("from"), int("to")) else {
+        return Err("a range needs integer `from` and `to`".into());
+    };
+    let mut out = Vec::new();
+    let mut x = from;
+    match (int("step"), int("times")) {
+        (Some(step), None) if step > 0 => {
+            while x <= to {
+                out.push(x.to_string());
+                x += step;
+            }
+        }
+        (None, Some(times)) if times > 1 && from > 0 => {
+            while x <= to {
+                out.push(x.to_string());
+                x *= times;
+            }
+        }
+        (None, None) => {
+            while x <= to {
+                out.push(x.to_string());
+                x += 1;
+            }
+        }
+        _ => return Err("a range takes a positive `step` or `times` > 1 (not both)".into()),
+    }
+    if out.len() > 1000 {
+        return Err("a range of more than 1000 values".into());
+    }
+    Ok(out)
+}
+
+fn parse_objective(path: &Path, text: &str, o: &RawObjective) -> Result<Objective, TuneError> {
+    let at = o.metric.span().start;
+    let depth = o.depth.unwrap_or(0);
+    let tokens = o.tokens.unwrap_or(32).max(1);
+    let prompt = o.prompt_tokens.unwrap_or(512).max(1);
+    let streams = o.streams.unwrap_or(4).max(1);
+    let probe = |metric: &str| -> Result<Probe, TuneError> {
+        Ok(match metric {
+            "decode" => Probe::Decode { depth, tokens },
+            "prefill" => Probe::Prefill { tokens: prompt },
+            "ttft" => Probe::Ttft {
+                depth: o.depth.unwrap_or(prompt),
+            },
+            "aggregate" => Probe::Aggregate { streams, tokens },
+            other => {
+                return Err(spec_err(
+                    path,
+                    text,
+                    at,
+                    format!(
+                        "unknown objective metric `{other}` (use decode, prefill, ttft, aggregate or mix)"
+                    ),
+                ))
+            }
+        })
+    };
+    match o.metric.get_ref().as_str() {
+        "mix" => {
+            let mix = o.mix.as_ref().filter(|m| !m.is_empty()).ok_or_else(|| {
+                spec_err(
+                    path,
+                    text,
+                    at,
+                    "metric = \"mix\" needs `mix = { decode = 0.7, prefill = 0.3 }`".into(),
+                )
+            })?;
+            let mut terms = Vec::new();
+            for (k, &w) in mix {
+                if !(w > 0.0 && w.is_finite()) {
+                    return Err(spec_err(
+                        path,
+                        text,
+                        at,
+                        format!("mix weight of `{k}` must be positive"),
+                    ));
+                }
+                if k == "mix" {
+                    return Err(spec_err(
+                        path,
+                        text,
+                        at,
+                        "a mix cannot contain `mix`".into(),
+                    ));
+                }
+                terms.push(Term {
+                    probe: probe(k)?,
+                    weight: w,
+                });
+            }
+            Ok(Objective { terms })
+        }
+        m => Ok(Objective::single(probe(m)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+model = "m.gguf"
+seed = 7
+[space]
+"-t" = [1, 2]
+"--ubatch-size" = { from = 64, to = 512, times = 2 }
+"-fa" = ["on", "off"]
+[space.raw]
+"--cache-reuse" = ["0", "256"]
+[objective]
+metric = "decode"
+[budget]
+trials = 5
+"#;
+
+    #[test]
+    fn a_good_spec() {
+        let c = parse(Path::new("experiments/x.toml"), GOOD).unwrap();
+        assert_eq!(c.name, "x");
+        assert_eq!(c.model, PathBuf::from("experiments/m.gguf"));
+        assert_eq!(c.seed, 7);
+        let flags: Vec<_> = c.space.dims.iter().map(|d| d.flag.as_str()).collect();
+        assert_eq!(flags, vec!["-t", "-ub", "-fa", "--cache-reuse"]);
+        assert_eq!(c.space.dims[1].values, vec!["64", "128", "256", "512"]);
+        assert_eq!(c.space.size(), 2 * 4 * 2 * 2);
+        assert_eq!(c.budget.trials, Some(5));
+        assert_eq!(c.hardware, HardwareChoice::Probe);
+        assert!(c.quality.is_some());
+    }
+
+    fn err(text: &str) -> String {
+        parse(Path::new("e.toml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn typo_in_a_key_names_the_line() {
+        let e = err(
+            "model = \"m\"\nsede = 3\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decode\"\n",
+        );
+        assert!(e.starts_with("e.toml:2:"), "{e}");
+        assert!(e.contains("sede"), "{e}");
+    }
+
+    #[test]
+    fn unknown_flag_value_names_the_line() {
+        let e = err("model = \"m\"\n[space]\n\"-t\" = [1]\n\"-fa\" = [\"yes\"]\n[objective]\nmetric = \"decode\"\n");
+        assert!(e.starts_with("e.toml:4:"), "{e}");
+        assert!(e.contains("on, off, auto"), "{e}");
+    }
+
+    #[test]
+    fn unknown_flag_suggests() {
+        let e = err("model = \"m\"\n[space]\n\"-ubb\" = [1]\n[objective]\nmetric = \"decode\"\n");
+        assert!(e.starts_with("e.toml:3:"), "{e}");
+        assert!(e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn removed_flags_point_to_the_new_one() {
+        let e = err("model = \"m\"\n[space]\n\"--mlock\" = [true, false]\n[objective]\nmetric = \"decode\"\n");
+        assert!(e.contains("-lm mlock"), "{e}");
+    }
+
+    #[test]
+    fn typo_in_objective_and_mix() {
+        let e = err("model = \"m\"\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decod\"\n");
+        assert!(e.starts_with("e.toml:5:"), "{e}");
+        let c = parse(
+            Path::new("e.toml"),
+            "model = \"m\"\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"mix\"\nmix = { decode = 0.7, prefill = 0.3 }\n",
+        )
+        .unwrap();
+        assert_eq!(c.objective.terms.len(), 2);
+    }
+
+    #[test]
+    fn ranges_and_duplicates() {
+        let e = err("model = \"m\"\n[space]\n\"-t\" = [1, 1]\n[objective]\nmetric = \"decode\"\n");
+        assert!(e.contains("twice"), "{e}");
+        let e = err("model = \"m\"\n[space]\n\"-fa\" = { from = 1, to = 2 }\n[objective]\nmetric = \"decode\"\n");
+        assert!(e.contains("integer flag"), "{e}");
+    }
+}

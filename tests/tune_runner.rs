@@ -1,0 +1,324 @@
+//! The campaign loop against the scripted fake evaluator: fast and
+//! deterministic. The real llama-server proves the same code in
+//! `tune_server.rs`.
+
+use rooftune::campaign::history::History;
+use rooftune::campaign::log;
+use rooftune::campaign::record::{HardwareInfo, ModelInfo, Role, TrialLine, Verdict};
+use rooftune::tune::fake::{FakeEvaluator, Script};
+use rooftune::tune::plan::Feasibility;
+use rooftune::tune::runner::{self, Ending, Setup};
+use rooftune::tune::space::MachineFacts;
+use rooftune::tune::spec;
+use rooftune::tune::trial::Status;
+use rooftune::tune::TuneError;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+const SPEC: &str = r#"
+model = "m.gguf"
+seed = 11
+[space]
+"-t" = [1, 2]
+"-b" = [256, 2048]
+"-ub" = [128, 512, 1024]
+"-fa" = ["on", "off"]
+"-ctk" = ["f16", "q8_0"]
+[objective]
+metric = "decode"
+[budget]
+trials = 8
+repeats = 3
+screen_repeats = 1
+[anchor]
+every = 0
+"#;
+
+fn setup(dir: &Path, text: &str) -> Setup {
+    let spec_path = dir.join("c.toml");
+    std::fs::write(&spec_path, text).unwrap();
+    let campaign = spec::load(&spec_path).unwrap();
+    Setup {
+        log_path: dir.join("c").join("trials.jsonl"),
+        resume: false,
+        feasibility: Feasibility {
+            machine: MachineFacts { physical_cores: 2 },
+            min_ctx: campaign.constraints.min_ctx,
+            shape: None,
+            memory_bytes: None,
+            headroom_bytes: 0.0,
+        },
+        campaign,
+        accelerated: false,
+        hardware: HardwareInfo {
+            profile: "probe".into(),
+            cpu: "test".into(),
+            physical_cores: 2,
+            memory_bytes: 1 << 30,
+        },
+        model: ModelInfo {
+            path: "m.gguf".into(),
+            size_bytes: 1,
+            sha256: String::new(),
+        },
+        ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), 400.0)]),
+        server_bin: "llama-server".into(),
+    }
+}
+
+fn script() -> Script {
+    Script {
+        effects: vec![
+            ("-t".into(), "2".into(), 1.8),
+            ("-ub".into(), "128".into(), 1.1),
+            ("-fa".into(), "off".into(), 1.05),
+            ("-ctk".into(), "q8_0".into(), 1.2),
+        ],
+        ..Script::default()
+    }
+}
+
+fn run(s: &Setup, sc: Script) -> (Result<runner::Summary, TuneError>, FakeEvaluator) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut fake = FakeEvaluator::new(sc, flag.clone());
+    let r = runner::run(s, &mut fake, &flag, &mut |l| {
+        if std::env::var("RT_DEBUG").is_ok() {
+            eprintln!("{} {:?} {:?} {:?}", l.id, l.role, l.supersedes, l.reason)
+        }
+    });
+    (r, fake)
+}
+
+fn trials(s: &Setup) -> Vec<TrialLine> {
+    History::read(&s.log_path).unwrap().trials
+}
+
+#[test]
+fn defaults_first_budget_kept_winner_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    let (r, fake) = run(&s, script());
+    let summary = r.unwrap();
+    assert!(matches!(summary.ending, Ending::Finished(ref why) if why.contains("8 trials")));
+    let t = trials(&s);
+    assert_eq!(t[0].role, Role::Default);
+    assert_eq!(t[0].command, "llama-server -m m.gguf");
+    assert_eq!(t[0].verdict, Verdict::Keep);
+    assert_eq!(summary.history.trials_used(), 8);
+    // Every server start was a trial the budget counted; skips start nothing.
+    assert_eq!(fake.calls.len(), 8);
+    let w = summary.history.winner().unwrap();
+    assert!(w.objective.score.unwrap() > 1.5, "{:?}", w.objective);
+    assert!(w.objective.pct_of_ceiling.is_some());
+    // Lossy flags are tagged on the line.
+    for l in &t {
+        assert_eq!(
+            l.lossy.is_empty(),
+            l.config.get("-ctk").map(String::as_str) != Some("q8_0")
+        );
+    }
+    // Events follow the lifecycle: start, screen, [full], stop.
+    assert_eq!(fake.events[0], "start 0");
+    assert!(fake.events.iter().all(|e| !e.is_empty()));
+}
+
+#[test]
+fn invalid_configurations_are_skipped_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(
+        dir.path(),
+        &SPEC
+            .replace("trials = 8", "trials = 30")
+            .replace("[1, 2]", "[1, 2, 8]"),
+    );
+    let (r, fake) = run(&s, script());
+    r.unwrap();
+    let t = trials(&s);
+    let skipped: Vec<_> = t.iter().filter(|l| l.status == Status::Skipped).collect();
+    assert!(!skipped.is_empty());
+    for l in &skipped {
+        let why = l.reason.as_deref().unwrap();
+        assert!(
+            why.contains("larger than -b") || why.contains("physical cores"),
+            "{why}"
+        );
+        assert!(!fake.calls.iter().any(|c| c.trial_id == l.id));
+    }
+}
+
+#[test]
+fn screening_spares_repeats_for_bad_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    let (r, fake) = run(&s, script());
+    r.unwrap();
+    let t = trials(&s);
+    let screened: Vec<_> = t
+        .iter()
+        .filter(|l| l.status == Status::Ok && !l.full)
+        .collect();
+    assert!(
+        !screened.is_empty(),
+        "some configuration should be screened out"
+    );
+    for l in screened {
+        assert_eq!(l.measurements["decode_tok_s@0"].samples.len(), 1);
+        assert_eq!(l.verdict, Verdict::Discard);
+    }
+    let full = t.iter().find(|l| l.role == Role::Default).unwrap();
+    assert_eq!(full.measurements["decode_tok_s@0"].samples.len(), 3);
+    assert!(fake.events.contains(&"full".to_string()));
+}
+
+#[test]
+fn same_seed_same_campaign_and_resume_replays() {
+    let a = tempfile::tempdir().unwrap();
+    let sa = setup(a.path(), SPEC);
+    run(&sa, script()).0.unwrap();
+    let whole: Vec<_> = trials(&sa).iter().map(|t| t.config_order.clone()).collect();
+
+    // Interrupted at trial 4, then resumed: the same trials, none repeated.
+    let b = tempfile::tempdir().unwrap();
+    let mut sb = setup(b.path(), SPEC);
+    let (r, _) = run(
+        &sb,
+        Script {
+            interrupt_at: Some(4),
+            ..script()
+        },
+    );
+    assert!(matches!(r.unwrap().ending, Ending::Interrupted));
+    let first = trials(&sb);
+    assert_eq!(first.last().unwrap().status, Status::Interrupted);
+    // Without --resume the log is not touched.
+    let (r, _) = run(&sb, script());
+    assert!(r.unwrap_err().to_string().contains("--resume"));
+    sb.resume = true;
+    let (r, fake) = run(&sb, script());
+    r.unwrap();
+    let resumed: Vec<_> = trials(&sb)
+        .iter()
+        .filter(|t| t.status != Status::Interrupted)
+        .map(|t| t.config_order.clone())
+        .collect();
+    assert_eq!(resumed, whole);
+    // Only the trials after the interruption started a server.
+    assert_eq!(fake.calls.first().unwrap().trial_id, 5);
+    // The old lines are still there, byte for byte.
+    let text = std::fs::read_to_string(&sb.log_path).unwrap();
+    assert!(text.lines().count() > first.len() + 1);
+}
+
+#[test]
+fn resume_with_another_seed_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    run(&s, script()).0.unwrap();
+    let mut s2 = setup(dir.path(), &SPEC.replace("seed = 11", "seed = 12"));
+    s2.resume = true;
+    let e = run(&s2, script()).0.unwrap_err().to_string();
+    assert!(e.contains("seed 11"), "{e}");
+}
+
+#[test]
+fn a_crash_is_logged_and_the_campaign_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    let (r, _) = run(
+        &s,
+        Script {
+            crash_when: vec![("-t".into(), "2".into())],
+            ..script()
+        },
+    );
+    let summary = r.unwrap();
+    let t = trials(&s);
+    let crashed: Vec<_> = t.iter().filter(|l| l.status == Status::Crashed).collect();
+    assert!(!crashed.is_empty());
+    assert!(crashed[0].verdict_reason.contains("SIGSEGV"));
+    assert_eq!(summary.history.trials_used(), 8);
+    assert_ne!(
+        summary.history.winner().unwrap().config.get("-t").unwrap(),
+        "2"
+    );
+}
+
+#[test]
+fn drift_reruns_the_trials_since_the_last_clean_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(
+        dir.path(),
+        &SPEC.replace("every = 0", "every = 3\ndrift = 0.1"),
+    );
+    let (r, _) = run(
+        &s,
+        Script {
+            drift_from: Some((3, 0.7)),
+            ..script()
+        },
+    );
+    r.unwrap();
+    let t = trials(&s);
+    let anchor = t
+        .iter()
+        .find(|l| l.role == Role::Anchor)
+        .expect("an anchor");
+    assert!(anchor.reason.as_deref().unwrap().starts_with("drift"));
+    let reruns: Vec<_> = t.iter().filter(|l| l.role == Role::Rerun).collect();
+    assert!(!reruns.is_empty());
+    for r in reruns {
+        assert_eq!(r.supersedes.len(), 1);
+        let old = t.iter().find(|l| l.id == r.supersedes[0]).unwrap();
+        assert_eq!(old.config_order, r.config_order);
+        assert!(t
+            .iter()
+            .any(|a| a.role == Role::Anchor && old.id < a.id && a.id < r.id));
+    }
+}
+
+#[test]
+fn an_unwritable_log_stops_the_campaign() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = setup(dir.path(), SPEC);
+    s.log_path = "/dev/full".into();
+    let (r, fake) = run(&s, script());
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("cannot write the campaign log"), "{e}");
+    assert!(
+        fake.calls.is_empty(),
+        "nothing measured before the log works"
+    );
+}
+
+#[test]
+fn a_flag_the_binary_does_not_know_is_rejected_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    let (r, fake) = run(
+        &s,
+        Script {
+            help: "-t, --threads N\n".into(),
+            ..script()
+        },
+    );
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("does not know flag"), "{e}");
+    assert!(fake.calls.is_empty());
+    assert!(!s.log_path.exists());
+}
+
+#[test]
+fn log_lines_carry_the_version_and_the_schema_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    run(&s, script()).0.unwrap();
+    for l in log::read(&s.log_path).unwrap() {
+        let v = serde_json::to_value(&l).unwrap();
+        assert_eq!(v["v"], 1);
+    }
+}

@@ -1,0 +1,229 @@
+//! The tuner against the real llama-server: the bundled example campaign
+//! with a budget of a few trials on a tiny generated model, a configuration
+//! that makes the server exit (logged, and the campaign goes on), Ctrl-C
+//! mid-trial then `--resume`, and a log that cannot be written. Skipped when
+//! no llama-server is installed; serialized by a file lock and the nextest
+//! `serial-server` group. No timing is asserted.
+
+mod server_support;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use rooftune::campaign::history::History;
+use rooftune::campaign::record::Role;
+use rooftune::tune::trial::Status;
+use server_support::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+macro_rules! need_server {
+    () => {
+        match real_server() {
+            Some(p) => p,
+            None => {
+                eprintln!("skipped: no llama-server (run scripts/install-llama-server.sh)");
+                return;
+            }
+        }
+    };
+}
+
+/// The bundled example spec, pointed at the tiny model, in `dir`.
+fn example_spec(dir: &Path, extra: &str) -> PathBuf {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/example.toml"),
+    )
+    .unwrap();
+    let model = tiny_model();
+    let text = text.replace(
+        "model = \"example.gguf\"",
+        &format!("model = {:?}", model.display().to_string()),
+    ) + extra;
+    let p = dir.join("example.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn tune(server: &Path) -> Command {
+    let mut c = Command::cargo_bin("rooftune").unwrap();
+    c.timeout(Duration::from_secs(240))
+        .env(
+            "ROOFTUNE_LOG_DIR",
+            std::env::temp_dir().join("rooftune-test-logs"),
+        )
+        .arg("tune")
+        .arg("--server-bin")
+        .arg(server);
+    c
+}
+
+#[test]
+fn example_campaign_runs_against_the_real_server() {
+    let server = need_server!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec(dir.path(), "");
+    tune(&server)
+        .arg(&spec)
+        .args(["--trials", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Winner: trial"))
+        .stdout(predicate::str::contains("Paste:"))
+        .stderr(predicate::str::contains("the budget of 3 trials is spent"));
+    let h = History::read(&dir.path().join("example/trials.jsonl")).unwrap();
+    assert_eq!(h.trials[0].role, Role::Default);
+    assert_eq!(h.trials_used(), 3);
+    let t0 = &h.trials[0];
+    assert_eq!(t0.status, Status::Ok, "{:?}", t0.reason);
+    assert!(t0.measurements.contains_key("decode_tok_s@0"));
+    assert!(t0.measurements.contains_key("prefill_tok_s@256"));
+    assert_eq!(t0.measurements["decode_tok_s@0"].samples.len(), 3);
+    assert!(t0.slots.is_some(), "n_slots / n_ctx_slot read from the log");
+    assert!(t0.server.build.contains("11434") || !t0.server.build.is_empty());
+    let q = t0.quality.as_ref().expect("quality sample");
+    assert_eq!(q.len(), 3);
+    assert!(q.iter().all(|p| !p.is_empty() && !p[0].top.is_empty()));
+    assert!(t0.command.starts_with(&server.display().to_string()));
+    // campaign show reads the same log.
+    Command::cargo_bin("rooftune")
+        .unwrap()
+        .args(["campaign", "show"])
+        .arg(dir.path().join("example"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(defaults)"));
+    assert!(children_of(std::process::id() as i32).is_empty());
+}
+
+#[test]
+fn a_server_that_exits_is_logged_as_crashed_and_the_campaign_goes_on() {
+    let server = need_server!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    // A small space where one raw value makes llama-server exit at start-up.
+    let spec = dir.path().join("crash.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "model = {:?}\nhardware = \"probe\"\n[space]\n\"-t\" = [2]\n[space.raw]\n\"--rope-scaling\" = [\"none\", \"bogus\"]\n[objective]\nmetric = \"decode\"\ntokens = 8\n[budget]\ntrials = 3\nrepeats = 1\n[quality]\nenabled = false\n",
+            tiny_model().display().to_string()
+        ),
+    )
+    .unwrap();
+    tune(&server).arg(&spec).assert().success();
+    let h = History::read(&dir.path().join("crash/trials.jsonl")).unwrap();
+    let crashed: Vec<_> = h
+        .trials
+        .iter()
+        .filter(|t| t.status == Status::Crashed)
+        .collect();
+    assert_eq!(crashed.len(), 1, "{:#?}", h.trials);
+    assert_eq!(crashed[0].config["--rope-scaling"], "bogus");
+    assert!(crashed[0].verdict_reason.starts_with("crashed:"));
+    let ok = h.trials.iter().filter(|t| t.status == Status::Ok).count();
+    assert_eq!(
+        ok, 2,
+        "the defaults and the valid configuration were measured"
+    );
+}
+
+#[test]
+fn ctrl_c_mid_trial_marks_it_interrupted_and_resume_finishes() {
+    let server = need_server!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec(dir.path(), "");
+    let log_path = dir.path().join("example/trials.jsonl");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"))
+        .args(["tune", "--trials", "3", "--server-bin"])
+        .arg(&server)
+        .arg(&spec)
+        .env(
+            "ROOFTUNE_LOG_DIR",
+            std::env::temp_dir().join("rooftune-test-logs"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the second trial's server (the first trial is the defaults).
+    let lines = || {
+        std::fs::read_to_string(&log_path)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(120);
+    while lines() < 2 && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = wait_child(child.id() as i32, "llama-server", Duration::from_secs(60))
+        .expect("a server for trial 1");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    assert!(
+        gone_within(pid, Duration::from_secs(10)),
+        "the server was stopped"
+    );
+    let h = History::read(&log_path).unwrap();
+    let last = h.trials.last().unwrap();
+    assert_eq!(last.status, Status::Interrupted, "{:#?}", h.trials);
+    let finished_before: Vec<u64> = h
+        .trials
+        .iter()
+        .filter(|t| t.finished())
+        .map(|t| t.id)
+        .collect();
+    // Resume: the finished trials are not repeated; the budget is completed.
+    tune(&server)
+        .arg(&spec)
+        .arg("--resume")
+        .args(["--trials", "3"])
+        .assert()
+        .success();
+    let h2 = History::read(&log_path).unwrap();
+    assert_eq!(h2.trials_used(), 3);
+    assert_eq!(h2.sessions.len(), 2);
+    assert!(h2.sessions[1].resumed);
+    let again: Vec<_> = h2
+        .trials
+        .iter()
+        .filter(|t| t.session == 2 && t.measured())
+        .map(|t| t.config_order.clone())
+        .collect();
+    for id in finished_before {
+        let old = &h2.trials.iter().find(|t| t.id == id).unwrap().config_order;
+        assert!(!again.contains(old), "trial {id} was repeated");
+    }
+}
+
+#[test]
+fn an_unwritable_log_stops_before_any_server_starts() {
+    let server = need_server!();
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec(dir.path(), "");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink("/dev/full", out.join("trials.jsonl")).unwrap();
+    tune(&server)
+        .arg(&spec)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot write the campaign log"))
+        .stderr(predicate::str::contains("stopping before measuring more"));
+}

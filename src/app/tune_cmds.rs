@@ -234,6 +234,16 @@ fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
     if a.minutes.is_some() {
         c.budget.minutes = a.minutes;
     }
+    if let Some(seed) = a.seed {
+        c.seed = seed;
+    }
+    if a.grid {
+        c.grid = true;
+        c.budget.screen_repeats = c.budget.repeats;
+        if a.trials.is_none() {
+            c.budget.trials = None;
+        }
+    }
 }
 
 /// `rooftune tune`
@@ -335,6 +345,34 @@ fn evaluator(c: &Campaign, server_bin: Option<&Path>) -> Result<Box<dyn Evaluato
     crate::tune::server_eval::ServerEvaluator::new(c, server_bin, &INTERRUPTED)
         .map(|e| Box::new(e) as Box<dyn Evaluator>)
         .map_err(Into::into)
+}
+
+/// `rooftune bench ... --log DIR`: append the run to `DIR/trials.jsonl` as a
+/// hand-run trial, scored against that campaign's defaults.
+pub fn log_bench(
+    dir: &Path,
+    r: &crate::bench::result::BenchReport,
+    extra: &[String],
+) -> Result<()> {
+    let path = log::path_in(dir);
+    let h = History::from_lines(log::read_or_empty(&path)?);
+    let detected = crate::probe::detect::detect();
+    let hardware = HardwareInfo {
+        profile: "probe".into(),
+        cpu: detected.cpu_brand.clone(),
+        physical_cores: detected.physical_cores as u32,
+        memory_bytes: detected.total_memory_bytes,
+    };
+    let model = model_info(Path::new(&r.target.model), true)?;
+    let mut line = crate::campaign::manual::line(&h, r, extra, hardware, model);
+    if line.campaign.is_empty() {
+        line.campaign = display_name(&dir.display().to_string());
+    }
+    let id = line.id;
+    let mut w = crate::campaign::log::LogWriter::open(&path)?;
+    w.append(&crate::campaign::record::Line::Trial(Box::new(line)))?;
+    eprintln!("logged as hand-run trial {id} in {}", path.display());
+    Ok(())
 }
 
 /// Where a campaign's log is: a `trials.jsonl`, a folder holding one, or a

@@ -215,6 +215,16 @@ impl Runner<'_> {
             }
         }
         let c = &self.setup.campaign;
+        if c.grid {
+            for p in c.space.all_points() {
+                if let Err(s) = self.cost(&p) {
+                    return Ok(self.ending_for(s));
+                }
+            }
+            return Ok(Ending::Finished(
+                "every configuration of the grid was measured".into(),
+            ));
+        }
         let start = plan::guess(
             &c.space,
             &c.objective,

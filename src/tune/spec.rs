@@ -174,6 +174,8 @@ pub struct Campaign {
     pub anchor: Anchor,
     /// Quality guard probe (None: disabled).
     pub quality: Option<QualityProbe>,
+    /// Measure every configuration in lattice order instead of searching.
+    pub grid: bool,
 }
 
 /// Default quality prompts: fixed text, so every trial answers the same.
@@ -257,6 +259,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
             drift: raw.anchor.drift.unwrap_or(0.15),
         },
         quality: parse_quality(&raw.quality),
+        grid: false,
     })
 }
 

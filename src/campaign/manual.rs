@@ -136,6 +136,7 @@ pub fn line(
         status: Status::Ok,
         reason: None,
         full: true,
+        ceilings: Default::default(),
         objective: ObjectiveValue {
             label,
             value,

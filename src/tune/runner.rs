@@ -431,6 +431,7 @@ impl Runner<'_> {
             status,
             reason: out.reason.clone(),
             full: out.full,
+            ceilings: s.ceilings.clone(),
             objective: ObjectiveValue {
                 label: c.objective.label(),
                 value,

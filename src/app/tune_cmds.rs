@@ -117,7 +117,9 @@ fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
     }
 }
 
-/// Roofline ceilings (tok/s) for the single-stream probes.
+/// Roofline ceilings (tok/s) for the single-stream probes. Prefill ceilings
+/// need a peak-FLOPs figure: a profile's datasheet value is used, a probe's
+/// naive-matmul figure is not (it can be 20x below llama.cpp's kernels).
 fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
     let (Some(shape), Some(machine)) = (&env.shape, &env.machine) else {
         return BTreeMap::new();
@@ -138,7 +140,9 @@ fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
                     )
                     .ceiling_tok_s
                 }
-                Probe::Prefill { .. } => prefill::at_depth(shape, machine, 0, 512).ceiling_tok_s,
+                Probe::Prefill { .. } if env.hardware.profile != "probe" => {
+                    prefill::at_depth(shape, machine, 0, 512).ceiling_tok_s
+                }
                 _ => return None,
             };
             v.is_finite().then(|| (p.key(), v))
@@ -208,7 +212,10 @@ fn time_estimate(c: &Campaign, env: &Env, h: &History) -> (f64, f64) {
         env,
     );
     let dec = ceil.get("decode_tok_s@0").map_or(20.0, |v| v * 0.5);
-    let pre = ceil.get("prefill_tok_s@1").map_or(200.0, |v| v * 0.5);
+    // Prompt processing batches the weight reads: assume at least 4x decode.
+    let pre = ceil
+        .get("prefill_tok_s@1")
+        .map_or(dec * 4.0, |v| (v * 0.5).max(dec * 4.0));
     let per_repeat: f64 = c
         .objective
         .probes()

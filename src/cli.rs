@@ -61,6 +61,12 @@ pub struct TuneArgs {
     /// Override the spec's trial budget.
     #[arg(long, value_name = "N")]
     pub trials: Option<u32>,
+    /// Override the spec's solver seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Measure every configuration of the space, fully (ground truth for the solver).
+    #[arg(long)]
+    pub grid: bool,
     /// Override the spec's time budget, minutes.
     #[arg(long, value_name = "MIN")]
     pub minutes: Option<f64>,
@@ -449,4 +455,7 @@ pub struct BenchArgs {
     /// Extra llama-server flags, after `--` (`-- -t 2 -fa on`).
     #[arg(last = true, value_name = "SERVER FLAGS")]
     pub extra: Vec<String>,
+    /// Append this run to a campaign's log (a folder such as `experiments/NAME`), as a hand-run trial.
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    pub log: Option<std::path::PathBuf>,
 }

@@ -114,6 +114,7 @@ trials = 6
 [anchor]
 every = 2
 drift = 0.05
+settle_s = 0
 "#;
 
 fn write_campaign(dir: &Path, name: &str, spec_text: &str, script: Script) {

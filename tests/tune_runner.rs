@@ -250,7 +250,7 @@ fn drift_reruns_the_trials_since_the_last_clean_anchor() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(
         dir.path(),
-        &SPEC.replace("every = 0", "every = 3\ndrift = 0.1"),
+        &SPEC.replace("every = 0", "every = 3\ndrift = 0.1\nsettle_s = 0"),
     );
     let (r, _) = run(
         &s,
@@ -266,6 +266,13 @@ fn drift_reruns_the_trials_since_the_last_clean_anchor() {
         .find(|l| l.role == Role::Anchor)
         .expect("an anchor");
     assert!(anchor.reason.as_deref().unwrap().starts_with("drift"));
+    // A persistent drift: the anchor is re-measured (retries = 2) before the re-runs.
+    let first_rerun = t.iter().position(|l| l.role == Role::Rerun).unwrap();
+    let anchors_before = t[..first_rerun]
+        .iter()
+        .filter(|l| l.role == Role::Anchor)
+        .count();
+    assert_eq!(anchors_before, 3);
     let reruns: Vec<_> = t.iter().filter(|l| l.role == Role::Rerun).collect();
     assert!(!reruns.is_empty());
     for r in reruns {

@@ -93,6 +93,38 @@ fn example_campaign_runs_against_the_real_server() {
         .assert()
         .success()
         .stdout(predicate::str::contains("(defaults)"));
+    // A hand-run bench joins the same notebook, scored against its defaults.
+    Command::cargo_bin("rooftune")
+        .unwrap()
+        .env(
+            "ROOFTUNE_LOG_DIR",
+            std::env::temp_dir().join("rooftune-test-logs"),
+        )
+        .args(["bench", "--model"])
+        .arg(tiny_model())
+        .arg("--server-bin")
+        .arg(&server)
+        .args([
+            "--depths",
+            "0",
+            "--prompt-tokens",
+            "256",
+            "--n-predict",
+            "32",
+            "--repeats",
+            "2",
+            "--log",
+        ])
+        .arg(dir.path().join("example"))
+        .args(["--", "-t", "2", "-ub", "256"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("logged as hand-run trial 3"));
+    let h = History::read(&dir.path().join("example/trials.jsonl")).unwrap();
+    let manual = h.trials.last().unwrap();
+    assert_eq!(manual.role, Role::Manual);
+    assert_eq!(manual.config["-ub"], "256");
+    assert!(manual.objective.score.is_some(), "{:?}", manual.objective);
     assert!(children_of(std::process::id() as i32).is_empty());
 }
 

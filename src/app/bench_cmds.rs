@@ -94,6 +94,9 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
         }
         Some(r) => {
             let r = r?;
+            if let Some(dir) = &a.log {
+                super::tune_cmds::log_bench(dir, &r, &a.extra)?;
+            }
             if cfg.json {
                 print!("{}", report::json(&r));
             } else {

@@ -117,7 +117,9 @@ fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
     }
 }
 
-/// Roofline ceilings (tok/s) for the single-stream probes.
+/// Roofline ceilings (tok/s) for the single-stream probes. Prefill ceilings
+/// need a peak-FLOPs figure: a profile's datasheet value is used, a probe's
+/// naive-matmul figure is not (it can be 20x below llama.cpp's kernels).
 fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
     let (Some(shape), Some(machine)) = (&env.shape, &env.machine) else {
         return BTreeMap::new();
@@ -138,7 +140,9 @@ fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
                     )
                     .ceiling_tok_s
                 }
-                Probe::Prefill { .. } => prefill::at_depth(shape, machine, 0, 512).ceiling_tok_s,
+                Probe::Prefill { .. } if env.hardware.profile != "probe" => {
+                    prefill::at_depth(shape, machine, 0, 512).ceiling_tok_s
+                }
                 _ => return None,
             };
             v.is_finite().then(|| (p.key(), v))
@@ -208,7 +212,10 @@ fn time_estimate(c: &Campaign, env: &Env, h: &History) -> (f64, f64) {
         env,
     );
     let dec = ceil.get("decode_tok_s@0").map_or(20.0, |v| v * 0.5);
-    let pre = ceil.get("prefill_tok_s@1").map_or(200.0, |v| v * 0.5);
+    // Prompt processing batches the weight reads: assume at least 4x decode.
+    let pre = ceil
+        .get("prefill_tok_s@1")
+        .map_or(dec * 4.0, |v| (v * 0.5).max(dec * 4.0));
     let per_repeat: f64 = c
         .objective
         .probes()
@@ -233,6 +240,16 @@ fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
     }
     if a.minutes.is_some() {
         c.budget.minutes = a.minutes;
+    }
+    if let Some(seed) = a.seed {
+        c.seed = seed;
+    }
+    if a.grid {
+        c.grid = true;
+        c.budget.screen_repeats = c.budget.repeats;
+        if a.trials.is_none() {
+            c.budget.trials = None;
+        }
     }
 }
 
@@ -335,6 +352,34 @@ fn evaluator(c: &Campaign, server_bin: Option<&Path>) -> Result<Box<dyn Evaluato
     crate::tune::server_eval::ServerEvaluator::new(c, server_bin, &INTERRUPTED)
         .map(|e| Box::new(e) as Box<dyn Evaluator>)
         .map_err(Into::into)
+}
+
+/// `rooftune bench ... --log DIR`: append the run to `DIR/trials.jsonl` as a
+/// hand-run trial, scored against that campaign's defaults.
+pub fn log_bench(
+    dir: &Path,
+    r: &crate::bench::result::BenchReport,
+    extra: &[String],
+) -> Result<()> {
+    let path = log::path_in(dir);
+    let h = History::from_lines(log::read_or_empty(&path)?);
+    let detected = crate::probe::detect::detect();
+    let hardware = HardwareInfo {
+        profile: "probe".into(),
+        cpu: detected.cpu_brand.clone(),
+        physical_cores: detected.physical_cores as u32,
+        memory_bytes: detected.total_memory_bytes,
+    };
+    let model = model_info(Path::new(&r.target.model), true)?;
+    let mut line = crate::campaign::manual::line(&h, r, extra, hardware, model);
+    if line.campaign.is_empty() {
+        line.campaign = display_name(&dir.display().to_string());
+    }
+    let id = line.id;
+    let mut w = crate::campaign::log::LogWriter::open(&path)?;
+    w.append(&crate::campaign::record::Line::Trial(Box::new(line)))?;
+    eprintln!("logged as hand-run trial {id} in {}", path.display());
+    Ok(())
 }
 
 /// Where a campaign's log is: a `trials.jsonl`, a folder holding one, or a

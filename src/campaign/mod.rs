@@ -13,6 +13,7 @@
 
 pub mod history;
 pub mod log;
+pub mod manual;
 pub mod record;
 pub mod summary;
 

@@ -147,6 +147,9 @@ pub struct TrialLine {
     pub measurements: Measurements,
     /// Whether the full repeats were taken (false: screening only).
     pub full: bool,
+    /// Roofline ceilings by measurement key (same unit), where known.
+    #[serde(default)]
+    pub ceilings: BTreeMap<String, f64>,
     /// The objective.
     pub objective: ObjectiveValue,
     /// KEEP or DISCARD.

@@ -24,10 +24,14 @@ pub struct Row {
     pub value: Option<f64>,
     /// Relative spread of the measurement.
     pub noise: f64,
+    /// Every measurement's mean, by key (for mixes and extra probes).
+    pub measured: Vec<(String, f64)>,
     /// Score relative to the defaults.
     pub score: Option<f64>,
     /// Percent of the roofline ceiling.
     pub pct_of_ceiling: Option<f64>,
+    /// Percent of the roofline ceiling of every measurement that has one.
+    pub pct_by_key: Vec<(String, f64)>,
     /// Whether only screening was measured.
     pub screened_only: bool,
     /// Lossy tags.
@@ -57,6 +61,8 @@ pub struct Winner {
     pub gain_pct: Option<f64>,
     /// Percent of the roofline ceiling.
     pub pct_of_ceiling: Option<f64>,
+    /// Percent of the roofline ceiling of every measurement that has one.
+    pub pct_by_key: Vec<(String, f64)>,
     /// Relative spread of its measurement.
     pub noise: f64,
     /// Lossy tags: speed that may have been bought with accuracy.
@@ -111,14 +117,30 @@ fn row(t: &TrialLine) -> Row {
         status: t.status,
         value: t.objective.value,
         noise: t.objective.noise,
+        measured: t
+            .measurements
+            .iter()
+            .map(|(k, v)| (k.clone(), v.mean))
+            .collect(),
         score: t.objective.score,
         pct_of_ceiling: t.objective.pct_of_ceiling,
+        pct_by_key: pct_by_key(t),
         screened_only: t.status == Status::Ok && !t.full,
         lossy: t.lossy.clone(),
         verdict: t.verdict,
         reason: t.verdict_reason.clone(),
         supersedes: t.supersedes.clone(),
     }
+}
+
+fn pct_by_key(t: &TrialLine) -> Vec<(String, f64)> {
+    t.measurements
+        .iter()
+        .filter_map(|(k, v)| {
+            let c = t.ceilings.get(k).filter(|c| **c > 0.0)?;
+            Some((k.clone(), 100.0 * v.mean / c))
+        })
+        .collect()
 }
 
 /// Build the summary of a log.
@@ -190,6 +212,7 @@ fn winner(h: &History, w: &TrialLine) -> Winner {
         default_value: default.and_then(|d| d.objective.value),
         gain_pct: w.objective.score.map(|s| (s - 1.0) * 100.0),
         pct_of_ceiling: w.objective.pct_of_ceiling,
+        pct_by_key: pct_by_key(w),
         noise: w.objective.noise,
         lossy: w.lossy.clone(),
         quality,

@@ -21,7 +21,25 @@ fn value_cell(r: &Row) -> String {
     match r.value {
         Some(v) if r.noise > 0.0 => format!("{} ±{:.0}%", rate(v), r.noise * 50.0),
         Some(v) => rate(v),
-        None => "-".into(),
+        None if r.measured.is_empty() => "-".into(),
+        None => r
+            .measured
+            .iter()
+            .map(|(k, v)| format!("{} {}", k.split('_').next().unwrap_or(k), rate(*v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn pct_cell(single: Option<f64>, by_key: &[(String, f64)]) -> String {
+    match single {
+        Some(x) => format!("{x:.0}%"),
+        None if by_key.is_empty() => "-".into(),
+        None => by_key
+            .iter()
+            .map(|(k, v)| format!("{} {v:.0}%", k.split('_').next().unwrap_or(k)))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
@@ -38,7 +56,7 @@ pub fn trials_table(s: &CampaignSummary) -> String {
                 r.status.as_str().to_string(),
                 value_cell(r),
                 opt(r.score, |x| pct((x - 1.0) * 100.0)),
-                opt(r.pct_of_ceiling, |x| format!("{x:.0}%")),
+                pct_cell(r.pct_of_ceiling, &r.pct_by_key),
                 if r.lossy.is_empty() {
                     String::new()
                 } else {
@@ -75,7 +93,7 @@ fn winner_text(w: &Winner, objective: &str) -> String {
         opt(w.value, rate),
         opt(w.default_value, rate),
         opt(w.gain_pct, pct),
-        opt(w.pct_of_ceiling, |x| format!("{x:.0}%")),
+        pct_cell(w.pct_of_ceiling, &w.pct_by_key),
     );
     if !w.ties.is_empty() {
         let _ = writeln!(

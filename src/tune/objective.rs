@@ -48,6 +48,44 @@ impl Objective {
         }
     }
 
+    /// Rebuild an objective from its [`Objective::label`] (as a log stores it).
+    /// Generated-token counts are not in the label and come back as 0.
+    pub fn from_label(label: &str) -> Option<Objective> {
+        let probe = |key: &str| -> Option<Probe> {
+            let (kind, n) = key.split_once('@')?;
+            let n: u64 = n.parse().ok()?;
+            Some(match kind {
+                "decode_tok_s" => Probe::Decode {
+                    depth: n,
+                    tokens: 0,
+                },
+                "prefill_tok_s" => Probe::Prefill { tokens: n },
+                "ttft_s" => Probe::Ttft { depth: n },
+                "aggregate_tok_s" => Probe::Aggregate {
+                    streams: n as u32,
+                    tokens: 0,
+                },
+                _ => return None,
+            })
+        };
+        match label.strip_prefix("mix(").and_then(|r| r.strip_suffix(')')) {
+            Some(inner) => {
+                let terms = inner
+                    .split(", ")
+                    .map(|t| {
+                        let (w, k) = t.split_once(' ')?;
+                        Some(Term {
+                            probe: probe(k)?,
+                            weight: w.parse().ok()?,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Objective { terms })
+            }
+            None => Some(Objective::single(probe(label)?)),
+        }
+    }
+
     /// The probes the objective needs.
     pub fn probes(&self) -> Vec<Probe> {
         self.terms.iter().map(|t| t.probe).collect()
@@ -150,6 +188,15 @@ mod tests {
         let better = m(&[("ttft_s@512", 1.0), ("prefill_tok_s@512", 200.0)]);
         assert_relative_eq!(o.score(&better, &reference).unwrap(), 2.0);
         assert!(o.label().starts_with("mix("));
+        assert_eq!(
+            Objective::from_label(&o.label()).unwrap().label(),
+            o.label()
+        );
+        assert_eq!(
+            Objective::from_label("decode_tok_s@512").unwrap().label(),
+            "decode_tok_s@512"
+        );
+        assert!(Objective::from_label("speed").is_none());
         assert_eq!(o.value(&better), None);
     }
 }

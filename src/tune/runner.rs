@@ -215,6 +215,16 @@ impl Runner<'_> {
             }
         }
         let c = &self.setup.campaign;
+        if c.grid {
+            for p in c.space.all_points() {
+                if let Err(s) = self.cost(&p) {
+                    return Ok(self.ending_for(s));
+                }
+            }
+            return Ok(Ending::Finished(
+                "every configuration of the grid was measured".into(),
+            ));
+        }
         let start = plan::guess(
             &c.space,
             &c.objective,
@@ -285,12 +295,18 @@ impl Runner<'_> {
         if a.every == 0 || (since.len() as u32) < a.every {
             return Ok(());
         }
-        let line = self.run_trial(Config::default(), Role::Anchor, Vec::new())?;
-        if line
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with("drift"))
-        {
+        let drifted = |l: &TrialLine| l.reason.as_deref().is_some_and(|r| r.starts_with("drift"));
+        let mut line = self.run_trial(Config::default(), Role::Anchor, Vec::new())?;
+        if drifted(&line) {
+            // Let the disturbance pass: re-measure the anchor until it is
+            // clean (or the retries run out), then re-run the suspect trials.
+            for _ in 0..a.retries {
+                if !drifted(&line) {
+                    break;
+                }
+                self.settle(a.settle_s)?;
+                line = self.run_trial(Config::default(), Role::Anchor, Vec::new())?;
+            }
             for id in since {
                 self.check_stop()?;
                 let Some(old) = self.history.trials.iter().find(|t| t.id == id) else {
@@ -301,6 +317,16 @@ impl Runner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Wait `secs`, polling the interrupt flag.
+    fn settle(&mut self, secs: f64) -> Result<(), Stop> {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+        while std::time::Instant::now() < end {
+            self.check_stop()?;
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.check_stop()
     }
 
     fn request(&self, id: u64, config: &Config, role: Role) -> TrialRequest {
@@ -421,6 +447,7 @@ impl Runner<'_> {
             status,
             reason: out.reason.clone(),
             full: out.full,
+            ceilings: s.ceilings.clone(),
             objective: ObjectiveValue {
                 label: c.objective.label(),
                 value,
@@ -495,7 +522,7 @@ impl Runner<'_> {
                 Some((b, _)) if s <= b => {
                     let gap = 1.0 - s / b;
                     let noise = line.objective.noise;
-                    let how = if gap <= noise.max(0.03) {
+                    let how = if gap <= noise.max(0.03) && gap < 0.2 {
                         "within noise of"
                     } else {
                         "below"

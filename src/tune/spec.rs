@@ -91,6 +91,8 @@ struct RawBudget {
 struct RawAnchor {
     every: Option<u32>,
     drift: Option<f64>,
+    settle_s: Option<f64>,
+    retries: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -143,6 +145,10 @@ pub struct Anchor {
     pub every: u32,
     /// Relative change of the anchor's score that counts as drift.
     pub drift: f64,
+    /// After drift, wait this long before measuring the anchor again, seconds.
+    pub settle_s: f64,
+    /// Anchor re-measurements after drift before re-running anyway.
+    pub retries: u32,
 }
 
 /// A validated campaign spec.
@@ -174,6 +180,8 @@ pub struct Campaign {
     pub anchor: Anchor,
     /// Quality guard probe (None: disabled).
     pub quality: Option<QualityProbe>,
+    /// Measure every configuration in lattice order instead of searching.
+    pub grid: bool,
 }
 
 /// Default quality prompts: fixed text, so every trial answers the same.
@@ -255,8 +263,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         anchor: Anchor {
             every: raw.anchor.every.unwrap_or(5),
             drift: raw.anchor.drift.unwrap_or(0.15),
+            settle_s: raw.anchor.settle_s.unwrap_or(15.0).clamp(0.0, 3600.0),
+            retries: raw.anchor.retries.unwrap_or(2),
         },
         quality: parse_quality(&raw.quality),
+        grid: false,
     })
 }
 

@@ -1,0 +1,191 @@
+//! Hand-run trials: `rooftune bench ... --log DIR` appends one line to a
+//! campaign's log (role `manual`), so a manual campaign like the seed's
+//! (another binary via `--server-bin`, a fork, a different build) lives in the
+//! same notebook as the tuner's trials and is ranked with them.
+
+use super::history::History;
+use super::record::{
+    HardwareInfo, ModelInfo, ObjectiveValue, Role, TrialLine, Verdict, FORMAT_VERSION,
+};
+use crate::bench::measure::Plan;
+use crate::bench::result::BenchReport;
+use crate::tune::objective::Objective;
+use crate::tune::server_eval::samples;
+use crate::tune::space::Config;
+use crate::tune::trial::{Measurements, Probe, ServerInfo, SlotInfo, Stat, Status};
+
+/// The server flags of a bench run as a configuration: `-t 2 -fa on --mlock`
+/// becomes `[(-t, 2), (-fa, on), (--mlock, true)]`.
+pub fn config_of(extra: &[String]) -> Config {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < extra.len() {
+        let flag = &extra[i];
+        let value = extra
+            .get(i + 1)
+            .filter(|v| !v.starts_with('-') || v.parse::<f64>().is_ok());
+        match value {
+            Some(v) if flag.starts_with('-') => {
+                out.push((flag.clone(), v.clone()));
+                i += 2;
+            }
+            _ => {
+                out.push((flag.clone(), "true".into()));
+                i += 1;
+            }
+        }
+    }
+    Config(out)
+}
+
+/// Measurements of a bench run under the tuner's probe keys.
+pub fn measurements(plan: &Plan, r: &BenchReport) -> Measurements {
+    let mut probes: Vec<Probe> = vec![
+        Probe::Prefill {
+            tokens: plan.prompt_tokens,
+        },
+        Probe::Ttft {
+            depth: plan.prompt_tokens,
+        },
+    ];
+    if plan.concurrency > 1 {
+        probes.push(Probe::Aggregate {
+            streams: plan.concurrency,
+            tokens: plan.n_predict,
+        });
+    } else {
+        probes.extend(plan.depths.iter().map(|&depth| Probe::Decode {
+            depth,
+            tokens: plan.n_predict,
+        }));
+    }
+    probes
+        .iter()
+        .filter_map(|p| {
+            let s = samples(p, plan, &r.measurement.requests);
+            (!s.is_empty()).then(|| (p.key(), Stat::of(&s)))
+        })
+        .collect()
+}
+
+/// The log line for a bench run, scored against the campaign's defaults.
+pub fn line(
+    h: &History,
+    r: &BenchReport,
+    extra: &[String],
+    hardware: HardwareInfo,
+    model: ModelInfo,
+) -> TrialLine {
+    let config = config_of(extra);
+    let m = measurements(&r.plan, r);
+    let label = h
+        .sessions
+        .last()
+        .map(|s| s.objective.clone())
+        .unwrap_or_default();
+    let objective = Objective::from_label(&label);
+    let score = match (&objective, h.reference()) {
+        (Some(o), Some(reference)) => o.score(&m, &reference.measurements),
+        _ => None,
+    };
+    let value = objective.as_ref().and_then(|o| o.value(&m));
+    let best = h.winner().and_then(|w| w.objective.score);
+    let (verdict, reason) = match (score, best) {
+        (Some(s), Some(b)) if s > b => (
+            Verdict::Keep,
+            format!(
+                "hand-run: best so far, {:+.1}% over the defaults",
+                (s - 1.0) * 100.0
+            ),
+        ),
+        (Some(s), _) => (
+            Verdict::Discard,
+            format!("hand-run: {:+.1}% over the defaults", (s - 1.0) * 100.0),
+        ),
+        (None, _) => (
+            Verdict::Discard,
+            "hand-run: not comparable with this campaign's objective".into(),
+        ),
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let facts = r.target.facts.as_ref();
+    TrialLine {
+        v: FORMAT_VERSION,
+        campaign: h
+            .trials
+            .first()
+            .map(|t| t.campaign.clone())
+            .unwrap_or_default(),
+        id: h.next_id(),
+        session: 0,
+        role: Role::Manual,
+        config: config.0.iter().cloned().collect(),
+        config_order: config.0.clone(),
+        lossy: config.lossy_flags(),
+        command: r.target.command_line.clone().unwrap_or_default(),
+        server: ServerInfo {
+            binary: r
+                .target
+                .binary
+                .clone()
+                .unwrap_or_else(|| r.target.backend.clone()),
+            build: r.target.version.clone().unwrap_or_default(),
+        },
+        hardware,
+        model,
+        status: Status::Ok,
+        reason: None,
+        full: true,
+        ceilings: Default::default(),
+        objective: ObjectiveValue {
+            label,
+            value,
+            score,
+            pct_of_ceiling: None,
+            noise: objective.as_ref().map_or(0.0, |o| o.noise(&m)),
+        },
+        measurements: m,
+        verdict,
+        verdict_reason: reason,
+        supersedes: Vec::new(),
+        slots: facts.and_then(|f| {
+            Some(SlotInfo {
+                n_slots: f.n_slots?,
+                n_ctx_slot: f.n_ctx_slot?,
+                kv_unified: f.kv_unified.unwrap_or(false),
+            })
+        }),
+        quality: None,
+        started_at: now.clone(),
+        finished_at: now,
+        startup_s: r.target.load_s.unwrap_or(0.0),
+        measure_s: r.measurement.client_cpu.wall_s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_pair_up() {
+        let c = config_of(&[
+            "-t".into(),
+            "2".into(),
+            "--mlock".into(),
+            "-fa".into(),
+            "on".into(),
+            "-ngl".into(),
+            "-1".into(),
+        ]);
+        assert_eq!(
+            c.0,
+            vec![
+                ("-t".to_string(), "2".to_string()),
+                ("--mlock".into(), "true".into()),
+                ("-fa".into(), "on".into()),
+                ("-ngl".into(), "-1".into())
+            ]
+        );
+    }
+}

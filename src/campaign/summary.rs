@@ -71,6 +71,8 @@ pub struct Winner {
     pub quality: Option<Divergence>,
     /// Other trials within noise of the winner (cannot be told apart).
     pub ties: Vec<u64>,
+    /// Whether the defaults are among the ties.
+    pub ties_defaults: bool,
 }
 
 /// Where the campaign's time went.
@@ -193,7 +195,7 @@ fn winner(h: &History, w: &TrialLine) -> Winner {
         _ => None,
     };
     let best = w.objective.score.unwrap_or(0.0);
-    let ties = h
+    let ties: Vec<u64> = h
         .ranked()
         .into_iter()
         .filter(|t| t.id != w.id && t.full)
@@ -216,6 +218,7 @@ fn winner(h: &History, w: &TrialLine) -> Winner {
         noise: w.objective.noise,
         lossy: w.lossy.clone(),
         quality,
+        ties_defaults: default.is_some_and(|d| ties.contains(&d.id)),
         ties,
     }
 }

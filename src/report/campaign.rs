@@ -87,14 +87,22 @@ pub fn trials_table(s: &CampaignSummary) -> String {
 fn winner_text(w: &Winner, objective: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Winner: trial {} `{}`", w.id, w.config);
+    let value = match w.value {
+        Some(v) => format!("{} (defaults {}), ", rate(v), opt(w.default_value, rate)),
+        None => String::new(),
+    };
     let _ = writeln!(
         o,
-        "  {objective}: {} (defaults {}), {} over llama-server's defaults, {} of the roofline ceiling",
-        opt(w.value, rate),
-        opt(w.default_value, rate),
+        "  {objective}: {value}{} over llama-server's defaults, {} of the roofline ceiling",
         opt(w.gain_pct, pct),
         pct_cell(w.pct_of_ceiling, &w.pct_by_key),
     );
+    if w.ties_defaults {
+        let _ = writeln!(
+            o,
+            "  within noise of llama-server's defaults: keep the defaults unless more repeats separate them"
+        );
+    }
     if !w.ties.is_empty() {
         let _ = writeln!(
             o,

@@ -29,7 +29,7 @@ struct ServerLock(std::fs::File);
 impl ServerLock {
     fn take() -> Self {
         let f =
-            std::fs::File::create(std::env::temp_dir().join("rooftune-llama-server.lock")).unwrap();
+            std::fs::File::create(std::env::temp_dir().join("rooftune-server-tests.lock")).unwrap();
         // SAFETY: flock on a valid, owned descriptor.
         let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
         assert_eq!(rc, 0, "flock failed");

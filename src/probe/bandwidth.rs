@@ -78,28 +78,39 @@ pub fn measure(cfg: BandwidthConfig) -> Result<BandwidthResult, ProbeError> {
     let mut read_times = Vec::with_capacity(reps);
     let mut triad_times = Vec::with_capacity(reps);
     let mut partial_sums = vec![(0.0f64, 0.0f64); threads];
+    // Each worker's (start, end) of every kernel run: reps reads, then reps triads.
+    let mut spans: Vec<Vec<(Instant, Instant)>> = vec![Vec::with_capacity(2 * reps); threads];
     std::thread::scope(|s| {
         let slices = a
             .chunks_mut(chunk)
             .zip(b.chunks_mut(chunk))
             .zip(c.chunks_mut(chunk))
-            .zip(partial_sums.iter_mut());
-        for (((a, b), c), out) in slices {
+            .zip(partial_sums.iter_mut().zip(spans.iter_mut()));
+        for (((a, b), c), (out, span)) in slices {
             let barrier = &barrier;
-            s.spawn(move || worker(a, b, c, reps, barrier, out));
+            s.spawn(move || worker(a, b, c, reps, barrier, out, span));
         }
-        // Initialisation, then reps x read, then reps x triad: time each phase between barriers.
-        barrier.wait();
-        barrier.wait();
-        for times in [&mut read_times, &mut triad_times] {
-            for _ in 0..reps {
-                barrier.wait();
-                let t0 = Instant::now();
-                barrier.wait();
-                times.push(t0.elapsed().as_secs_f64());
-            }
+        // The main thread only paces the phases; the workers time their own kernels.
+        for _ in 0..2 + 4 * reps {
+            barrier.wait();
         }
     });
+    // A run lasts from the first worker's start to the last worker's end. (Timing it from the
+    // main thread between barriers was wrong with more threads than cores: the main thread could
+    // be descheduled as the barrier released the workers and read the clock late, which made the
+    // best of 20 runs 15-55 % faster than a C STREAM triad.)
+    for rep in 0..2 * reps {
+        let start = spans.iter().filter_map(|v| v.get(rep).map(|s| s.0)).min();
+        let end = spans.iter().filter_map(|v| v.get(rep).map(|s| s.1)).max();
+        if let (Some(a), Some(b)) = (start, end) {
+            let t = b.saturating_duration_since(a).as_secs_f64();
+            if rep < reps {
+                read_times.push(t)
+            } else {
+                triad_times.push(t)
+            }
+        }
+    }
     let read_sum: f64 = partial_sums.iter().map(|p| p.0).sum();
     let triad_sum: f64 = partial_sums.iter().map(|p| p.1).sum();
     let elements = n as f64;
@@ -136,6 +147,7 @@ fn worker(
     reps: usize,
     barrier: &Barrier,
     out: &mut (f64, f64),
+    spans: &mut Vec<(Instant, Instant)>,
 ) {
     a.fill(0.0);
     b.fill(B_INIT);
@@ -145,12 +157,16 @@ fn worker(
     let mut read = 0.0;
     for _ in 0..reps {
         barrier.wait();
+        let t0 = Instant::now();
         read = read_sum(b) + read_sum(c);
+        spans.push((t0, Instant::now()));
         barrier.wait();
     }
     for _ in 0..reps {
         barrier.wait();
+        let t0 = Instant::now();
         triad(a, b, c, SCALAR);
+        spans.push((t0, Instant::now()));
         barrier.wait();
     }
     out.0 = std::hint::black_box(read);

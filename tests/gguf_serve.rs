@@ -2,10 +2,10 @@
 //! `llama` model and a `qwen3moe` mixture of experts each answer a
 //! `/completion` request with the 8 tokens asked for.
 //!
-//! The server is found through `ROOFTUNE_LLAMA_SERVER` or
-//! `~/.cache/rooftune/llama-server-path`. A guard kills it on drop; on Linux
-//! it also dies with the test process (PR_SET_PDEATHSIG). A file lock keeps
-//! server tests from running at once even under plain `cargo test`.
+//! The server is found and serialised by the shared test helpers
+//! (`server_support`). The server is started directly, not through
+//! `rooftune::server`, so this proves the files themselves load; a guard kills
+//! it on drop and on Linux it also dies with the test process (PR_SET_PDEATHSIG).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,35 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn server_path() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("ROOFTUNE_LLAMA_SERVER") {
-        return Some(PathBuf::from(p));
-    }
-    let f = dirs::home_dir()?.join(".cache/rooftune/llama-server-path");
-    let p = PathBuf::from(std::fs::read_to_string(f).ok()?.trim());
-    p.is_file().then_some(p)
-}
-
-/// An exclusive lock on a file in the temp dir, released on drop.
-struct ServerLock(std::fs::File);
-
-impl ServerLock {
-    fn take() -> Self {
-        let f =
-            std::fs::File::create(std::env::temp_dir().join("rooftune-server-tests.lock")).unwrap();
-        // SAFETY: flock on a valid, owned descriptor.
-        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock failed");
-        ServerLock(f)
-    }
-}
-
-impl Drop for ServerLock {
-    fn drop(&mut self) {
-        // SAFETY: as above.
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&self.0), libc::LOCK_UN) };
-    }
-}
+mod server_support;
+use server_support::{real_server, server_lock};
 
 /// The running server; killed (SIGKILL) and reaped on drop.
 struct Server {
@@ -140,7 +113,7 @@ fn wait_healthy(s: &mut Server) {
 }
 
 fn generates_8_tokens(synth_args: &[&str]) {
-    let Some(bin) = server_path() else {
+    let Some(bin) = real_server() else {
         eprintln!("\n\n*** SKIPPED: no llama-server (set ROOFTUNE_LLAMA_SERVER or run scripts/install-llama-server.sh) ***\n");
         return;
     };
@@ -154,7 +127,7 @@ fn generates_8_tokens(synth_args: &[&str]) {
         .arg(&model)
         .assert()
         .success();
-    let _lock = ServerLock::take();
+    let _lock = server_lock();
     let mut s = start(&bin, &model, d.path().join("server.log"));
     wait_healthy(&mut s);
     let (status, body) = http(

@@ -21,16 +21,7 @@ fn bench() -> Command {
 }
 
 fn quick(c: &mut Command) -> &mut Command {
-    c.args([
-        "--depths",
-        "0",
-        "--repeats",
-        "1",
-        "--n-predict",
-        "4",
-        "--prompt-tokens",
-        "16",
-    ])
+    c.args(QUICK_ARGS)
 }
 
 #[test]

@@ -3,24 +3,13 @@
 //! Skipped (with a message) when no llama-server is installed. Serialized by
 //! a file lock and the nextest `serial-server` group.
 
+#[macro_use]
 mod server_support;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use server_support::*;
 use std::time::Duration;
-
-macro_rules! need_server {
-    () => {
-        match real_server() {
-            Some(p) => p,
-            None => {
-                eprintln!("skipped: no llama-server (run scripts/install-llama-server.sh)");
-                return;
-            }
-        }
-    };
-}
 
 const QUICK: &[&str] = &[
     "--depths",
@@ -105,16 +94,7 @@ fn real_server_busy_port_picks_another() {
     let busy = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let port = busy.local_addr().unwrap().port();
     bench(&bin)
-        .args([
-            "--depths",
-            "0",
-            "--repeats",
-            "1",
-            "--n-predict",
-            "4",
-            "--prompt-tokens",
-            "16",
-        ])
+        .args(QUICK_ARGS)
         .args(["--port", &port.to_string(), "--", "-t", "2", "-c", "512"])
         .assert()
         .success()

@@ -5,6 +5,7 @@
 //! no llama-server is installed; serialized by a file lock and the nextest
 //! `serial-server` group. No timing is asserted.
 
+#[macro_use]
 mod server_support;
 
 use assert_cmd::Command;
@@ -15,18 +16,6 @@ use rooftune::tune::trial::Status;
 use server_support::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-macro_rules! need_server {
-    () => {
-        match real_server() {
-            Some(p) => p,
-            None => {
-                eprintln!("skipped: no llama-server (run scripts/install-llama-server.sh)");
-                return;
-            }
-        }
-    };
-}
 
 /// The bundled example spec, pointed at the tiny model, in `dir`.
 fn example_spec(dir: &Path, extra: &str) -> PathBuf {

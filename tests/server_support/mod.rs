@@ -4,8 +4,34 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+
+/// The real llama-server's path, or return from the test with a note.
+#[allow(unused_macros)]
+macro_rules! need_server {
+    () => {
+        match real_server() {
+            Some(p) => p,
+            None => {
+                eprintln!("skipped: no llama-server (run scripts/install-llama-server.sh)");
+                return;
+            }
+        }
+    };
+}
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// The smallest bench measurement: one repeat, a 16-token prompt, 4 generated tokens.
+pub const QUICK_ARGS: &[&str] = &[
+    "--depths",
+    "0",
+    "--repeats",
+    "1",
+    "--n-predict",
+    "4",
+    "--prompt-tokens",
+    "16",
+];
 
 /// Holds an exclusive `flock` on a file in the temp dir until dropped.
 pub struct ServerLock(std::fs::File);

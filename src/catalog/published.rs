@@ -59,6 +59,9 @@ pub fn check(cat: &Catalog, m: &PublishedMeasurement) -> Result<Checked, Catalog
 }
 
 /// Calibrated estimate bands per family, from the plain-decode rows (computed once).
+///
+/// Cached per process from the first catalog passed in: measurements only come
+/// from the bundled data, which user profiles (the only other source) never change.
 pub fn family_bands(cat: &Catalog) -> &'static BTreeMap<String, FamilyFit> {
     static CELL: OnceLock<BTreeMap<String, FamilyFit>> = OnceLock::new();
     CELL.get_or_init(|| {

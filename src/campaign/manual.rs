@@ -8,11 +8,11 @@ use super::record::{
     HardwareInfo, ModelInfo, ObjectiveValue, Role, TrialLine, Verdict, FORMAT_VERSION,
 };
 use crate::bench::measure::Plan;
+use crate::bench::probes::samples;
 use crate::bench::result::BenchReport;
+use crate::trial::{Measurements, Probe, ServerInfo, SlotInfo, Stat, Status};
 use crate::tune::objective::Objective;
-use crate::tune::server_eval::samples;
 use crate::tune::space::Config;
-use crate::tune::trial::{Measurements, Probe, ServerInfo, SlotInfo, Stat, Status};
 
 /// The server flags of a bench run as a configuration: `-t 2 -fa on --mlock`
 /// becomes `[(-t, 2), (-fa, on), (--mlock, true)]`.
@@ -124,6 +124,11 @@ pub fn line(
         lossy: config.lossy_flags(),
         command: r.target.command_line.clone().unwrap_or_default(),
         server: ServerInfo {
+            backend: r
+                .target
+                .backend
+                .parse::<crate::server::BackendKind>()
+                .map_or_else(|_| r.target.backend.clone(), |k| k.as_str().to_string()),
             binary: r
                 .target
                 .binary

@@ -13,7 +13,8 @@
 //! - [`runner`]: the campaign loop over a [`crate::tune`] solver and evaluator:
 //!   defaults first, screening, skips, anchors and drift, budget, Ctrl-C,
 //!   every result logged as it arrives;
-//! - [`manual`]: a hand-run `bench --log` trial into the same log.
+//! - [`manual`]: a hand-run `bench --log` trial into the same log;
+//! - [`verdict`]: the one rule that judges every trial line.
 
 pub mod history;
 pub mod log;
@@ -21,6 +22,7 @@ pub mod manual;
 pub mod record;
 pub mod runner;
 pub mod summary;
+pub mod verdict;
 
 use std::path::PathBuf;
 

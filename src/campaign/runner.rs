@@ -499,82 +499,12 @@ impl Runner<'_> {
     }
 
     fn judge(&self, line: &mut TrialLine) {
-        let pct = |s: f64| format!("{:+.1}%", (s - 1.0) * 100.0);
-        let lossy = if line.lossy.is_empty() {
-            String::new()
-        } else {
-            format!(" (lossy: {})", line.lossy.join(", "))
-        };
-        let best = self.best_score();
-        let (verdict, reason) = match (line.status, line.role, line.objective.score) {
-            (Status::Ok, Role::Default, _) => (
-                Verdict::Keep,
-                "the reference: llama-server's defaults".to_string(),
-            ),
-            (Status::Ok, Role::Anchor, Some(s)) => {
-                let drift = (s - 1.0).abs();
-                let limit = self.setup.campaign.anchor.drift;
-                if drift > limit {
-                    let since = self.history.since_clean_anchor();
-                    line.reason = Some(format!(
-                        "drift: the defaults now score {s:.3} ({}), beyond {:.0}%; re-running trials {since:?}",
-                        pct(s),
-                        limit * 100.0
-                    ));
-                }
-                (
-                    Verdict::Discard,
-                    format!(
-                        "anchor: the defaults re-measured at {} ({})",
-                        pct(s),
-                        if drift > limit { "drifted" } else { "clean" }
-                    ),
-                )
-            }
-            (Status::Ok, _, Some(s)) if !line.full => (
-                Verdict::Discard,
-                format!("screened out at {} over the defaults{lossy}", pct(s)),
-            ),
-            (Status::Ok, _, Some(s)) => match best {
-                Some((b, _)) if s <= b => {
-                    let gap = 1.0 - s / b;
-                    let noise = line.objective.noise;
-                    let how = if gap <= noise.max(0.03) && gap < 0.2 {
-                        "within noise of"
-                    } else {
-                        "below"
-                    };
-                    (
-                        Verdict::Discard,
-                        format!(
-                            "{:.1}% {how} the best so far (trial {}){lossy}",
-                            gap * 100.0,
-                            best.map_or(0, |b| b.1)
-                        ),
-                    )
-                }
-                _ => (
-                    Verdict::Keep,
-                    format!("best so far: {} over the defaults{lossy}", pct(s)),
-                ),
-            },
-            (Status::Ok, _, None) => (
-                Verdict::Discard,
-                "measured, but the objective could not be scored (no reference)".into(),
-            ),
-            (st, _, _) => (
-                Verdict::Discard,
-                format!(
-                    "{}: {}",
-                    st.as_str(),
-                    line.reason
-                        .clone()
-                        .unwrap_or_else(|| "no reason given".into())
-                ),
-            ),
-        };
-        line.verdict = verdict;
-        line.verdict_reason = reason;
+        let e = super::verdict::Evidence::from_history(
+            &self.history,
+            self.setup.campaign.anchor.drift,
+            self.setup.campaign.backend.get().defaults_label(),
+        );
+        super::verdict::judge(line, &e);
     }
 
     fn skip(&mut self, config: Config, reason: String) -> Result<(), Stop> {

@@ -88,7 +88,7 @@ pub fn campaign_document(name: &str, h: &History, s: &summary::CampaignSummary) 
                 format!(
                     "{} {}",
                     t.server.backend,
-                    t.server.build.lines().next().unwrap_or("")
+                    report::charts::short_build(&t.server.build)
                 )
             }),
         ),
@@ -141,7 +141,7 @@ pub fn bench_document(v: &Value) -> Document {
             format!(
                 "{} {}",
                 s(&t["backend"]),
-                s(&t["version"]).lines().next().unwrap_or("")
+                report::charts::short_build(&s(&t["version"]))
             ),
         ),
         ("command".into(), s(&t["command_line"])),
@@ -154,6 +154,10 @@ pub fn bench_document(v: &Value) -> Document {
             ),
         ),
     ]);
+    if let Some(c) = report::charts::bench_roofline(v) {
+        d.heading("Roofline");
+        d.chart(c);
+    }
     if let Some(c) = report::charts::bench_depth(v) {
         d.heading("Decode against depth");
         d.chart(c);
@@ -239,7 +243,7 @@ pub fn export(a: &ExportArgs) -> Result<ExitCode> {
     let info = crate::campaign::export::Service {
         campaign: name,
         trial: w.id,
-        build: w.server.build.lines().next().unwrap_or("").to_string(),
+        build: report::charts::short_build(&w.server.build),
         rooftune: env!("CARGO_PKG_VERSION").to_string(),
         argv,
         label: a.label.clone(),

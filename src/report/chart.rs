@@ -46,8 +46,10 @@ impl Axis {
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    /// Points joined by straight lines.
+    /// Points joined by straight lines, each point marked.
     Line,
+    /// A solid line without point marks (a roof, a fit).
+    Curve,
     /// A step line (best so far).
     Step,
     /// Dashed line (ceilings, defaults, references).
@@ -143,6 +145,8 @@ pub struct Chart {
     pub y: Axis,
     /// Series, drawn in order (later on top).
     pub series: Vec<Series>,
+    /// One of several small panels (drawn smaller, side by side).
+    pub small: bool,
 }
 
 impl Chart {

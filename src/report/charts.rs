@@ -10,6 +10,14 @@ use crate::campaign::record::TrialLine;
 use crate::trial::Status;
 use serde_json::Value;
 
+/// `version: 0.6.0-dev (build 11434, commit unknown); built with ...` ->
+/// `0.6.0-dev (build 11434, commit unknown)`.
+pub fn short_build(v: &str) -> String {
+    let first = v.lines().next().unwrap_or("");
+    let first = first.split(';').next().unwrap_or(first);
+    first.trim_start_matches("version:").trim().to_string()
+}
+
 fn subtitle_of(name: &str, h: &History) -> String {
     let t = h.trials.first();
     let model = t.map_or("?".to_string(), |t| {
@@ -20,9 +28,7 @@ fn subtitle_of(name: &str, h: &History) -> String {
     let hw = t.map_or("?".to_string(), |t| {
         format!("{} ({})", t.hardware.profile, t.hardware.cpu)
     });
-    let build = t.map_or("?".to_string(), |t| {
-        t.server.build.lines().next().unwrap_or("").to_string()
-    });
+    let build = t.map_or("?".to_string(), |t| short_build(&t.server.build));
     format!("{model} on {hw}; {build}; campaign {name}")
 }
 
@@ -102,6 +108,7 @@ pub fn campaign_history(name: &str, h: &History) -> Chart {
         x: Axis::linear("trial (log order)"),
         y: Axis::linear("score vs the defaults (1 = defaults)"),
         series,
+        small: false,
     }
 }
 
@@ -159,6 +166,7 @@ pub fn flag_effects(name: &str, h: &History) -> Vec<Chart> {
                 subtitle: subtitle_of(name, h),
                 x: Axis::categories(format!("{flag} value"), values),
                 y: Axis::linear("score vs the defaults"),
+                small: true,
                 series: vec![
                     Series::new(
                         "defaults",
@@ -241,5 +249,111 @@ pub fn bench_depth(v: &Value) -> Option<Chart> {
         x: Axis::linear("context depth (tokens)"),
         y: Axis::linear("decode (tok/s per stream)"),
         series,
+        small: false,
+    })
+}
+
+/// The roofline of a `bench --json` result (log-log): arithmetic intensity
+/// against FLOP/s, the bandwidth slope and the compute roof with their
+/// values, the ridge point, and each measurement as a point by phase
+/// (decode at each depth: low intensity; prefill: a micro-batch shares one
+/// read of the weights, high intensity). A point above its roof is drawn as a
+/// warning, never as a win.
+pub fn bench_roofline(v: &Value) -> Option<Chart> {
+    let c = &v["ceilings"];
+    let flops = c["flops_per_token"].as_f64()?;
+    let bytes = c["bytes_per_token"].as_f64()?;
+    let bw = c["bandwidth_gb_s"].as_f64()? * 1e9;
+    let peak = c["peak_flops"]
+        .as_f64()
+        .filter(|p| p.is_finite() && *p > 0.0);
+    let ubatch = c["ubatch"].as_f64().unwrap_or(512.0);
+    if !(flops > 0.0 && bytes > 0.0 && bw > 0.0) {
+        return None;
+    }
+    let roof = |x: f64| peak.map_or(bw * x, |p| (bw * x).min(p));
+    let mut pts_dec = Vec::new();
+    for d in v["measurement"]["decode"].as_array()? {
+        let s = if d["server_tok_s"].is_object() {
+            &d["server_tok_s"]
+        } else {
+            &d["client_tok_s"]
+        };
+        let (Some(tok_s), Some(ceil), Some(depth)) = (
+            s["median"].as_f64(),
+            d["vs_ceiling"]["ceiling"].as_f64(),
+            d["depth"].as_f64(),
+        ) else {
+            continue;
+        };
+        let x = flops / (bw / ceil);
+        let y = tok_s * flops;
+        pts_dec.push(
+            Point::new(x, y)
+                .warn(y > roof(x) * (1.0 + 1e-9))
+                .note(format!(
+                    "decode at depth {depth:.0}: {tok_s:.1} tok/s, {:.1} FLOP/byte, {:.3} TFLOP/s",
+                    x,
+                    y / 1e12
+                )),
+        );
+    }
+    let p = &v["measurement"]["prefill"];
+    let s = if p["server_tok_s"].is_object() {
+        &p["server_tok_s"]
+    } else {
+        &p["client_tok_s"]
+    };
+    let mut pts_pre = Vec::new();
+    if let Some(tok_s) = s["median"].as_f64() {
+        let x = ubatch * flops / bytes;
+        let y = tok_s * flops;
+        pts_pre.push(
+            Point::new(x, y)
+                .warn(y > roof(x) * (1.0 + 1e-9))
+                .note(format!(
+                    "prefill: {tok_s:.0} tok/s, {:.0} FLOP/byte, {:.3} TFLOP/s",
+                    x,
+                    y / 1e12
+                )),
+        );
+    }
+    let xs: Vec<f64> = pts_dec.iter().chain(&pts_pre).map(|p| p.x).collect();
+    let x_lo = xs.iter().copied().fold(f64::INFINITY, f64::min).min(1.0) / 2.0;
+    let ridge = peak.map(|p| p / bw);
+    let x_hi = xs
+        .iter()
+        .copied()
+        .fold(ridge.unwrap_or(0.0), f64::max)
+        .max(10.0)
+        * 4.0;
+    let mut slope = vec![Point::new(x_lo, bw * x_lo)];
+    match ridge {
+        Some(r) if r < x_hi => {
+            slope.push(Point::new(r, bw * r).note(format!("ridge: {r:.1} FLOP/byte")));
+            slope.push(Point::new(x_hi, bw * r));
+        }
+        _ => slope.push(Point::new(x_hi, bw * x_hi)),
+    }
+    let roof_name = match peak {
+        Some(p) => format!("roof: {:.0} GB/s, {:.2} TFLOP/s", bw / 1e9, p / 1e12),
+        None => format!("roof: {:.0} GB/s (compute roof unknown)", bw / 1e9),
+    };
+    Some(Chart {
+        id: "roofline".into(),
+        title: "Roofline".into(),
+        subtitle: format!(
+            "{} on {}",
+            v["target"]["model"].as_str().unwrap_or("?"),
+            c["hardware"].as_str().unwrap_or("?")
+        ),
+        x: Axis::log("arithmetic intensity (FLOP/byte)"),
+        y: Axis::log("performance (FLOP/s)"),
+        series: vec![
+            Series::new(roof_name, Style::Curve, slope),
+            Series::new("decode (measured)", Style::Points, pts_dec),
+            Series::new("prefill (measured)", Style::Points, pts_pre),
+        ],
+        small: false,
     })
 }

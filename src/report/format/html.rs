@@ -21,7 +21,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}\
 th{background:#f4f4f4}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}\
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}\
-svg.chart{max-width:100%;height:auto;border:1px solid #eee;margin:.8em 0}.warn path{stroke-width:2}";
+svg.chart{max-width:100%;height:auto;border:1px solid #eee;margin:.8em 0}svg.chart.small{width:49%;margin-right:.5%}.warn path{stroke-width:2}";
 
 const SCRIPT: &str =
     "document.addEventListener('securitypolicyviolation',function(e){var b=document.body;\
@@ -110,6 +110,7 @@ mod tests {
             x: Axis::linear("x (s)"),
             y: Axis::linear("y (tok/s)"),
             series: vec![Series::new("s", Style::Line, vec![Point::new(1.0, 2.0)])],
+            small: false,
         });
         d.code("Paste:", "llama-server -m m.gguf");
         let h = Html.render(&d);

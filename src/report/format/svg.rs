@@ -10,7 +10,7 @@ use std::fmt::Write;
 const W: f64 = 720.0;
 const H: f64 = 420.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 24.0;
+const RIGHT: f64 = 190.0;
 const TOP: f64 = 62.0;
 const BOTTOM: f64 = 58.0;
 /// Colours (Okabe-Ito, readable by colour-blind readers).
@@ -30,15 +30,19 @@ pub fn esc(s: &str) -> String {
 /// A number for a tick label or a tooltip: `0.5`, `12`, `1.2k`, `3.4M`.
 pub fn num(v: f64) -> String {
     let a = v.abs();
-    if a >= 1e9 {
-        format!("{:.3}G", v / 1e9)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
+    let short = |x: f64, unit: &str| {
+        let t = format!("{x:.2}");
+        let t = t.trim_end_matches('0').trim_end_matches('.');
+        format!("{t}{unit}")
+    };
+    if a >= 1e12 {
+        short(v / 1e12, "T")
+    } else if a >= 1e9 {
+        short(v / 1e9, "G")
     } else if a >= 1e6 {
-        format!("{:.3}M", v / 1e6).replace(".000M", "M")
+        short(v / 1e6, "M")
     } else if a >= 1e4 {
-        format!("{:.1}k", v / 1e3).replace(".0k", "k")
+        short(v / 1e3, "k")
     } else if a >= 100.0 || v == v.trunc() {
         format!("{v:.0}")
     } else if a >= 1.0 {
@@ -183,7 +187,8 @@ pub fn render(c: &Chart) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="chart-{}" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart{}" id="chart-{}" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#,
+        if c.small { " small" } else { "" },
         esc(&c.id)
     );
     let _ = write!(o, "<title>{}</title>", esc(&c.title));
@@ -252,7 +257,11 @@ pub fn render(c: &Chart) -> String {
             .filter(|p| p.x.is_finite() && p.y.is_finite())
             .map(|p| (sx.px(p.x), sy.px(p.y)))
             .collect();
-        if matches!(s.style, Style::Line | Style::Dashed | Style::Step) && pts.len() > 1 {
+        if matches!(
+            s.style,
+            Style::Line | Style::Dashed | Style::Step | Style::Curve
+        ) && pts.len() > 1
+        {
             let mut d = String::new();
             for (k, (x, y)) in pts.iter().enumerate() {
                 if k == 0 {
@@ -329,7 +338,9 @@ pub fn render(c: &Chart) -> String {
                     x + 9.0,
                     y - 6.0
                 );
-            } else if !matches!(s.style, Style::Dashed | Style::Step) || s.points.len() == 1 {
+            } else if !matches!(s.style, Style::Dashed | Style::Step | Style::Curve)
+                || s.points.len() == 1
+            {
                 marker(&mut o, i, x, y, colour, s.style == Style::Hollow);
             } else {
                 let _ = write!(
@@ -340,9 +351,9 @@ pub fn render(c: &Chart) -> String {
             o.push_str("</g>");
         }
         o.push_str("</g>");
-        // Legend, top-left inside the plot.
-        let ly = TOP + 14.0 + 16.0 * i as f64;
-        let lx = x0 + 12.0;
+        // Legend, right of the plot.
+        let ly = TOP + 8.0 + 18.0 * i as f64;
+        let lx = x1 + 14.0;
         let _ = write!(o, r#"<g class="legend">"#);
         match s.style {
             Style::Crosses => {
@@ -398,6 +409,7 @@ mod tests {
             subtitle: "m.gguf on probe".into(),
             x: Axis::linear("context depth (tokens)"),
             y: Axis::linear("decode (tok/s)"),
+            small: false,
             series: vec![
                 Series::new(
                     "measured",
@@ -444,7 +456,9 @@ mod tests {
         assert_eq!(nice_step(7.0), 2.0);
         let s = Scale::new(&Axis::log("x"), 3.0, 4000.0, 0.0, 100.0);
         assert_eq!(s.ticks(), vec![1.0, 10.0, 100.0, 1000.0, 10000.0]);
-        assert_eq!(num(12345.0), "12.3k");
+        assert_eq!(num(12340.0), "12.34k");
+        assert_eq!(num(1e13), "10T");
+        assert_eq!(num(2.5e9), "2.5G");
         assert_eq!(num(0.25), "0.25");
     }
 }

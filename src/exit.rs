@@ -13,6 +13,16 @@ impl ExitCode {
     pub const USAGE: ExitCode = ExitCode(2);
     /// Interrupted by Ctrl-C (128 + SIGINT).
     pub const INTERRUPTED: ExitCode = ExitCode(130);
+    /// Stopped by SIGTERM (128 + SIGTERM), after tearing down like Ctrl-C.
+    pub const TERMINATED: ExitCode = ExitCode(143);
+
+    /// 130 for SIGINT, 143 for SIGTERM (128 + the signal, as shells report).
+    pub fn for_signal(signal: i32) -> ExitCode {
+        match signal {
+            libc::SIGTERM => ExitCode::TERMINATED,
+            _ => ExitCode::INTERRUPTED,
+        }
+    }
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -25,7 +35,9 @@ impl From<ExitCode> for std::process::ExitCode {
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
     for cause in err.chain() {
         match cause.downcast_ref::<crate::server::ServerError>() {
-            Some(crate::server::ServerError::Interrupted) => return ExitCode::INTERRUPTED,
+            Some(crate::server::ServerError::Interrupted { signal, .. }) => {
+                return ExitCode::for_signal(*signal)
+            }
             Some(
                 crate::server::ServerError::NotFound { .. }
                 | crate::server::ServerError::BadBinary { .. }

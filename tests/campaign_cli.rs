@@ -5,6 +5,7 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo};
+use rooftune::cancel::Cancel;
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
 use rooftune::tune::runner::{self, Setup};
@@ -13,8 +14,6 @@ use rooftune::tune::spec;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 /// A small JSON-schema checker: type, const, enum, required, properties,
 /// additionalProperties (schema), items, minimum, oneOf, $ref to #/$defs.
@@ -141,7 +140,7 @@ fn write_campaign(dir: &Path, name: &str, spec_text: &str, script: Script) {
         ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), 500.0)]),
         server_bin: "llama-server".into(),
     };
-    let flag = Arc::new(AtomicBool::new(false));
+    let flag = Cancel::new();
     let mut fake = FakeEvaluator::new(script, flag.clone());
     runner::run(&setup, &mut fake, &flag, &mut |_| {}).unwrap();
 }

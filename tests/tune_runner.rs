@@ -5,6 +5,7 @@
 use rooftune::campaign::history::History;
 use rooftune::campaign::log;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo, Role, TrialLine, Verdict};
+use rooftune::cancel::Cancel;
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
 use rooftune::tune::runner::{self, Ending, Setup};
@@ -14,8 +15,6 @@ use rooftune::tune::trial::Status;
 use rooftune::tune::TuneError;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 const SPEC: &str = r#"
 model = "m.gguf"
@@ -81,7 +80,7 @@ fn script() -> Script {
 }
 
 fn run(s: &Setup, sc: Script) -> (Result<runner::Summary, TuneError>, FakeEvaluator) {
-    let flag = Arc::new(AtomicBool::new(false));
+    let flag = Cancel::new();
     let mut fake = FakeEvaluator::new(sc, flag.clone());
     let r = runner::run(s, &mut fake, &flag, &mut |l| {
         if std::env::var("RT_DEBUG").is_ok() {

@@ -75,36 +75,33 @@ fn plan(a: &BenchArgs) -> Result<Config> {
 pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     let cfg = plan(a)?;
     let machine = machine(a)?;
+    let cancel = crate::cancel::Cancel::from_signals();
     // A current-thread runtime on the main thread: the server is spawned from
     // this thread, which lives as long as rooftune (PR_SET_PDEATHSIG is per thread).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let outcome = rt.block_on(async {
+    let r = rt.block_on(async {
         tokio::select! {
-            r = run(a, &cfg, machine) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
-        }
-    });
-    match outcome {
-        None => {
-            eprintln!("interrupted: the server was stopped");
-            Ok(ExitCode::INTERRUPTED)
-        }
-        Some(r) => {
-            let r = r?;
-            if let Some(dir) = &a.log {
-                super::tune_cmds::log_bench(dir, &r, &a.extra)?;
+            r = run(a, &cfg, machine) => r,
+            // Dropping `run` drops its RunningServer, whose guard stops the group.
+            signal = cancel.cancelled() => Err(ServerError::Interrupted {
+                signal,
+                had_server: a.url.is_none(),
             }
-            if cfg.json {
-                print!("{}", report::json(&r));
-            } else {
-                print!("{}", report::bench::markdown(&r));
-            }
-            Ok(ExitCode::OK)
+            .into()),
         }
+    })?;
+    if let Some(dir) = &a.log {
+        super::tune_cmds::log_bench(dir, &r, &a.extra)?;
     }
+    if cfg.json {
+        print!("{}", report::json(&r));
+    } else {
+        print!("{}", report::bench::markdown(&r));
+    }
+    Ok(ExitCode::OK)
 }
 
 /// The machine for ceilings: `--hw`, else the probed one.

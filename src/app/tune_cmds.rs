@@ -6,6 +6,7 @@ use crate::campaign::history::{self, History};
 use crate::campaign::log::{self, LOG_FILE};
 use crate::campaign::record::{HardwareInfo, ModelInfo, TrialLine};
 use crate::campaign::summary;
+use crate::cancel::Cancel;
 use crate::cli::{CampaignCommand, MachineArgs, TuneArgs};
 use crate::exit::ExitCode;
 use crate::report;
@@ -25,23 +26,6 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Set by SIGINT; the campaign loop and the evaluator poll it.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Route Ctrl-C to [`INTERRUPTED`] instead of killing the process, so the
-/// running trial is logged as interrupted and its server stopped.
-fn install_sigint() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
-    }
-}
 
 /// What the campaign runs on, resolved from the spec.
 struct Env {
@@ -279,7 +263,9 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     }
     let model = model_info(&c.model, true)?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
-    let mut eval = evaluator(&c, server_bin.as_deref())?;
+    // From here Ctrl-C and SIGTERM mark the trial interrupted and stop its server.
+    let cancel = Cancel::from_signals();
+    let mut eval = evaluator(&c, server_bin.as_deref(), &cancel)?;
     let setup = Setup {
         log_path,
         resume: a.resume,
@@ -291,14 +277,13 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
         feasibility: feas,
         campaign: c,
     };
-    install_sigint();
     let quiet = a.json || a.markdown;
     let mut progress = |t: &TrialLine| {
         if !quiet {
             eprintln!("{}", progress_line(t));
         }
     };
-    let s = runner::run(&setup, eval.as_mut(), &INTERRUPTED, &mut progress)?;
+    let s = runner::run(&setup, eval.as_mut(), &cancel, &mut progress)?;
     let sum = summary::summarize(&setup.campaign.name, &s.history);
     if a.json {
         print!("{}", report::json(&sum));
@@ -314,7 +299,9 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
                 setup.log_path.display(),
                 a.spec.display()
             );
-            Ok(ExitCode::INTERRUPTED)
+            Ok(ExitCode::for_signal(
+                cancel.signal().unwrap_or(libc::SIGINT),
+            ))
         }
         Ending::Finished(why) => {
             eprintln!(
@@ -348,8 +335,12 @@ fn progress_line(t: &TrialLine) -> String {
 }
 
 /// The evaluator that runs real servers.
-fn evaluator(c: &Campaign, server_bin: Option<&Path>) -> Result<Box<dyn Evaluator>> {
-    crate::tune::server_eval::ServerEvaluator::new(c, server_bin, &INTERRUPTED)
+fn evaluator(
+    c: &Campaign,
+    server_bin: Option<&Path>,
+    cancel: &Cancel,
+) -> Result<Box<dyn Evaluator>> {
+    crate::tune::server_eval::ServerEvaluator::new(c, server_bin, cancel.clone())
         .map(|e| Box::new(e) as Box<dyn Evaluator>)
         .map_err(Into::into)
 }

@@ -169,9 +169,14 @@ pub enum ServerError {
         /// Last port tried.
         last: u16,
     },
-    /// Interrupted by Ctrl-C.
-    #[error("interrupted; the server was stopped")]
-    Interrupted,
+    /// Interrupted by Ctrl-C or SIGTERM (exit 130 or 143).
+    #[error("interrupted by {}; {}", crate::cancel::Cancel::describe(*signal), if *had_server { "the server was stopped" } else { "nothing was left running" })]
+    Interrupted {
+        /// The signal (SIGINT or SIGTERM).
+        signal: i32,
+        /// Whether rooftune had started a server (and stopped it).
+        had_server: bool,
+    },
 }
 
 /// Indent log lines for an error message.

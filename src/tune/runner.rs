@@ -11,7 +11,7 @@
 //!    and take the full repeats only if it is promising.
 //! 5. Every few trials re-measure the anchor; if it drifted, re-run the
 //!    trials since the last clean anchor (new lines supersede old ones).
-//! 6. Stop on the budget, Ctrl-C (the running trial is logged as
+//! 6. Stop on the budget, Ctrl-C or SIGTERM (the running trial is logged as
 //!    interrupted), or a log that cannot be written (an error).
 
 use super::lattice::Point;
@@ -28,9 +28,9 @@ use crate::campaign::record::{
     FORMAT_VERSION,
 };
 use crate::campaign::CampaignError;
+use crate::cancel::Cancel;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Cost the solver is told for a configuration that failed or was skipped
 /// (every measured configuration costs `-score < 0`).
@@ -64,7 +64,7 @@ pub struct Setup {
 pub enum Ending {
     /// The budget was spent or the solver finished; the reason says which.
     Finished(String),
-    /// Ctrl-C.
+    /// Ctrl-C or SIGTERM.
     Interrupted,
 }
 
@@ -80,7 +80,7 @@ pub struct Summary {
 struct Runner<'a> {
     setup: &'a Setup,
     eval: &'a mut dyn Evaluator,
-    interrupt: &'a AtomicBool,
+    interrupt: &'a Cancel,
     progress: &'a mut dyn FnMut(&TrialLine),
     writer: LogWriter,
     history: History,
@@ -95,7 +95,7 @@ struct Runner<'a> {
 pub fn run(
     setup: &Setup,
     eval: &mut dyn Evaluator,
-    interrupt: &AtomicBool,
+    interrupt: &Cancel,
     progress: &mut dyn FnMut(&TrialLine),
 ) -> Result<Summary, TuneError> {
     let c = &setup.campaign;
@@ -257,7 +257,7 @@ impl Runner<'_> {
     }
 
     fn check_stop(&mut self) -> Result<(), Stop> {
-        if self.interrupt.load(Ordering::SeqCst) {
+        if self.interrupt.is_cancelled() {
             self.interrupted = true;
             return Err(Stop("interrupted".into()));
         }
@@ -368,7 +368,7 @@ impl Runner<'_> {
         let line = self.line(id, config, role, supersedes, out, started_at);
         let line = self.append(line)?;
         if line.status == Status::Interrupted {
-            self.interrupt.store(true, Ordering::SeqCst);
+            self.interrupt.cancel(libc::SIGINT);
             self.interrupted = true;
             return Err(Stop("interrupted".into()));
         }

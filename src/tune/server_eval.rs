@@ -15,13 +15,13 @@ use super::trial::{
 };
 use super::TuneError;
 use crate::bench::measure::{self, Kind, Plan, Sample, Target};
+use crate::cancel::Cancel;
 use crate::server::client::Client;
 use crate::server::llama::LlamaServer;
 use crate::server::locate::{self, Inputs};
 use crate::server::{Backend, Phase, RunningServer, ServerError, StartOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Starts llama-server per trial and measures it.
@@ -31,7 +31,7 @@ pub struct ServerEvaluator {
     model: PathBuf,
     build: String,
     rt: tokio::runtime::Runtime,
-    interrupt: &'static AtomicBool,
+    cancel: Cancel,
     /// Longest a start-up or a request may take.
     pub timeout: Duration,
 }
@@ -42,7 +42,7 @@ impl ServerEvaluator {
     pub fn new(
         c: &Campaign,
         bin: Option<&Path>,
-        interrupt: &'static AtomicBool,
+        cancel: Cancel,
     ) -> Result<ServerEvaluator, TuneError> {
         let backend = LlamaServer;
         let found = locate::locate(
@@ -62,7 +62,7 @@ impl ServerEvaluator {
             bin: found.path,
             model: c.model.clone(),
             rt,
-            interrupt,
+            cancel,
             timeout: Duration::from_secs(300),
         })
     }
@@ -187,7 +187,7 @@ fn start_failure(e: &ServerError) -> (Status, String) {
     let lower = text.to_ascii_lowercase();
     let status = match e {
         ServerError::NotReady { .. } => Status::Timeout,
-        ServerError::Interrupted => Status::Interrupted,
+        ServerError::Interrupted { .. } => Status::Interrupted,
         _ if lower.contains("out of memory")
             || lower.contains("failed to allocate")
             || lower.contains("cannot allocate")
@@ -419,20 +419,18 @@ impl Evaluator for ServerEvaluator {
         req: &TrialRequest,
         promote: &mut dyn FnMut(&Measurements) -> bool,
     ) -> TrialOutcome {
-        let interrupt = self.interrupt;
+        let cancel = self.cancel.clone();
         let fut = async {
-            let watch = async {
-                while !interrupt.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            };
             tokio::select! {
                 o = self.trial(req, promote) => o,
                 // Dropping the trial future drops the RunningServer, whose
                 // guard stops the server's process group.
-                _ = watch => TrialOutcome {
+                signal = cancel.cancelled() => TrialOutcome {
                     status: Some(Status::Interrupted),
-                    reason: Some("Ctrl-C during the trial; the server was stopped".into()),
+                    reason: Some(format!(
+                        "{} during the trial; the server was stopped",
+                        Cancel::describe(signal)
+                    )),
                     ..TrialOutcome::default()
                 },
             }

@@ -298,3 +298,23 @@ fn a_bad_spec_is_rejected_naming_the_line() {
         .stderr(predicate::str::contains("bad.toml:4:"))
         .stderr(predicate::str::contains("q9_0"));
 }
+
+#[test]
+fn list_shows_an_unreadable_log_as_unreadable_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    write_campaign(dir.path(), "a", SPEC, script());
+    std::fs::create_dir_all(dir.path().join("broken")).unwrap();
+    std::fs::write(
+        dir.path().join("broken/trials.jsonl"),
+        "not json\n{\"v\":1}\n",
+    )
+    .unwrap();
+    rooftune()
+        .args(["campaign", "list", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| a "))
+        .stdout(predicate::str::contains("| broken "))
+        .stdout(predicate::str::contains("UNREADABLE"));
+}

@@ -284,6 +284,9 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
         }
     };
     let s = runner::run(&setup, eval.as_mut(), &cancel, &mut progress)?;
+    for n in &s.notes {
+        eprintln!("note: {n}");
+    }
     let sum = summary::summarize(&setup.campaign.name, &s.history);
     if a.json {
         print!("{}", report::json(&sum));

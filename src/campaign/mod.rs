@@ -9,9 +9,13 @@
 //!
 //! - [`record`]: the line types;
 //! - [`log`]: appending with fsync, reading with a version check;
-//! - [`history`]: what the lines say (best, superseded, totals, listing).
+//! - [`history`]: what the lines say (best, superseded, totals, listing);
+//! - [`lock`]: one run per campaign at a time;
+//! - [`comparable`]: what must match for a resume to rank old and new trials together.
 
+pub mod comparable;
 pub mod history;
+pub mod lock;
 pub mod log;
 pub mod manual;
 pub mod record;
@@ -87,5 +91,21 @@ pub enum CampaignError {
         path: PathBuf,
         /// Trials in it.
         trials: usize,
+    },
+    /// Another run holds the campaign.
+    #[error("the campaign log `{path}` is in use by another rooftune run{}\n(hint: wait for it to finish, or pass --out DIR for a separate campaign)", .holder.map_or(String::new(), |p| format!(" (pid {p})")))]
+    Locked {
+        /// Log path.
+        path: PathBuf,
+        /// The holder's pid, if it wrote one.
+        holder: Option<u32>,
+    },
+    /// `--resume` of a log whose trials are not comparable with this run's.
+    #[error("cannot resume `{path}`: its trials are not comparable with this run's\n{differences}\n(hint: resuming would rank trials from different setups together; use a new --out DIR or restore what changed)")]
+    Incomparable {
+        /// Log path.
+        path: PathBuf,
+        /// One indented line per difference: `  space: was ..., now ...`.
+        differences: String,
     },
 }

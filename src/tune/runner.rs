@@ -21,7 +21,9 @@ use super::space::Config;
 use super::spec::Campaign;
 use super::trial::{Evaluator, Measurements, Status, TrialOutcome, TrialRequest};
 use super::TuneError;
+use crate::campaign::comparable::{self, Comparable};
 use crate::campaign::history::History;
+use crate::campaign::lock::CampaignLock;
 use crate::campaign::log::{self, LogWriter};
 use crate::campaign::record::{
     HardwareInfo, Line, ModelInfo, ObjectiveValue, Role, SessionLine, TrialLine, Verdict,
@@ -75,6 +77,8 @@ pub struct Summary {
     pub ending: Ending,
     /// Every line of the log.
     pub history: History,
+    /// Things the user should know about the log (a torn line cut off).
+    pub notes: Vec<String>,
 }
 
 struct Runner<'a> {
@@ -99,10 +103,15 @@ pub fn run(
     progress: &mut dyn FnMut(&TrialLine),
 ) -> Result<Summary, TuneError> {
     let c = &setup.campaign;
+    // Held until this function returns: one run per campaign.
+    let _lock = CampaignLock::acquire(&setup.log_path)?;
     let history = History::from_lines(log::read_or_empty(&setup.log_path)?);
-    check_log_matches(setup, &history)?;
+    let server = eval.server();
+    let comparable = comparable_of(setup, &server);
+    check_log_matches(setup, &history, &comparable)?;
     check_flags_known(c, eval)?;
     let mut writer = LogWriter::open(&setup.log_path)?;
+    let notes: Vec<String> = writer.repaired.iter().map(ToString::to_string).collect();
     let session = history.sessions.len() as u32 + 1;
     let session_line = Line::Session(SessionLine {
         v: FORMAT_VERSION,
@@ -116,9 +125,9 @@ pub fn run(
         seed: c.seed,
         objective: c.objective.label(),
         space_size: c.space.size(),
+        comparable: Some(Box::new(comparable)),
     });
     writer.append(&session_line)?;
-    let server = eval.server();
     let mut r = Runner {
         setup,
         eval,
@@ -141,10 +150,30 @@ pub fn run(
     Ok(Summary {
         ending,
         history: r.history,
+        notes,
     })
 }
 
-fn check_log_matches(setup: &Setup, h: &History) -> Result<(), TuneError> {
+/// What this run's trials depend on, for the session line and resume.
+fn comparable_of(setup: &Setup, server: &super::trial::ServerInfo) -> Comparable {
+    use crate::server::Backend;
+    let c = &setup.campaign;
+    Comparable {
+        space: c
+            .space
+            .dims
+            .iter()
+            .map(|d| comparable::dimension(&d.flag, &d.values))
+            .collect(),
+        objective: serde_json::to_string(&c.objective).unwrap_or_else(|_| c.objective.label()),
+        model_size_bytes: setup.model.size_bytes,
+        model_sha256: setup.model.sha256.clone(),
+        backend: crate::server::llama::LlamaServer.name().into(),
+        build: server.build.clone(),
+    }
+}
+
+fn check_log_matches(setup: &Setup, h: &History, now: &Comparable) -> Result<(), TuneError> {
     let c = &setup.campaign;
     if h.trials.is_empty() {
         return Ok(());
@@ -170,6 +199,16 @@ fn check_log_matches(setup: &Setup, h: &History) -> Result<(), TuneError> {
     };
     if first.seed != c.seed {
         return mismatch("seed", first.seed.to_string(), c.seed.to_string());
+    }
+    if let Some(old) = h.sessions.iter().find_map(|s| s.comparable.as_deref()) {
+        let d = now.differences(old);
+        if !d.is_empty() {
+            return Err(CampaignError::Incomparable {
+                path: setup.log_path.clone(),
+                differences: d.join("\n"),
+            }
+            .into());
+        }
     }
     if first.objective != c.objective.label() {
         return mismatch("objective", first.objective.clone(), c.objective.label());

@@ -267,11 +267,14 @@ fn dry_run_prints_trials_skips_and_a_time_estimate() {
         "model = \"m.gguf\"\nhardware = \"m3-ultra-512\"\n[space]\n\"-b\" = [256, 2048]\n\"-ub\" = [512, 1024]\n[objective]\nmetric = \"prefill\"\n[budget]\ntrials = 3\n",
     )
     .unwrap();
+    // The plan is printed even though the model is missing; the missing
+    // model is then refused as the real run would (exit 2).
     rooftune()
         .args(["tune", "--dry-run"])
         .arg(&spec_path)
         .assert()
-        .success()
+        .code(2)
+        .stderr(predicate::str::contains("m.gguf` does not exist"))
         .stdout(predicate::str::contains(
             "4 configurations in the space, 2 can run, 2 skipped",
         ))
@@ -317,4 +320,75 @@ fn list_shows_an_unreadable_log_as_unreadable_and_goes_on() {
         .stdout(predicate::str::contains("| a "))
         .stdout(predicate::str::contains("| broken "))
         .stdout(predicate::str::contains("UNREADABLE"));
+}
+
+/// A dry-run spec with `budget` lines and a space (its model `m.gguf` is not written).
+fn dry_spec(dir: &Path, budget: &str, space: &str) -> std::path::PathBuf {
+    let p = dir.join("v.toml");
+    std::fs::write(
+        &p,
+        format!("model = \"m.gguf\"\nhardware = \"m3-ultra-512\"\n[space]\n{space}\n[objective]\nmetric = \"decode\"\n[budget]\n{budget}\n"),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn budget_overrides_follow_the_specs_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dry_spec(dir.path(), "trials = 3", "\"-b\" = [256, 2048]");
+    for (args, says) in [
+        (
+            &["--minutes", "nan"][..],
+            "--minutes must be a number of minutes above 0",
+        ),
+        (
+            &["--minutes=-1"][..],
+            "--minutes must be a number of minutes above 0",
+        ),
+        (&["--trials", "0"][..], "--trials must be at least 1"),
+    ] {
+        rooftune()
+            .args(["tune", "--dry-run"])
+            .args(args)
+            .arg(&spec)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    for (budget, says) in [
+        ("repeats = 0", "budget.repeats must be at least 1"),
+        ("minutes = nan", "budget.minutes must be a number"),
+        ("trials = 0", "budget.trials must be at least 1"),
+    ] {
+        let spec = dry_spec(dir.path(), budget, "\"-b\" = [256, 2048]");
+        rooftune()
+            .args(["tune", "--dry-run"])
+            .arg(&spec)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+}
+
+#[test]
+fn dry_run_checks_the_model_as_the_real_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dry_spec(dir.path(), "trials = 3", "\"-b\" = [256, 2048]");
+    rooftune()
+        .args(["tune", "--dry-run"])
+        .arg(&spec)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("m.gguf` does not exist"));
+    std::fs::create_dir(dir.path().join("m.gguf")).unwrap();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        rooftune()
+            .arg("tune")
+            .args(extra)
+            .arg(&spec)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("m.gguf` is not a file"));
+    }
 }

@@ -218,7 +218,8 @@ fn time_estimate(c: &Campaign, env: &Env, h: &History) -> (f64, f64) {
     (startup, per_repeat * c.budget.repeats as f64 + quality)
 }
 
-fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
+fn apply_overrides(c: &mut Campaign, a: &TuneArgs) -> Result<()> {
+    crate::tune::overrides::check(a.trials, a.minutes)?;
     if a.trials.is_some() {
         c.budget.trials = a.trials;
     }
@@ -235,12 +236,13 @@ fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
             c.budget.trials = None;
         }
     }
+    Ok(())
 }
 
 /// `rooftune tune`
 pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     let mut c = spec::load(&a.spec)?;
-    apply_overrides(&mut c, a);
+    apply_overrides(&mut c, a)?;
     let log_path = log::path_in(&log_dir(a, &c));
     let env = environment(&c)?;
     let feas = feasibility(&c, &env);
@@ -259,8 +261,13 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
                 );
             }
         }
+        let bin = a.server_bin.as_deref().or(c.server.as_deref());
+        for n in crate::tune::preflight::check(&c, bin)? {
+            eprintln!("note: {n}");
+        }
         return Ok(ExitCode::OK);
     }
+    crate::tune::preflight::check_model(&c.model)?;
     let model = model_info(&c.model, true)?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
     // From here Ctrl-C and SIGTERM mark the trial interrupted and stop its server.

@@ -16,7 +16,9 @@
 pub mod fake;
 pub mod lattice;
 pub mod objective;
+pub mod overrides;
 pub mod plan;
+pub mod preflight;
 pub mod quality;
 pub mod runner;
 pub mod server_eval;
@@ -30,7 +32,10 @@ impl TuneError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            TuneError::Spec { .. } | TuneError::UnknownToBinary { .. }
+            TuneError::Spec { .. }
+                | TuneError::UnknownToBinary { .. }
+                | TuneError::BadOverride { .. }
+                | TuneError::Preflight { .. }
         )
     }
 }
@@ -67,6 +72,20 @@ pub enum TuneError {
         flag: String,
         /// What to do.
         hint: String,
+    },
+    /// A command-line override breaks the rule the spec's key follows.
+    #[error("{flag} {problem}")]
+    BadOverride {
+        /// The flag (`--minutes`).
+        flag: &'static str,
+        /// What is wrong, as for the spec's key.
+        problem: String,
+    },
+    /// The model or the space cannot run (found before any trial, or by `--dry-run`).
+    #[error("this campaign cannot run:\n{problems}\n(hint: fix the spec or the files it names; `tune --dry-run` checks this without starting anything)")]
+    Preflight {
+        /// One indented line per problem.
+        problems: String,
     },
     /// The campaign log failed.
     #[error(transparent)]

@@ -223,7 +223,8 @@ fn check_log_matches(setup: &Setup, h: &History, now: &Comparable) -> Result<(),
     Ok(())
 }
 
-fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), TuneError> {
+/// Refuse a flag of the space that the server binary does not list in `--help`.
+pub fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), TuneError> {
     let Some(help) = eval.help_text() else {
         return Ok(());
     };

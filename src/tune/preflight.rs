@@ -1,0 +1,68 @@
+//! What the real run would refuse, checked by `tune --dry-run` without
+//! starting anything: the model file (there, a file, not a loop of links)
+//! and the space's flags against the server binary's `--help`. A dry run
+//! that says all is well must not be followed by a real run that refuses.
+
+use super::server_eval::ServerEvaluator;
+use super::spec::Campaign;
+use super::TuneError;
+use crate::cancel::Cancel;
+use std::path::Path;
+
+/// Problems with the model path, as the real run would report them.
+pub fn model_problem(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some(format!(
+            "model file `{}` is not a file (a directory?); pass the .gguf file itself",
+            path.display()
+        )),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Some(format!(
+            "model file `{}` is a loop of symbolic links",
+            path.display()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("model file `{}` does not exist", path.display()))
+        }
+        Err(e) => Some(format!("model file `{}`: {e}", path.display())),
+    }
+}
+
+/// The model check alone (the real run, before hashing the file).
+pub fn check_model(path: &Path) -> Result<(), TuneError> {
+    match model_problem(path) {
+        Some(p) => Err(TuneError::Preflight {
+            problems: format!("  {p}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Check what the real run checks before its first trial. `Ok` carries
+/// notes (a check that could not be made); `Err` lists what it would refuse.
+pub fn check(c: &Campaign, server_bin: Option<&Path>) -> Result<Vec<String>, TuneError> {
+    let mut problems: Vec<String> = model_problem(&c.model).into_iter().collect();
+    let mut notes = Vec::new();
+    match ServerEvaluator::new(c, server_bin, Cancel::new()) {
+        Ok(mut eval) => {
+            if let Err(e) = super::runner::check_flags_known(c, &mut eval) {
+                problems.push(e.to_string());
+            }
+        }
+        Err(e) => notes.push(format!(
+            "the space's flags were not checked against llama-server's --help: {}",
+            e.to_string().lines().next().unwrap_or_default()
+        )),
+    }
+    if problems.is_empty() {
+        Ok(notes)
+    } else {
+        Err(TuneError::Preflight {
+            problems: problems
+                .iter()
+                .map(|p| format!("  {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+    }
+}

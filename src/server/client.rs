@@ -93,6 +93,11 @@ pub struct RequestRecord {
     pub token_times_s: Vec<f64>,
     /// Tokens in each of those events (1 unless the server batches).
     pub event_tokens: Vec<u32>,
+    /// The event that ended generation (stop / finish_reason) arrived;
+    /// the end of decode on the client clock, even when the last tokens'
+    /// events carried no text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_s: Option<f64>,
     /// Stream finished.
     pub end_s: f64,
     /// Events with content.
@@ -130,13 +135,18 @@ impl RequestRecord {
             .or(self.prompt_tokens_sent)
     }
 
-    /// Decode rate on the client clock: tokens after the first over the time
-    /// from the first to the last output event.
+    /// Decode rate on the client clock: the tokens after the first event's
+    /// over the time from the first token event to the end of generation
+    /// (the finishing event, else the last token event). Both ends are
+    /// events, so tokens whose events carried no text (bytes of a
+    /// multi-byte character) are timed as well as counted.
     pub fn client_decode_tok_s(&self) -> Option<f64> {
         let first = self.first_token_s?;
-        let last = *self.token_times_s.last()?;
+        let last_token = *self.token_times_s.last()?;
+        let last = self.finish_s.map_or(last_token, |f| f.max(last_token));
         let n = self.generated_tokens();
-        (last > first && n > 1).then(|| (n - 1) as f64 / (last - first))
+        let in_first = u64::from(*self.event_tokens.first().unwrap_or(&1));
+        (last > first && n > in_first).then(|| (n - in_first) as f64 / (last - first))
     }
 
     /// Decode rate from the server's timings.
@@ -659,13 +669,24 @@ fn apply_event(
                 let content = nonempty_str(delta.and_then(|d| d.get("content")));
                 let reasoning = nonempty_str(delta.and_then(|d| d.get("reasoning_content")))
                     || nonempty_str(delta.and_then(|d| d.get("reasoning")));
+                // A text delta with no text still stands for a generated token
+                // (a byte of a multi-byte character); the opening role delta
+                // and the closing one do not.
+                let textless = delta.and_then(Value::as_object).is_some_and(|d| {
+                    !d.contains_key("role")
+                        && ["content", "reasoning_content", "reasoning"]
+                            .iter()
+                            .any(|k| d.get(*k).is_some_and(Value::is_string))
+                }) && !content
+                    && !reasoning
+                    && c.get("finish_reason").and_then(Value::as_str).is_none();
                 if content {
                     rec.content_events += 1;
                 }
                 if reasoning {
                     rec.reasoning_events += 1;
                 }
-                tokens = u32::from(content || reasoning);
+                tokens = u32::from(content || reasoning || textless);
                 if let Some(r) = c.get("finish_reason").and_then(Value::as_str) {
                     rec.finish_reason = Some(r.to_string());
                     finished = true;
@@ -680,6 +701,9 @@ fn apply_event(
                     .and_then(Value::as_u64);
             }
         }
+    }
+    if finished {
+        rec.finish_s.get_or_insert(at);
     }
     if tokens > 0 {
         rec.first_token_s.get_or_insert(at);
@@ -743,7 +767,48 @@ mod tests {
         assert_eq!(r.generated_tokens(), 3);
         assert_eq!(r.usage.cached_tokens, Some(0));
         assert_eq!(r.server_decode_tok_s(), Some(750.0));
-        approx::assert_relative_eq!(r.client_decode_tok_s().unwrap(), 20.0, epsilon = 1e-9);
+        // 3 tokens, 2 events with text: the third token is timed by the
+        // finishing event (0.4), so 2 tokens over 0.2 s.
+        approx::assert_relative_eq!(r.client_decode_tok_s().unwrap(), 10.0, epsilon = 1e-9);
+    }
+
+    #[test]
+    fn textless_events_are_timed_and_counted() {
+        // Two tokens with text, then two bytes of one character with none,
+        // then the finish: 4 tokens, the last 3 over 0.3 s.
+        let d = Dialect::OpenAiChat;
+        let mut r = RequestRecord::default();
+        apply(
+            d,
+            r#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#,
+            0.0,
+            &mut r,
+        )
+        .unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":"a"}}]}"#, 0.1, &mut r).unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":"b"}}]}"#, 0.2, &mut r).unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":""}}]}"#, 0.3, &mut r).unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":""}}]}"#, 0.4, &mut r).unwrap();
+        apply(
+            d,
+            r#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#,
+            0.4,
+            &mut r,
+        )
+        .unwrap();
+        apply(
+            d,
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":4}}"#,
+            0.41,
+            &mut r,
+        )
+        .unwrap();
+        let rate = r.client_decode_tok_s().unwrap();
+        assert!((rate - 10.0).abs() < 1e-9, "{rate}");
+        // A stream whose every token event is textless still has a TTFT.
+        let mut r = RequestRecord::default();
+        apply(d, r#"{"choices":[{"delta":{"content":""}}]}"#, 0.25, &mut r).unwrap();
+        assert_eq!(r.first_token_s, Some(0.25));
     }
 
     #[test]

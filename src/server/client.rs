@@ -240,6 +240,56 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// The same error with every text a server could have sent (and the
+    /// URL) passed through [`super::redact::redact`].
+    pub fn redacted(self, key: Option<&str>) -> ClientError {
+        let r = |s: String| super::redact::redact(&s, key);
+        match self {
+            ClientError::BadUrl { url, reason } => ClientError::BadUrl {
+                url: r(url),
+                reason: r(reason),
+            },
+            ClientError::Transport { url, reason } => ClientError::Transport {
+                url: r(url),
+                reason: r(reason),
+            },
+            ClientError::Timeout { url, what, after_s } => ClientError::Timeout {
+                url: r(url),
+                what,
+                after_s,
+            },
+            ClientError::Status { url, status, body } => ClientError::Status {
+                url: r(url),
+                status,
+                body: r(body),
+            },
+            ClientError::Unsupported { url, status } => ClientError::Unsupported {
+                url: r(url),
+                status,
+            },
+            ClientError::Malformed { url, reason, event } => ClientError::Malformed {
+                url: r(url),
+                reason: r(reason),
+                event: r(event),
+            },
+            ClientError::InStream { url, message } => ClientError::InStream {
+                url: r(url),
+                message: r(message),
+            },
+            ClientError::EndedEarly {
+                url,
+                tokens,
+                after_s,
+            } => ClientError::EndedEarly {
+                url: r(url),
+                tokens,
+                after_s,
+            },
+        }
+    }
+}
+
 /// An HTTP client for one server.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -326,6 +376,34 @@ impl Client {
         &self.root
     }
 
+    /// HTTP status of `GET root+path`, with a short timeout.
+    pub async fn status(&self, path: &str) -> Result<u16, ClientError> {
+        self.status_raw(path).await.map_err(|e| self.redacted(e))
+    }
+
+    /// Token ids of `text` (llama.cpp `/tokenize`).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, ClientError> {
+        self.tokenize_raw(text).await.map_err(|e| self.redacted(e))
+    }
+
+    /// Send one streamed generation and record every event's arrival.
+    /// `t0` is the benchmark's start, for `sent_at_s`. Errors never carry
+    /// the API key, whatever the server echoed back.
+    pub async fn generate(
+        &self,
+        dialect: Dialect,
+        req: &GenRequest,
+        t0: Instant,
+    ) -> Result<RequestRecord, ClientError> {
+        self.generate_raw(dialect, req, t0)
+            .await
+            .map_err(|e| self.redacted(e))
+    }
+
+    fn redacted(&self, e: ClientError) -> ClientError {
+        e.redacted(self.api_key.as_deref())
+    }
+
     fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.api_key {
             Some(k) => rb.bearer_auth(k),
@@ -334,7 +412,7 @@ impl Client {
     }
 
     /// HTTP status of `GET root+path`, with a short timeout.
-    pub async fn status(&self, path: &str) -> Result<u16, ClientError> {
+    async fn status_raw(&self, path: &str) -> Result<u16, ClientError> {
         let url = format!("{}{path}", self.root);
         let rb = self
             .auth(self.http.get(&url))
@@ -402,7 +480,7 @@ impl Client {
     }
 
     /// Token ids of `text` without special tokens (llama.cpp `POST /tokenize`).
-    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, ClientError> {
+    async fn tokenize_raw(&self, text: &str) -> Result<Vec<u32>, ClientError> {
         let url = format!("{}/tokenize", self.root);
         let v = self
             .post_json(&url, &json!({"content": text, "add_special": false}))
@@ -466,7 +544,7 @@ impl Client {
 
     /// Send one streamed generation and record every event's arrival.
     /// `t0` is the benchmark's start, for `sent_at_s`.
-    pub async fn generate(
+    async fn generate_raw(
         &self,
         dialect: Dialect,
         req: &GenRequest,

@@ -13,6 +13,7 @@ pub mod client;
 pub mod llama;
 pub mod locate;
 pub mod logscan;
+pub mod redact;
 pub mod supervise;
 
 pub use backend::{Backend, LaunchConfig};

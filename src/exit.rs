@@ -50,6 +50,13 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             .downcast_ref::<crate::catalog::CatalogError>()
             .is_some()
             || cause.downcast_ref::<crate::units::UnitError>().is_some()
+            || cause
+                .downcast_ref::<crate::catalog::ggml_type::UnknownType>()
+                .is_some()
+            || matches!(
+                cause.downcast_ref::<crate::server::ClientError>(),
+                Some(crate::server::ClientError::BadUrl { .. })
+            )
             || cause.downcast_ref::<crate::gguf::GgufError>().is_some()
             || cause
                 .downcast_ref::<crate::tune::TuneError>()

@@ -144,6 +144,12 @@ fn invalid_configurations_are_skipped_with_a_reason() {
             "{why}"
         );
         assert!(!fake.calls.iter().any(|c| c.trial_id == l.id));
+        assert!(
+            l.verdict_reason.starts_with("skipped: ")
+                && !l.verdict_reason.contains("skipped: skipped:"),
+            "{}",
+            l.verdict_reason
+        );
     }
 }
 

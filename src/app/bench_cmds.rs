@@ -51,10 +51,13 @@ fn plan(a: &BenchArgs) -> Result<Config> {
         Ok(())
     };
     at_least_1("--prompt-tokens", prompt_tokens)?;
-    at_least_1(
-        "--n-predict (needs 2 to time decode)",
-        a.n_predict.saturating_sub(1),
-    )?;
+    if a.n_predict < 2 {
+        bail!(UnitError::OutOfRange {
+            what: "--n-predict".into(),
+            rule: "at least 2 (the first token is time to first token; decode is timed from the second)".into(),
+            value: a.n_predict as f64
+        });
+    }
     at_least_1("--repeats", a.repeats as u64)?;
     at_least_1("--concurrency", a.concurrency as u64)?;
     units::positive("--timeout (seconds)", a.timeout, 1e6)?;
@@ -153,10 +156,11 @@ fn check_model(path: &Path) -> Result<GgufModel> {
     if !path.is_file() {
         bail!(ServerError::BadModel {
             path: path.into(),
-            problem: if path.exists() {
-                "is not a file"
-            } else {
-                "does not exist"
+            problem: match std::fs::metadata(path) {
+                Ok(_) => "is not a file",
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => "is a loop of symbolic links",
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+                Err(_) => "cannot be read",
             }
             .into(),
             hint: "pass a .gguf file; `rooftune synth` writes small test models".into(),

@@ -261,12 +261,12 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
                 );
             }
         }
-        let bin = a.server_bin.as_deref().or(c.server.as_deref());
-        for n in crate::tune::preflight::check(&c, bin)? {
+        for n in crate::tune::preflight::check(&c, a.server_bin.as_deref())? {
             eprintln!("note: {n}");
         }
         return Ok(ExitCode::OK);
     }
+    crate::tune::preflight::check_spec_server(&c, a.server_bin.as_deref())?;
     crate::tune::preflight::check_model(&c.model)?;
     let model = model_info(&c.model, true)?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());

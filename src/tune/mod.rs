@@ -36,6 +36,8 @@ impl TuneError {
                 | TuneError::UnknownToBinary { .. }
                 | TuneError::BadOverride { .. }
                 | TuneError::Preflight { .. }
+                | TuneError::SpecRead { .. }
+                | TuneError::Locate(_)
         )
     }
 }
@@ -93,6 +95,9 @@ pub enum TuneError {
     /// The server cannot be found or prepared.
     #[error("{0}")]
     Server(String),
+    /// The server binary named by the user cannot be used (exit 2).
+    #[error("{0}")]
+    Locate(crate::server::ServerError),
     /// The solver failed for a reason of its own.
     #[error("solver: {0}")]
     Solver(String),

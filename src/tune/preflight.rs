@@ -28,6 +28,28 @@ pub fn model_problem(path: &Path) -> Option<String> {
     }
 }
 
+/// A `server = "..."` in the spec (used when --server-bin is not given)
+/// must exist and run; said as the spec's key, not as `--server-bin`.
+pub fn check_spec_server(c: &Campaign, flag: Option<&Path>) -> Result<(), TuneError> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(p) = c.server.as_deref().filter(|_| flag.is_none()) else {
+        return Ok(());
+    };
+    let problem = match std::fs::metadata(p) {
+        Err(_) => "does not exist",
+        Ok(m) if !m.is_file() => "is not a file",
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => "is not executable",
+        Ok(_) => return Ok(()),
+    };
+    Err(TuneError::Preflight {
+        problems: format!(
+            "  `server = ...` in {} points to `{}`, which {problem} (pass the path of an executable llama-server, or remove the key to search PATH)",
+            c.spec_path.display(),
+            p.display()
+        ),
+    })
+}
+
 /// The model check alone (the real run, before hashing the file).
 pub fn check_model(path: &Path) -> Result<(), TuneError> {
     match model_problem(path) {
@@ -38,9 +60,12 @@ pub fn check_model(path: &Path) -> Result<(), TuneError> {
     }
 }
 
-/// Check what the real run checks before its first trial. `Ok` carries
-/// notes (a check that could not be made); `Err` lists what it would refuse.
-pub fn check(c: &Campaign, server_bin: Option<&Path>) -> Result<Vec<String>, TuneError> {
+/// Check what the real run checks before its first trial (`flag`:
+/// `--server-bin`). `Ok` carries notes (a check that could not be made);
+/// `Err` lists what it would refuse.
+pub fn check(c: &Campaign, flag: Option<&Path>) -> Result<Vec<String>, TuneError> {
+    check_spec_server(c, flag)?;
+    let server_bin = flag.or(c.server.as_deref());
     let mut problems: Vec<String> = model_problem(&c.model).into_iter().collect();
     let mut notes = Vec::new();
     match ServerEvaluator::new(c, server_bin, Cancel::new()) {

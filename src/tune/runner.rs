@@ -585,16 +585,16 @@ impl Runner<'_> {
                 Verdict::Discard,
                 "measured, but the objective could not be scored (no reference)".into(),
             ),
-            (st, _, _) => (
-                Verdict::Discard,
-                format!(
-                    "{}: {}",
-                    st.as_str(),
-                    line.reason
-                        .clone()
-                        .unwrap_or_else(|| "no reason given".into())
-                ),
-            ),
+            (st, _, _) => {
+                let why = line
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".into());
+                // Reasons may already say their status ("skipped: ...").
+                let prefix = format!("{}: ", st.as_str());
+                let why = why.strip_prefix(&prefix).unwrap_or(&why);
+                (Verdict::Discard, format!("{prefix}{why}"))
+            }
         };
         line.verdict = verdict;
         line.verdict_reason = reason;

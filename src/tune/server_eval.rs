@@ -50,7 +50,7 @@ impl ServerEvaluator {
             backend.env_var(),
             &Inputs::from_env(bin.map(Path::to_path_buf), backend.env_var()),
         )
-        .map_err(|e| TuneError::Server(e.to_string()))?;
+        .map_err(TuneError::Locate)?;
         // A current-thread runtime on the calling (main) thread: the server is
         // spawned from the thread that lives as long as rooftune (PDEATHSIG).
         let rt = tokio::runtime::Builder::new_current_thread()

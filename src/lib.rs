@@ -20,12 +20,16 @@ pub mod campaign;
 pub mod cancel;
 pub mod catalog;
 pub mod cli;
+pub mod compare;
+pub mod dtype;
 pub mod exit;
 pub mod gguf;
 pub mod probe;
 pub mod report;
 pub mod roofline;
 pub mod server;
+pub mod shape;
+pub mod trial;
 pub mod tune;
 pub mod units;
 

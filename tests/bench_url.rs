@@ -130,7 +130,8 @@ fn bad_flags() {
         .unwrap()
         .args(["bench", "--url", "localhost:8080/v1"])
         .assert()
-        .code(1)
+        // A bad --url is bad input: exit 2, like every usage error.
+        .code(2)
         .stderr(predicate::str::contains("must start with http://"));
     Command::cargo_bin("rooftune")
         .unwrap()

@@ -5,14 +5,13 @@
 use rooftune::campaign::history::History;
 use rooftune::campaign::log;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo, Role, TrialLine, Verdict};
+use rooftune::campaign::runner::{self, Ending, Setup};
 use rooftune::cancel::Cancel;
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
-use rooftune::tune::runner::{self, Ending, Setup};
 use rooftune::tune::space::MachineFacts;
 use rooftune::tune::spec;
 use rooftune::tune::trial::Status;
-use rooftune::tune::TuneError;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -43,6 +42,7 @@ fn setup(dir: &Path, text: &str) -> Setup {
         log_path: dir.join("c").join("trials.jsonl"),
         resume: false,
         feasibility: Feasibility {
+            backend: rooftune::server::BackendKind::Llama,
             machine: MachineFacts { physical_cores: 2 },
             min_ctx: campaign.constraints.min_ctx,
             shape: None,
@@ -79,7 +79,7 @@ fn script() -> Script {
     }
 }
 
-fn run(s: &Setup, sc: Script) -> (Result<runner::Summary, TuneError>, FakeEvaluator) {
+fn run(s: &Setup, sc: Script) -> (Result<runner::Summary, runner::RunError>, FakeEvaluator) {
     let flag = Cancel::new();
     let mut fake = FakeEvaluator::new(sc, flag.clone());
     let r = runner::run(s, &mut fake, &flag, &mut |l| {

@@ -1,5 +1,6 @@
-//! The autotuner: search llama-server's start-up flags for a campaign's
-//! objective, one server start per configuration.
+//! The autotuner: search a backend's start-up flags for a campaign's
+//! objective, one server start per configuration. The campaign loop that
+//! drives it and logs every trial is `crate::campaign::runner`.
 //!
 //! - [`spec`]: the campaign file, validated before anything starts;
 //! - [`space`]: the backend's flags, values, interactions and lossy tags, as data;
@@ -7,8 +8,6 @@
 //! - [`objective`]: what "better" means (a score relative to the defaults);
 //! - [`trial`]: the [`trial::Evaluator`] trait between the tuner and a server;
 //! - [`solver`]: simulated annealing (argmin) over the lattice;
-//! - [`runner`]: the campaign loop: defaults first, screening, skips,
-//!   anchors and drift, budget, Ctrl-C, every result logged as it arrives;
 //! - [`plan`]: `--dry-run`: what the budget allows and what it would cost;
 //! - [`quality`]: the quality guard (top-k divergence from the defaults);
 //! - [`fake`]: a scripted evaluator for fast, deterministic tests.
@@ -18,9 +17,7 @@ pub mod lattice;
 pub mod objective;
 pub mod overrides;
 pub mod plan;
-pub mod preflight;
 pub mod quality;
-pub mod runner;
 pub mod server_eval;
 pub mod solver;
 pub mod space;
@@ -30,15 +27,15 @@ pub mod trial;
 impl TuneError {
     /// True for errors in what the user wrote (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
+        match self {
             TuneError::Spec { .. }
-                | TuneError::UnknownToBinary { .. }
-                | TuneError::BadOverride { .. }
-                | TuneError::Preflight { .. }
-                | TuneError::SpecRead { .. }
-                | TuneError::Locate(_)
-        )
+            | TuneError::UnknownToBinary { .. }
+            | TuneError::BadOverride { .. }
+            | TuneError::Preflight { .. }
+            | TuneError::SpecRead { .. } => true,
+            TuneError::Server(e) => e.is_usage(),
+            _ => false,
+        }
     }
 }
 
@@ -57,7 +54,7 @@ pub enum TuneError {
         message: String,
     },
     /// The spec cannot be read.
-    #[error("cannot read campaign spec `{file}`")]
+    #[error("cannot read campaign spec `{file}`\n(hint: check the path; `experiments/example.toml` is a spec to start from)")]
     SpecRead {
         /// Spec file.
         file: String,
@@ -66,8 +63,10 @@ pub enum TuneError {
         source: std::io::Error,
     },
     /// The server binary does not know a flag of the space.
-    #[error("llama-server `{binary}` does not know flag `{flag}`: {hint}")]
+    #[error("{server} `{binary}` does not know flag `{flag}`: {hint}")]
     UnknownToBinary {
+        /// The backend's server name.
+        server: String,
         /// Binary path.
         binary: String,
         /// The flag.
@@ -89,15 +88,12 @@ pub enum TuneError {
         /// One indented line per problem.
         problems: String,
     },
-    /// The campaign log failed.
-    #[error(transparent)]
-    Log(#[from] crate::campaign::CampaignError),
     /// The server cannot be found or prepared.
-    #[error("{0}")]
-    Server(String),
-    /// The server binary named by the user cannot be used (exit 2).
-    #[error("{0}")]
-    Locate(crate::server::ServerError),
+    #[error(transparent)]
+    Server(#[from] crate::server::ServerError),
+    /// The async runtime could not start.
+    #[error("starting the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// The solver failed for a reason of its own.
     #[error("solver: {0}")]
     Solver(String),

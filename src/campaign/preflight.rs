@@ -3,10 +3,10 @@
 //! and the space's flags against the server binary's `--help`. A dry run
 //! that says all is well must not be followed by a real run that refuses.
 
-use super::server_eval::ServerEvaluator;
-use super::spec::Campaign;
-use super::TuneError;
 use crate::cancel::Cancel;
+use crate::tune::server_eval::ServerEvaluator;
+use crate::tune::spec::Campaign;
+use crate::tune::TuneError;
 use std::path::Path;
 
 /// Problems with the model path, as the real run would report them.
@@ -70,7 +70,7 @@ pub fn check(c: &Campaign, flag: Option<&Path>) -> Result<Vec<String>, TuneError
     let mut notes = Vec::new();
     match ServerEvaluator::new(c, server_bin, Cancel::new()) {
         Ok(mut eval) => {
-            if let Err(e) = super::runner::check_flags_known(c, &mut eval) {
+            if let Err(e) = crate::campaign::runner::check_flags_known(c, &mut eval) {
                 problems.push(e.to_string());
             }
         }

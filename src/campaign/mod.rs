@@ -20,6 +20,7 @@
 //! - [`comparable`]: what must match for a resume to rank old and new trials together.
 
 pub mod comparable;
+pub mod export;
 pub mod history;
 pub mod lock;
 pub mod log;

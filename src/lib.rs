@@ -17,6 +17,7 @@
 pub mod app;
 pub mod bench;
 pub mod campaign;
+pub mod cancel;
 pub mod catalog;
 pub mod cli;
 pub mod compare;

@@ -9,14 +9,13 @@
 use assert_cmd::Command;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo};
 use rooftune::campaign::runner::{self, Setup};
+use rooftune::cancel::Cancel;
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
 use rooftune::tune::space::MachineFacts;
 use rooftune::tune::spec;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 const SPEC: &str = r#"
 model = "m.gguf"
@@ -60,7 +59,7 @@ fn write_campaign(dir: &Path) -> std::path::PathBuf {
         ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), 500.0)]),
         server_bin: "/opt/llama/bin/llama-server".into(),
     };
-    let flag = Arc::new(AtomicBool::new(false));
+    let flag = Cancel::new();
     let script = Script {
         effects: vec![("-t".into(), "2".into(), 1.9)],
         noise: 0.02,

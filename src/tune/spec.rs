@@ -282,18 +282,51 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
     })
 }
 
-fn parse_budget(path: &Path, text: &str, b: &RawBudget) -> Result<Budget, TuneError> {
-    let at = text.find("[budget]").unwrap_or(0);
-    let repeats = b.repeats.unwrap_or(3).max(1);
-    let screen_repeats = b.screen_repeats.unwrap_or(1).clamp(1, repeats);
-    if b.trials == Some(0) || b.minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
-        return Err(spec_err(
-            path,
-            text,
-            at,
-            "budget.trials and budget.minutes must be positive".into(),
+/// The budget's rules, shared by the spec (`budget.trials`) and the command
+/// line (`--trials`): `Err` says what is wrong with the value.
+pub fn check_trials(trials: u32) -> Result<(), String> {
+    if trials == 0 {
+        return Err("must be at least 1, got 0 (leave it out for no trial limit)".into());
+    }
+    Ok(())
+}
+
+/// `budget.minutes` / `--minutes`: a finite number above 0.
+pub fn check_minutes(minutes: f64) -> Result<(), String> {
+    if !minutes.is_finite() || minutes <= 0.0 {
+        return Err(format!(
+            "must be a number of minutes above 0, got {minutes} (leave it out for no time limit)"
         ));
     }
+    Ok(())
+}
+
+/// `budget.repeats` / `budget.screen_repeats`: at least 1.
+pub fn check_repeats(repeats: u32) -> Result<(), String> {
+    if repeats == 0 {
+        return Err("must be at least 1, got 0".into());
+    }
+    Ok(())
+}
+
+fn parse_budget(path: &Path, text: &str, b: &RawBudget) -> Result<Budget, TuneError> {
+    let at = text.find("[budget]").unwrap_or(0);
+    let checks = [
+        ("budget.trials", b.trials.map_or(Ok(()), check_trials)),
+        ("budget.minutes", b.minutes.map_or(Ok(()), check_minutes)),
+        ("budget.repeats", b.repeats.map_or(Ok(()), check_repeats)),
+        (
+            "budget.screen_repeats",
+            b.screen_repeats.map_or(Ok(()), check_repeats),
+        ),
+    ];
+    for (key, r) in checks {
+        if let Err(why) = r {
+            return Err(spec_err(path, text, at, format!("{key} {why}")));
+        }
+    }
+    let repeats = b.repeats.unwrap_or(3);
+    let screen_repeats = b.screen_repeats.unwrap_or(1).min(repeats);
     let screen_margin = b.screen_margin.unwrap_or(0.1);
     if !(0.0..1.0).contains(&screen_margin) {
         return Err(spec_err(

@@ -266,6 +266,7 @@ async fn run(
         (None, Some(model)) => {
             let gguf = check_model(model)?;
             let shape = model_shape(&gguf);
+            notes.extend(crate::gguf::chat_template::missing_warning(&gguf, &a.extra));
             let (info, m) = run_local(a, model, cfg, &mut ev).await?;
             (info, m, shape)
         }

@@ -139,6 +139,9 @@ pub fn inspect(file: &Path, toml: bool, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::OK);
     }
     let (_, ins) = crate::gguf::shape::inspect(&m)?;
+    if let Some(w) = crate::gguf::chat_template::missing_warning(&m, &[]) {
+        eprintln!("warning: {w}");
+    }
     if json {
         print!("{}", report::json(&ins));
     } else {

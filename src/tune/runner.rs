@@ -188,7 +188,14 @@ fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), TuneE
     let Some(help) = eval.help_text() else {
         return Ok(());
     };
-    let bad = super::space::unknown_to_binary(&c.space.flags(), &help);
+    let mut flags = c.space.flags();
+    flags.extend(
+        c.fixed
+            .iter()
+            .filter(|a| a.starts_with('-'))
+            .map(|a| a.split('=').next().unwrap_or(a).to_string()),
+    );
+    let bad = super::space::unknown_to_binary(&flags, &help);
     match bad.into_iter().next() {
         Some((flag, hint)) => Err(TuneError::UnknownToBinary {
             binary: eval.server().binary,
@@ -478,6 +485,7 @@ impl Runner<'_> {
             self.setup.model.path.clone(),
         ];
         argv.extend(config.args());
+        argv.extend(self.setup.campaign.fixed.iter().cloned());
         shell_words::join(argv)
     }
 

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 pub struct ServerEvaluator {
     bin: PathBuf,
     model: PathBuf,
+    /// The campaign's `fixed` arguments, after each configuration's flags.
+    fixed: Vec<String>,
     build: String,
     rt: tokio::runtime::Runtime,
     interrupt: &'static AtomicBool,
@@ -61,6 +63,7 @@ impl ServerEvaluator {
             build: locate::version(&found.path),
             bin: found.path,
             model: c.model.clone(),
+            fixed: c.fixed.clone(),
             rt,
             interrupt,
             timeout: Duration::from_secs(300),
@@ -314,14 +317,10 @@ impl ServerEvaluator {
             ..StartOptions::default()
         };
         let t0 = Instant::now();
-        let started = RunningServer::start(
-            &LlamaServer,
-            &self.bin,
-            &self.model,
-            &req.config.args(),
-            &opts,
-        )
-        .await;
+        let mut args = req.config.args();
+        args.extend(self.fixed.iter().cloned());
+        let started =
+            RunningServer::start(&LlamaServer, &self.bin, &self.model, &args, &opts).await;
         let mut server = match started {
             Ok(s) => s,
             Err(e) => {

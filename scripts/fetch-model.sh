@@ -77,7 +77,7 @@ cached_ok() {
     [ "$(size_of "$MODEL")" = "$SIZE" ] || return 1
     if [ "$VERIFY" = 1 ]; then
         log "verifying sha256 of $MODEL"
-        [ "$(sha256_of "$MODEL")" = "$SHA256" ] || { log "cached model fails its sha256; fetching again"; rm -f "$MARKER"; return 1; }
+        [ "$(sha256_of "$MODEL")" = "$SHA256" ] || { log "the cached model fails its sha256 check; it will be fetched again"; rm -f "$MARKER"; return 1; }
     fi
     return 0
 }

@@ -22,6 +22,7 @@ echo "==> the roofline: does GLM-5.1 at UD-IQ3_XXS clear 100 tok/s on a 512 GB M
 echo "==> the main job: tune llama-server for Gemma 3 270M on this machine (experiments/gemma.toml)" >&2
 ln -sfn "$GEMMA" experiments/gemma-3-270m-q4_k_m.gguf
 "$RT" model inspect experiments/gemma-3-270m-q4_k_m.gguf
+echo "(the campaign serves it with --no-jinja --chat-template gemma: \`fixed\` in experiments/gemma.toml)" >&2
 if [ -s experiments/gemma/trials.jsonl ]; then
   "$RT" tune experiments/gemma.toml --resume
 else

@@ -202,6 +202,7 @@ async fn run(
         }
         (None, Some(model)) => {
             let shape = check_model(a.backend.get(), model)?;
+            notes.extend(crate::gguf::chat_template::file_warning(model, &a.extra));
             let (info, m) = run_local(a, model, cfg, &mut ev).await?;
             (info, m, shape)
         }

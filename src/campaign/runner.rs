@@ -242,9 +242,16 @@ pub fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), R
         return Ok(());
     };
     let backend = c.backend.get();
+    let mut flags = c.space.flags();
+    flags.extend(
+        c.fixed
+            .iter()
+            .filter(|a| a.starts_with('-'))
+            .map(|a| a.split('=').next().unwrap_or(a).to_string()),
+    );
     let bad = backend
         .flags()
-        .unknown_to_binary(&c.space.flags(), &help, backend.name());
+        .unknown_to_binary(&flags, &help, backend.name());
     match bad.into_iter().next() {
         Some((flag, hint)) => Err(RunError::Tune(TuneError::UnknownToBinary {
             server: backend.name().into(),
@@ -530,10 +537,12 @@ impl Runner<'_> {
 
     /// The full command line to paste.
     fn command(&self, config: &Config) -> String {
+        let mut args = config.args();
+        args.extend(self.setup.campaign.fixed.iter().cloned());
         self.setup.campaign.backend.get().paste_command(
             &self.setup.server_bin,
             std::path::Path::new(&self.setup.model.path),
-            &config.args(),
+            &args,
         )
     }
 

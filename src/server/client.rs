@@ -112,6 +112,11 @@ pub struct RequestRecord {
     pub finish_reason: Option<String>,
     /// Prompt tokens rooftune sent (exact for token prompts).
     pub prompt_tokens_sent: Option<u64>,
+    /// Generated token ids (native dialect), for checks such as
+    /// [`Client::detokenize`]. Never serialized: generated text stays out of
+    /// exported logs and reports.
+    #[serde(skip)]
+    pub token_ids: Vec<u32>,
 }
 
 impl RequestRecord {
@@ -500,6 +505,20 @@ impl Client {
             })
     }
 
+    /// Text of token ids (llama.cpp `POST /detokenize`).
+    pub async fn detokenize(&self, ids: &[u32]) -> Result<String, ClientError> {
+        let url = format!("{}/detokenize", self.root);
+        let v = self.post_json(&url, &json!({ "tokens": ids })).await?;
+        v.get("content")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Malformed {
+                url,
+                reason: "no `content` string".into(),
+                event: truncate(&v.to_string(), 200),
+            })
+    }
+
     fn body(&self, dialect: Dialect, req: &GenRequest) -> (String, Value) {
         match dialect {
             Dialect::LlamaCompletion => {
@@ -716,10 +735,15 @@ fn apply_event(
     let mut finished = false;
     match dialect {
         Dialect::LlamaCompletion => {
-            let ids = v
-                .get("tokens")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len) as u32;
+            let id_list = v.get("tokens").and_then(Value::as_array);
+            let ids = id_list.map_or(0, Vec::len) as u32;
+            rec.token_ids.extend(
+                id_list
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_u64)
+                    .map(|t| t as u32),
+            );
             let stop = v.get("stop").and_then(Value::as_bool).unwrap_or(false);
             tokens = if ids > 0 {
                 ids
@@ -905,6 +929,9 @@ mod tests {
         assert_eq!(r.prompt_tokens(), Some(5));
         assert_eq!(r.server_prefill_tok_s(), Some(500.0));
         assert_eq!(r.finish_reason.as_deref(), Some("limit"));
+        assert_eq!(r.token_ids, vec![147]);
+        // Generated ids never reach serialized records (exported logs).
+        assert!(!serde_json::to_string(&r).unwrap().contains("token_ids"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct ServerEvaluator {
     backend: &'static dyn Backend,
     bin: PathBuf,
     model: PathBuf,
+    /// The campaign's `fixed` arguments, after each configuration's flags.
+    fixed: Vec<String>,
     build: String,
     rt: tokio::runtime::Runtime,
     cancel: Cancel,
@@ -57,6 +59,7 @@ impl ServerEvaluator {
             backend,
             bin: found.path,
             model: c.model.clone(),
+            fixed: c.fixed.clone(),
             rt,
             cancel,
             timeout: Duration::from_secs(300),
@@ -146,12 +149,14 @@ impl ServerEvaluator {
             ..StartOptions::default()
         };
         let t0 = Instant::now();
+        let mut args = req.config.args();
+        args.extend(self.fixed.iter().cloned());
         let started = server::start_for_measurement(
             self.backend,
             &self.bin,
             self.build.clone(),
             &self.model,
-            &req.config.args(),
+            &args,
             &opts,
             self.timeout,
         )

@@ -40,6 +40,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             || cause.downcast_ref::<crate::units::UnitError>().is_some()
             || cause.downcast_ref::<crate::gguf::GgufError>().is_some()
             || cause
+                .downcast_ref::<crate::logs::LogsError>()
+                .is_some_and(crate::logs::LogsError::is_usage)
+            || cause
                 .downcast_ref::<crate::tune::TuneError>()
                 .is_some_and(crate::tune::TuneError::is_usage)
             || cause

@@ -5,6 +5,7 @@ mod bench_cmds;
 mod build;
 mod catalog_cmds;
 mod gguf_cmds;
+mod logs_cmds;
 mod predict_cmds;
 mod probe_cmds;
 mod tune_cmds;
@@ -25,5 +26,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench_cmds::bench(&a),
         Command::Tune(a) => tune_cmds::tune(&a),
         Command::Campaign(c) => tune_cmds::campaign(c),
+        Command::Logs(c) => logs_cmds::logs(c),
     }
 }

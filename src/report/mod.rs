@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod campaign;
 pub mod catalog;
+pub mod logs;
 pub mod matrix;
 pub mod predict;
 pub mod probe;

@@ -122,6 +122,9 @@ pub fn parse(lines: &mut dyn super::walk::Lines, stem: &str, out: &mut Parsed) {
             dedupe_key,
         });
     }
+    // Streamed rows sit together: merge them now so memory holds one per
+    // response (copies across files are merged again after reading).
+    out.counters.claude_rows_merged += dedupe(&mut out.records);
 }
 
 /// Keep one record per response key: the main-thread one over a sidechain
@@ -181,9 +184,8 @@ mod tests {
             line("m2", "r2", false, 2000, 5),
         ]
         .join("\n");
-        let mut p = read(&text);
-        assert_eq!(p.records.len(), 4);
-        assert_eq!(dedupe(&mut p.records), 2);
+        let p = read(&text);
+        assert_eq!(p.counters.claude_rows_merged, 2);
         let outs: Vec<u64> = p.records.iter().map(|r| r.output_tokens).collect();
         assert_eq!(outs, vec![40, 5]);
         assert_eq!(p.records[0].input_tokens, 1103);
@@ -199,8 +201,8 @@ mod tests {
             line("m3", "r3", true, 10, 1),
         ]
         .join("\n");
-        let mut p = read(&text);
-        assert_eq!(dedupe(&mut p.records), 1);
+        let p = read(&text);
+        assert_eq!(p.counters.claude_rows_merged, 1);
         let srcs: Vec<Source> = p.records.iter().map(|r| r.source).collect();
         assert_eq!(srcs, vec![Source::Claude, Source::ClaudeSidechain]);
     }

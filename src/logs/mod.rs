@@ -173,7 +173,7 @@ pub fn analyze(opts: &Options) -> Result<Analysis, LogsError> {
     let mut malformed = Vec::new();
     let mut malformed_lines = 0;
     let mut skipped = Skipped::default();
-    let mut records = Vec::new();
+    let mut records = Vec::with_capacity(outcomes.iter().map(|o| o.parsed.records.len()).sum());
     for (f, o) in found.iter().zip(outcomes) {
         match o.kind {
             walk::Kind::Codex => files.codex += 1,

@@ -12,6 +12,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod collect;
 pub mod record;
 pub mod requests;
 pub mod summary;
@@ -168,55 +169,86 @@ pub struct Analysis {
 /// Read every file under `opts.paths` and summarise.
 pub fn analyze(opts: &Options) -> Result<Analysis, LogsError> {
     let found = walk::find(&opts.paths, opts.since)?;
-    let outcomes = read_all(&found, opts.threads.max(1));
-    let mut files = Files::default();
-    let mut malformed = Vec::new();
-    let mut malformed_lines = 0;
-    let mut skipped = Skipped::default();
-    let mut records = Vec::with_capacity(outcomes.iter().map(|o| o.parsed.records.len()).sum());
-    for (f, o) in found.iter().zip(outcomes) {
-        match o.kind {
-            walk::Kind::Codex => files.codex += 1,
-            walk::Kind::Claude => files.claude += 1,
-            walk::Kind::RequestsCsv | walk::Kind::RequestsJsonl => files.requests += 1,
-            walk::Kind::Unknown => files.skipped += 1,
-        }
-        if o.kind != walk::Kind::Unknown {
-            files.bytes += f.size_bytes;
-            files.gzip += u64::from(o.gzip);
-        }
-        if let Some(e) = o.io_error {
-            files.unreadable.push(format!("{}: {e}", f.path.display()));
-        }
-        malformed_lines += o.parsed.malformed_count;
-        for (line, reason) in o.parsed.malformed {
-            if malformed.len() < MALFORMED_LISTED {
-                malformed.push(Malformed {
-                    place: format!("{}:{line}", f.path.display()),
-                    reason,
-                });
-            }
-        }
-        skipped.add(o.parsed.counters);
-        records.extend(o.parsed.records);
-    }
-    skipped.claude_rows_merged += claude::dedupe(&mut records);
-    let before = records.len();
-    if let Some(cutoff) = opts.since.and_then(|t| {
+    let since_ms = opts.since.and_then(|t| {
         t.duration_since(SystemTime::UNIX_EPOCH)
             .ok()
             .map(|d| d.as_millis() as i64)
-    }) {
-        records.retain(|r| r.time_ms.is_none_or(|t| t >= cutoff));
-    }
+    });
+    let mut merge = Merge {
+        found: &found,
+        files: Files::default(),
+        malformed: Vec::new(),
+        malformed_lines: 0,
+        skipped: Skipped::default(),
+        collector: collect::Collector::new(opts.by, since_ms),
+    };
+    read_all(&found, opts.threads.max(1), |i, o| merge.add(i, o));
+    let Merge {
+        mut files,
+        mut malformed,
+        malformed_lines,
+        mut skipped,
+        collector,
+        ..
+    } = merge;
+    files.unreadable.sort();
+    malformed.sort_by_key(|(file, line, _)| (*file, *line));
+    malformed.truncate(MALFORMED_LISTED);
+    skipped.claude_rows_merged += collector.merged;
     Ok(Analysis {
         files,
         malformed_lines,
-        malformed,
+        malformed: malformed
+            .into_iter()
+            .map(|(file, line, reason)| Malformed {
+                place: format!("{}:{line}", found[file].path.display()),
+                reason,
+            })
+            .collect(),
         skipped,
-        before_since: (before - records.len()) as u64,
-        summary: summary::summarize(&records, opts.by),
+        before_since: collector.before_since,
+        summary: summary::from_collector(&collector),
     })
+}
+
+/// The running totals while files arrive (in any order).
+struct Merge<'a> {
+    found: &'a [walk::Found],
+    files: Files,
+    malformed: Vec<(usize, u64, String)>,
+    malformed_lines: u64,
+    skipped: Skipped,
+    collector: collect::Collector,
+}
+
+impl Merge<'_> {
+    fn add(&mut self, i: usize, o: Outcome) {
+        let f = &self.found[i];
+        match o.kind {
+            walk::Kind::Codex => self.files.codex += 1,
+            walk::Kind::Claude => self.files.claude += 1,
+            walk::Kind::RequestsCsv | walk::Kind::RequestsJsonl => self.files.requests += 1,
+            walk::Kind::Unknown => self.files.skipped += 1,
+        }
+        if o.kind != walk::Kind::Unknown {
+            self.files.bytes += f.size_bytes;
+            self.files.gzip += u64::from(o.gzip);
+        }
+        if let Some(e) = o.io_error {
+            self.files
+                .unreadable
+                .push(format!("{}: {e}", f.path.display()));
+        }
+        self.malformed_lines += o.parsed.malformed_count;
+        self.malformed.extend(
+            o.parsed
+                .malformed
+                .into_iter()
+                .map(|(line, reason)| (i, line, reason)),
+        );
+        self.skipped.add(o.parsed.counters);
+        self.collector.add_file(i, o.parsed.records);
+    }
 }
 
 /// What reading one file gave.
@@ -227,32 +259,31 @@ struct Outcome {
     parsed: Parsed,
 }
 
-/// Read files on `threads` workers, biggest first; results in `found` order.
-fn read_all(found: &[walk::Found], threads: usize) -> Vec<Outcome> {
+/// Read files on `threads` workers, biggest first, handing each outcome to
+/// `sink` on this thread as it arrives (so only a few files' records are in
+/// memory at once).
+fn read_all(found: &[walk::Found], threads: usize, mut sink: impl FnMut(usize, Outcome)) {
     let mut order: Vec<usize> = (0..found.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(found[i].size_bytes));
     let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, Outcome)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.min(found.len()).max(1))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = order.get(k) else { break };
-                        mine.push((i, read_one(&found[i].path)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Outcome)>(threads * 2);
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(found.len()) {
+            let tx = tx.clone();
+            let (next, order) = (&next, &order);
+            s.spawn(move || loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
+                if tx.send((i, read_one(&found[i].path))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, o) in rx {
+            sink(i, o);
+        }
     });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, o)| o).collect()
 }
 
 /// Read one file: open, tell its kind, hand it to its reader.

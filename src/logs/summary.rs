@@ -16,6 +16,7 @@
 //!   over those calls, the TTFT above the session's median TTFT of the other
 //!   calls.
 
+use super::collect::{Collector, Key, Sample};
 use super::record::{depth_bucket, Request, Source, DEPTH_BUCKETS};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -187,38 +188,43 @@ pub fn quantile(v: &mut [f64], q: f64) -> Option<f64> {
     Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
 }
 
-type Key = (Source, Option<String>);
-
-/// Summarise records (their order does not matter).
+/// Summarise records (their order does not matter; Claude Code copies are merged).
 pub fn summarize(records: &[Request], by: GroupBy) -> Summary {
-    let mut groups: BTreeMap<Key, Vec<&Request>> = BTreeMap::new();
-    for r in records {
-        let model = match by {
-            GroupBy::Source => None,
-            GroupBy::Model => Some(r.model.to_string()),
-        };
-        groups.entry((r.source, model)).or_default().push(r);
+    let mut c = Collector::new(by, None);
+    c.add_file(0, records.to_vec());
+    from_collector(&c)
+}
+
+/// Summarise what a [`Collector`] gathered.
+pub fn from_collector(c: &Collector) -> Summary {
+    let mut groups: BTreeMap<&Key, Vec<&Sample>> = BTreeMap::new();
+    for r in &c.samples {
+        groups
+            .entry(&c.groups[usize::from(r.group)])
+            .or_default()
+            .push(r);
     }
     let mut out = Summary {
-        by,
+        by: c.by(),
         groups: Vec::new(),
         depth: Vec::new(),
         time: Vec::new(),
         sessions: Vec::new(),
     };
     for ((source, model), rs) in groups {
-        out.groups.push(group_row(source, &model, &rs));
+        let source = *source;
+        out.groups.push(group_row(source, model, &rs));
         for (b, (label, _)) in DEPTH_BUCKETS.iter().enumerate() {
-            let in_b: Vec<&Request> = rs
+            let in_b: Vec<&Sample> = rs
                 .iter()
                 .copied()
-                .filter(|r| depth_bucket(r.input_tokens) == b)
+                .filter(|r| depth_bucket(u64::from(r.input_tokens)) == b)
                 .collect();
             if !in_b.is_empty() {
-                out.depth.push(depth_row(source, &model, label, &in_b));
+                out.depth.push(depth_row(source, model, label, &in_b));
             }
         }
-        let sessions = session_times(source, &model, &rs);
+        let sessions = session_times(source, model, &rs, &c.sessions);
         if !sessions.is_empty() {
             let mut total = Time::default();
             sessions.iter().for_each(|s| total.add(&s.time));
@@ -244,14 +250,14 @@ struct Stats {
     decode_p90_tok_s: Option<f64>,
 }
 
-fn stats(rs: &[&Request]) -> Stats {
-    let mut input: Vec<f64> = rs.iter().map(|r| r.input_tokens as f64).collect();
+fn stats(rs: &[&Sample]) -> Stats {
+    let mut input: Vec<f64> = rs.iter().map(|r| f64::from(r.input_tokens)).collect();
     let mut ratio: Vec<f64> = rs
         .iter()
         .filter(|r| r.input_tokens > 0)
         .map(|r| r.cached_ratio())
         .collect();
-    let mut ttft: Vec<f64> = rs.iter().filter_map(|r| r.ttft_s).collect();
+    let mut ttft: Vec<f64> = rs.iter().filter_map(|r| r.ttft_s()).collect();
     let mut rate: Vec<f64> = rs.iter().filter_map(|r| r.decode_tok_s()).collect();
     Stats {
         median_input_tokens: quantile(&mut input, 0.5),
@@ -264,23 +270,23 @@ fn stats(rs: &[&Request]) -> Stats {
     }
 }
 
-fn group_row(source: Source, model: &Option<String>, rs: &[&Request]) -> Group {
+fn group_row(source: Source, model: &Option<String>, rs: &[&Sample]) -> Group {
     let s = stats(rs);
-    let input: u64 = rs.iter().map(|r| r.input_tokens).sum();
-    let cached: u64 = rs.iter().map(|r| r.cached_tokens).sum();
+    let input: u64 = rs.iter().map(|r| u64::from(r.input_tokens)).sum();
+    let cached: u64 = rs.iter().map(|r| u64::from(r.cached_tokens)).sum();
     let deepest = rs
         .iter()
-        .map(|r| depth_bucket(r.input_tokens))
+        .map(|r| depth_bucket(u64::from(r.input_tokens)))
         .max()
         .unwrap_or(0);
     Group {
         source,
         model: model.clone(),
-        sessions: rs.iter().map(|r| &*r.session).collect::<HashSet<_>>().len() as u64,
+        sessions: rs.iter().map(|r| r.session).collect::<HashSet<_>>().len() as u64,
         requests: rs.len() as u64,
         input_tokens: input,
         cached_tokens: cached,
-        output_tokens: rs.iter().map(|r| r.output_tokens).sum(),
+        output_tokens: rs.iter().map(|r| u64::from(r.output_tokens)).sum(),
         median_input_tokens: s.median_input_tokens,
         median_cached_ratio: s.median_cached_ratio,
         cached_share: (input > 0).then(|| cached as f64 / input as f64),
@@ -297,7 +303,7 @@ fn depth_row(
     source: Source,
     model: &Option<String>,
     bucket: &'static str,
-    rs: &[&Request],
+    rs: &[&Sample],
 ) -> DepthRow {
     let s = stats(rs);
     DepthRow {
@@ -315,15 +321,28 @@ fn depth_row(
 }
 
 /// Per session with timed calls, in session-id order.
-fn session_times(source: Source, model: &Option<String>, rs: &[&Request]) -> Vec<SessionTime> {
-    let mut by_session: BTreeMap<&str, Vec<&Request>> = BTreeMap::new();
-    for r in rs.iter().filter(|r| r.ttft_s.is_some()) {
-        by_session.entry(&r.session).or_default().push(r);
+fn session_times(
+    source: Source,
+    model: &Option<String>,
+    rs: &[&Sample],
+    names: &[std::sync::Arc<str>],
+) -> Vec<SessionTime> {
+    let mut by_session: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
+    for r in rs.iter().filter(|r| r.ttft_s().is_some()) {
+        let name = names.get(r.session as usize).map_or("", |n| &**n);
+        by_session.entry(name).or_default().push(r);
     }
     by_session
         .into_iter()
         .map(|(session, mut calls)| {
-            calls.sort_by_key(|r| r.time_ms.unwrap_or(i64::MAX));
+            calls.sort_by_key(|r| {
+                (
+                    r.time_ms().unwrap_or(i64::MAX),
+                    r.end_ms().unwrap_or(i64::MAX),
+                    r.input_tokens,
+                    r.output_tokens,
+                )
+            });
             let mut ratios: Vec<f64> = calls.iter().map(|r| r.cached_ratio()).collect();
             let usual = quantile(&mut ratios, 0.5);
             SessionTime {
@@ -338,27 +357,27 @@ fn session_times(source: Source, model: &Option<String>, rs: &[&Request]) -> Vec
 }
 
 /// Where one session's time went; `calls` in request order, all timed.
-fn session_time(calls: &[&Request], usual_ratio: f64) -> Time {
+fn session_time(calls: &[&Sample], usual_ratio: f64) -> Time {
     let mut t = Time::default();
-    let is_miss = |r: &Request| r.cached_ratio() < usual_ratio - MISS_MARGIN;
+    let is_miss = |r: &Sample| r.cached_ratio() < usual_ratio - MISS_MARGIN;
     let mut hit_ttft: Vec<f64> = calls
         .iter()
         .filter(|r| !is_miss(r))
-        .filter_map(|r| r.ttft_s)
+        .filter_map(|r| r.ttft_s())
         .collect();
     let hit_median = quantile(&mut hit_ttft, 0.5);
     for (i, r) in calls.iter().enumerate() {
-        let ttft = r.ttft_s.unwrap_or(0.0);
+        let ttft = r.ttft_s().unwrap_or(0.0);
         t.requests += 1;
         t.first_token_wait_s += ttft;
-        t.decoding_s += r.decode_s.unwrap_or(0.0);
+        t.decoding_s += r.decode_s().unwrap_or(0.0);
         if is_miss(r) {
             t.miss_requests += 1;
             t.miss_wait_s += ttft;
             t.miss_explained_s += hit_median.map_or(0.0, |m| (ttft - m).max(0.0));
         }
         if let Some(next) = calls.get(i + 1) {
-            if let (Some(end), Some(start)) = (r.end_ms, next.time_ms) {
+            if let (Some(end), Some(start)) = (r.end_ms(), next.time_ms()) {
                 let gap_s = (start - end).max(0) as f64 / 1000.0;
                 if gap_s > IDLE_GAP_S {
                     t.idle_s += gap_s;

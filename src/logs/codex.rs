@@ -15,7 +15,12 @@
 //!   replayed events, all stamped in the second the file was created: skipped;
 //! - with no `last_token_usage`, the call is the difference of the cumulative
 //!   totals (a total that went down is a reset counter: the total is the call);
-//! - `cached_input_tokens` is capped at `input_tokens`.
+//! - `cached_input_tokens` is capped at `input_tokens`;
+//! - only the first `session_meta` names the thread (a fork may replay its
+//!   parent's).
+//!
+//! The pre-filter skips `response_item` lines unparsed, so a truncated one is
+//! not reported; any other broken line is, with its line number.
 
 use super::record::{parse_time_ms, Request, Source};
 use super::Parsed;
@@ -96,6 +101,7 @@ struct State {
     /// A forked or subagent thread: the second its replay burst is stamped with.
     replay_second: Option<i64>,
     forked: bool,
+    named: bool,
     prev_total: Option<Usage>,
 }
 
@@ -108,6 +114,7 @@ pub fn parse(lines: &mut dyn super::walk::Lines, head: &[u8], stem: &str, out: &
         replay_second: None,
         forked: memchr::memmem::find(&head[..head.len().min(SPAWN_MARK_BYTES)], b"thread_spawn")
             .is_some(),
+        named: false,
         prev_total: None,
     };
     while let Some((line_no, line)) = lines.next_line() {
@@ -147,6 +154,10 @@ impl State {
             .map(|ms| ms.div_euclid(1000));
         match l.kind.as_ref() {
             "session_meta" => {
+                if self.named {
+                    return;
+                }
+                self.named = true;
                 if let Some(id) = p.id {
                     self.session = Arc::from(id.as_ref());
                 }
@@ -317,6 +328,10 @@ mod tests {
         .join("\n");
         let p = read(&text);
         assert_eq!(p.counters.codex_replayed, 2);
+        assert_eq!(
+            &*p.records[0].session, "thread-1",
+            "the fork's own id, not its parent's"
+        );
         let got: Vec<_> = p
             .records
             .iter()

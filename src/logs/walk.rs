@@ -171,7 +171,7 @@ fn readable_name(path: &Path) -> bool {
 }
 
 /// Every readable file under `paths` (a file named directly is always taken),
-/// last written at or after `since` when given, largest first.
+/// last written at or after `since` when given, in path order.
 pub fn find(paths: &[PathBuf], since: Option<SystemTime>) -> Result<Vec<Found>, LogsError> {
     let mut out = Vec::new();
     for p in paths {

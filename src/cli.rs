@@ -65,9 +65,9 @@ pub struct LogsAnalyzeArgs {
     /// Reader threads (default: every core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
-    /// Output JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// `--by`
@@ -77,6 +77,34 @@ pub enum LogsBy {
     Source,
     /// One row per source and model.
     Model,
+}
+
+/// Where a report goes and in which format (every command that reports).
+#[derive(Debug, Clone, Args, Default)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, conflicts_with = "json")]
+    pub format: Option<crate::report::format::Format>,
+    /// Short for `--format json`.
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Short for `--format markdown`.
+    #[arg(long)]
+    pub markdown: bool,
+    /// Write the report to FILE (`-` for standard output); created before any work starts.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// `--format text|json|markdown|csv`.
+fn parse_format(s: &str) -> Result<crate::report::format::Format, String> {
+    s.parse()
+}
+
+/// `--backend NAME`: one of the backends rooftune can start.
+fn parse_backend(s: &str) -> Result<crate::server::BackendKind, String> {
+    s.parse()
+        .map_err(|e: crate::server::UnknownBackend| e.to_string())
 }
 
 /// `rooftune tune`
@@ -93,9 +121,15 @@ pub struct TuneArgs {
     /// Folder for the log (default: `NAME/` beside the spec).
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
-    /// The llama-server binary (default: the spec's `server`, then the usual places).
+    /// The server binary (default: the spec's `server`, then the usual places).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<std::path::PathBuf>,
+    /// Time allowed for a server to load and for each request: `300`, `90s`, `5m`.
+    #[arg(long, value_name = "TIME", default_value = "300", value_parser = crate::units::parse_duration_s)]
+    pub timeout: f64,
+    /// Override the spec's `backend` (default: `llama`).
+    #[arg(long, value_name = "NAME", value_parser = parse_backend)]
+    pub backend: Option<crate::server::BackendKind>,
     /// Override the spec's trial budget.
     #[arg(long, value_name = "N")]
     pub trials: Option<u32>,
@@ -108,12 +142,9 @@ pub struct TuneArgs {
     /// Override the spec's time budget, minutes.
     #[arg(long, value_name = "MIN")]
     pub minutes: Option<f64>,
-    /// Print the report as JSON.
-    #[arg(long, conflicts_with = "markdown")]
-    pub json: bool,
-    /// Print the report as a Markdown document.
-    #[arg(long)]
-    pub markdown: bool,
+    /// Report format and file.
+    #[command(flatten)]
+    pub report: OutputArgs,
 }
 
 /// `rooftune campaign ...`
@@ -124,9 +155,9 @@ pub enum CampaignCommand {
         /// Folder holding campaign folders.
         #[arg(long, default_value = "experiments")]
         dir: std::path::PathBuf,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        /// Output format and file.
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// The report of one campaign: trials by objective, winner, command line.
     Show {
@@ -135,12 +166,9 @@ pub enum CampaignCommand {
         /// Folder holding campaign folders.
         #[arg(long, default_value = "experiments")]
         dir: std::path::PathBuf,
-        /// Output JSON.
-        #[arg(long, conflicts_with = "markdown")]
-        json: bool,
-        /// Output a Markdown document.
-        #[arg(long)]
-        markdown: bool,
+        /// Output format and file.
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Two campaigns' winners side by side, and the flags that differ.
     Compare {
@@ -151,9 +179,9 @@ pub enum CampaignCommand {
         /// Folder holding campaign folders.
         #[arg(long, default_value = "experiments")]
         dir: std::path::PathBuf,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        /// Output format and file.
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -166,9 +194,9 @@ pub enum HwCommand {
     Show {
         /// Profile name.
         name: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        /// Output format and file.
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Detect this machine, measure its memory bandwidth and CPU compute, and print (or save) a profile.
     Probe(ProbeArgs),
@@ -180,9 +208,9 @@ pub struct ProbeArgs {
     /// Save the profile as NAME in the config directory, for `--hw NAME`.
     #[arg(long, value_name = "NAME")]
     pub save: Option<String>,
-    /// Output JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Smaller arrays and fewer repetitions (about a second).
     #[arg(long)]
     pub quick: bool,
@@ -203,9 +231,9 @@ pub enum ModelCommand {
         /// Quantization for the byte figures.
         #[arg(long, default_value = "q4_k_m")]
         quant: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        /// Output format and file.
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// List quantization types and mixes with their bits per weight.
     Quants(JsonFlag),
@@ -216,35 +244,39 @@ pub enum ModelCommand {
         /// Print a `model-specs/` TOML file.
         #[arg(long, conflicts_with = "json")]
         toml: bool,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        /// Output format and file.
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
 /// Just `--json`.
 #[derive(Debug, Args)]
 pub struct JsonFlag {
-    /// Output JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Where the model runs.
 #[derive(Debug, Args, Clone)]
 pub struct MachineArgs {
-    /// Hardware profile: a name (`m3-ultra-512`), `2x rtx-3090` for several GPUs.
-    #[arg(long = "hw", value_name = "PROFILE")]
-    pub hw: String,
+    /// Hardware profile: a name (`m3-ultra-512`), `2x rtx-3090` for several GPUs (or give only --bandwidth).
+    #[arg(
+        long = "hw",
+        value_name = "PROFILE",
+        required_unless_present = "bandwidth"
+    )]
+    pub hw: Option<String>,
     /// Host memory profile that offloaded layers/experts live in (`ddr5-6000-2ch`).
     #[arg(long = "host", value_name = "PROFILE")]
     pub host: Option<String>,
-    /// Override the bandwidth of the (first) device: `800`, `800GB/s`.
-    #[arg(long, value_name = "GB/s")]
-    pub bandwidth: Option<String>,
+    /// Override the bandwidth of the (first) device: `800`, `800GB/s`, `1.2TB/s`; alone, it is the whole machine.
+    #[arg(long, value_name = "GB/s", value_parser = crate::units::parse_bandwidth_gb_s)]
+    pub bandwidth: Option<f64>,
     /// Override the memory capacity of the (first) device: `192GiB`.
-    #[arg(long, value_name = "SIZE")]
-    pub memory: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_bytes)]
+    pub memory: Option<f64>,
     /// Override decode efficiency eta (0..1].
     #[arg(long)]
     pub eta: Option<f64>,
@@ -283,11 +315,11 @@ pub struct PredictArgs {
     /// Model.
     pub model: ModelArgs,
     /// Requested context (`-c`): `8192`, `200k`, `1M`.
-    #[arg(long, default_value = "8192")]
-    pub ctx: String,
+    #[arg(long, default_value = "8192", value_parser = crate::units::parse_tokens)]
+    pub ctx: u64,
     /// Decode depth(s) to show, comma separated (`5460`, `0,32k,100k`).
-    #[arg(long, value_delimiter = ',')]
-    pub depth: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = crate::units::parse_tokens)]
+    pub depth: Vec<u64>,
     /// Placement as llama.cpp flags: `ngl=N`, `ncmoe=N`, `cpu-moe` (comma separated). Default: the best that fits.
     #[arg(long)]
     pub placement: Option<String>,
@@ -307,14 +339,14 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = 100.0)]
     pub target: f64,
     /// Prompt length for time to first token (default: the deepest depth, or 8192).
-    #[arg(long)]
-    pub prompt: Option<String>,
+    #[arg(long, value_parser = crate::units::parse_tokens)]
+    pub prompt: Option<u64>,
     /// Tokens of the prompt already cached (prefix reuse).
-    #[arg(long, default_value = "0")]
-    pub cached: String,
-    /// Output JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[arg(long, default_value = "0", value_parser = crate::units::parse_tokens)]
+    pub cached: u64,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// `rooftune matrix`
@@ -327,17 +359,17 @@ pub struct MatrixArgs {
     #[arg(long, default_value = "q4_k_m")]
     pub quant: String,
     /// Context for the memory fit.
-    #[arg(long, default_value = "32k")]
-    pub ctx: String,
+    #[arg(long, default_value = "32k", value_parser = crate::units::parse_tokens)]
+    pub ctx: u64,
     /// Decode depth.
-    #[arg(long, default_value = "0")]
-    pub depth: String,
+    #[arg(long, default_value = "0", value_parser = crate::units::parse_tokens)]
+    pub depth: u64,
     /// Host memory for offload on discrete GPUs (none: the model must fit in VRAM).
     #[arg(long)]
     pub host: Option<String>,
-    /// Output JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// `rooftune speculate`
@@ -358,9 +390,9 @@ pub struct SpeculateArgs {
     /// Target rate, tok/s: prints the acceptance needed.
     #[arg(long)]
     pub target: Option<f64>,
-    /// Output JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Architecture of a synthetic model.
@@ -454,7 +486,10 @@ pub struct BenchArgs {
     /// Environment variable holding the API key for --url (never printed).
     #[arg(long, value_name = "VAR", requires = "url")]
     pub api_key_env: Option<String>,
-    /// llama-server binary (default: $ROOFTUNE_LLAMA_SERVER, PATH, then rooftune's build cache).
+    /// The server to start for --model.
+    #[arg(long, value_name = "NAME", default_value = "llama", value_parser = parse_backend, conflicts_with = "url")]
+    pub backend: crate::server::BackendKind,
+    /// Server binary (default: the backend's variable such as $ROOFTUNE_LLAMA_SERVER, PATH, then rooftune's build cache).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<std::path::PathBuf>,
     /// Hardware profile for the ceilings (default: the probed machine, when available).
@@ -464,14 +499,14 @@ pub struct BenchArgs {
     #[arg(long = "host", value_name = "PROFILE", requires = "hw")]
     pub host: Option<String>,
     /// Override the bandwidth of the profile: `18.7GB/s`.
-    #[arg(long, value_name = "GB/s", requires = "hw")]
-    pub bandwidth: Option<String>,
+    #[arg(long, value_name = "GB/s", requires = "hw", value_parser = crate::units::parse_bandwidth_gb_s)]
+    pub bandwidth: Option<f64>,
     /// Decode depths, comma separated (capped by the slot context).
-    #[arg(long, value_delimiter = ',', default_value = "0,2048,8192")]
-    pub depths: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "0,2048,8192", value_parser = crate::units::parse_tokens)]
+    pub depths: Vec<u64>,
     /// Prompt length for prefill and time to first token.
-    #[arg(long, default_value = "512")]
-    pub prompt_tokens: String,
+    #[arg(long, default_value = "512", value_parser = crate::units::parse_tokens)]
+    pub prompt_tokens: u64,
     /// Tokens generated per decode request.
     #[arg(long, default_value_t = 64)]
     pub n_predict: u64,
@@ -484,12 +519,12 @@ pub struct BenchArgs {
     /// Port for the server (another is picked if it is in use).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Seconds allowed for loading and for each request.
-    #[arg(long, default_value_t = 300.0)]
+    /// Time allowed for loading and for each request: `300`, `90s`, `5m`.
+    #[arg(long, default_value = "300", value_parser = crate::units::parse_duration_s)]
     pub timeout: f64,
-    /// Output JSON with every request's raw record.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Extra llama-server flags, after `--` (`-- -t 2 -fa on`).
     #[arg(last = true, value_name = "SERVER FLAGS")]
     pub extra: Vec<String>,

@@ -21,30 +21,42 @@ impl From<ExitCode> for std::process::ExitCode {
     }
 }
 
-/// The exit code for an error that reached the binary's edge.
+/// The exit code for an error that reached the binary's edge: decided by
+/// the error's type and variant anywhere in its chain, never by its text, so
+/// the same fault exits with the same code from every command.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    use crate::campaign::runner::RunError;
+    use crate::server::ServerError;
+    use crate::tune::TuneError;
     for cause in err.chain() {
-        match cause.downcast_ref::<crate::server::ServerError>() {
-            Some(crate::server::ServerError::Interrupted) => return ExitCode::INTERRUPTED,
-            Some(
-                crate::server::ServerError::NotFound { .. }
-                | crate::server::ServerError::BadBinary { .. }
-                | crate::server::ServerError::BadModel { .. }
-                | crate::server::ServerError::ReservedFlag { .. },
-            ) => return ExitCode::USAGE,
-            _ => {}
+        if let Some(e) = cause.downcast_ref::<ServerError>() {
+            if matches!(e, ServerError::Interrupted) {
+                return ExitCode::INTERRUPTED;
+            }
+            if e.is_usage() {
+                return ExitCode::USAGE;
+            }
         }
-        if cause
-            .downcast_ref::<crate::catalog::CatalogError>()
-            .is_some()
+        let tune_usage = |e: &TuneError| e.is_usage();
+        if cause.downcast_ref::<TuneError>().is_some_and(tune_usage)
+            || cause.downcast_ref::<RunError>().is_some_and(|e| match e {
+                RunError::Tune(t) => tune_usage(t),
+                RunError::Log(l) => l.is_usage(),
+            })
+            || cause
+                .downcast_ref::<crate::campaign::CampaignError>()
+                .is_some_and(crate::campaign::CampaignError::is_usage)
+            || cause
+                .downcast_ref::<crate::catalog::CatalogError>()
+                .is_some()
             || cause.downcast_ref::<crate::units::UnitError>().is_some()
             || cause.downcast_ref::<crate::gguf::GgufError>().is_some()
             || cause
                 .downcast_ref::<crate::logs::LogsError>()
                 .is_some_and(crate::logs::LogsError::is_usage)
             || cause
-                .downcast_ref::<crate::tune::TuneError>()
-                .is_some_and(crate::tune::TuneError::is_usage)
+                .downcast_ref::<crate::server::UnknownBackend>()
+                .is_some()
             || cause
                 .downcast_ref::<crate::probe::ProbeError>()
                 .is_some_and(|e| e.is_usage())

@@ -20,6 +20,8 @@ pub mod bench;
 pub mod campaign;
 pub mod catalog;
 pub mod cli;
+pub mod compare;
+pub mod dtype;
 pub mod exit;
 pub mod gguf;
 pub mod logs;
@@ -27,6 +29,8 @@ pub mod probe;
 pub mod report;
 pub mod roofline;
 pub mod server;
+pub mod shape;
+pub mod trial;
 pub mod tune;
 pub mod units;
 

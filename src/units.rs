@@ -107,6 +107,30 @@ pub fn parse_tokens(s: &str) -> Result<u64, UnitError> {
     Ok(v as u64)
 }
 
+/// A duration as people type it: `300` (seconds), `90s`, `1.5m`, `2h`, `250ms`; in seconds.
+pub fn parse_duration_s(s: &str) -> Result<f64, UnitError> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" | "mins" => 60.0,
+        "h" | "hr" | "hours" => 3600.0,
+        _ => f64::NAN,
+    };
+    let v: f64 = num.trim().parse().unwrap_or(f64::NAN);
+    let secs = v * scale;
+    if !(secs.is_finite() && secs > 0.0 && secs <= 1e6) {
+        return Err(UnitError::Invalid {
+            input: s.into(),
+            what: "duration",
+            examples: "300, 90s, 5m, 1h",
+        });
+    }
+    Ok(secs)
+}
+
 /// Check that `v` is positive, finite and at most `max`.
 pub fn positive(what: &str, v: f64, max: f64) -> Result<f64, UnitError> {
     if !(v.is_finite() && v > 0.0 && v <= max) {

@@ -5,9 +5,9 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo};
+use rooftune::campaign::runner::{self, Setup};
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
-use rooftune::tune::runner::{self, Setup};
 use rooftune::tune::space::MachineFacts;
 use rooftune::tune::spec;
 use serde_json::Value;
@@ -125,6 +125,7 @@ fn write_campaign(dir: &Path, name: &str, spec_text: &str, script: Script) {
         log_path: dir.join(name).join("trials.jsonl"),
         resume: false,
         feasibility: Feasibility {
+            backend: rooftune::server::BackendKind::Llama,
             machine: MachineFacts { physical_cores: 2 },
             min_ctx: 0,
             shape: None,

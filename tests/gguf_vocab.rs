@@ -166,7 +166,7 @@ fn qwen2_vocab_fields() {
 
 #[test]
 fn gemma4_vocab_kv_geometry_per_layer() {
-    use rooftune::roofline::shape::CacheKind;
+    use rooftune::shape::CacheKind;
     let Some(dir) = models_dir() else { return };
     let m = GgufModel::open(&dir.join("ggml-vocab-gemma-4.gguf")).unwrap();
     let (_, ins) = rooftune::gguf::shape::inspect(&m).unwrap();

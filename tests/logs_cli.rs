@@ -187,6 +187,8 @@ fn no_fixture_text_reaches_any_output() {
         vec![".", "--json"],
         vec![".", "--by", "model"],
         vec![".", "--by", "model", "--json"],
+        vec![".", "--format", "csv"],
+        vec![".", "--markdown"],
     ] {
         let (out, err, code) = run(&args);
         assert_eq!(code, Some(0), "{err}");
@@ -207,6 +209,16 @@ fn text_table_snapshot() {
     let (out, err, code) = run(&["."]);
     assert_eq!(code, Some(0), "{err}");
     insta::assert_snapshot!("logs_analyze_text", out);
+}
+
+#[test]
+fn csv_and_markdown_through_the_formats_seam() {
+    let (out, err, code) = run(&["requests", "--format", "csv"]);
+    assert_eq!(code, Some(0), "{err}");
+    insta::assert_snapshot!("logs_analyze_requests_csv", out);
+    let (out, err, code) = run(&["requests", "--markdown"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("| requests | 0-10k"), "{out}");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use proptest::prelude::*;
 use rooftune::catalog::Catalog;
+use rooftune::compare::AsDevice;
 use rooftune::roofline::kv::{KvOptions, KvTypes};
 use rooftune::roofline::machine::Machine;
 use rooftune::roofline::placement::Placement;
@@ -33,11 +34,11 @@ proptest! {
         } else {
             Machine::single(hw.device("a".into()))
         };
-        let t = KV[kv_i].parse().expect("kv type");
+        let t: rooftune::dtype::ggml::GgmlType = KV[kv_i].parse().expect("kv type");
         let s = Scenario {
             ctx,
             depths: vec![d1.min(d2), d1.max(d2)],
-            kv: KvOptions { types: KvTypes { k: t, v: t }, n_seq: np, ..KvOptions::default() },
+            kv: KvOptions { types: KvTypes { k: t.into(), v: t.into() }, n_seq: np, ..KvOptions::default() },
             placement: Some(Placement { n_gpu_layers: ngl, n_cpu_moe: ncmoe }),
             prompt_tokens: d1.max(1),
             ..Scenario::default()

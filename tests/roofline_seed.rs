@@ -1,15 +1,16 @@
 //! The seeds' own arithmetic, checked against the engine and the bundled data.
 
 use rooftune::catalog::measurements::MeasurementKind;
-use rooftune::catalog::published;
 use rooftune::catalog::Catalog;
+use rooftune::compare::calibration as published;
+use rooftune::compare::AsDevice;
 use rooftune::roofline::context::ContextVerdict;
 use rooftune::roofline::decode::EtaBand;
 use rooftune::roofline::kv::{self, KvOptions};
 use rooftune::roofline::machine::Machine;
 use rooftune::roofline::placement::Placement;
-use rooftune::roofline::shape::ModelShape;
 use rooftune::roofline::{self, context, Scenario};
+use rooftune::shape::ModelShape;
 
 const MIB: f64 = 1024.0 * 1024.0;
 

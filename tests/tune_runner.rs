@@ -5,13 +5,12 @@
 use rooftune::campaign::history::History;
 use rooftune::campaign::log;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo, Role, TrialLine, Verdict};
+use rooftune::campaign::runner::{self, Ending, Setup};
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
-use rooftune::tune::runner::{self, Ending, Setup};
 use rooftune::tune::space::MachineFacts;
 use rooftune::tune::spec;
 use rooftune::tune::trial::Status;
-use rooftune::tune::TuneError;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -44,6 +43,7 @@ fn setup(dir: &Path, text: &str) -> Setup {
         log_path: dir.join("c").join("trials.jsonl"),
         resume: false,
         feasibility: Feasibility {
+            backend: rooftune::server::BackendKind::Llama,
             machine: MachineFacts { physical_cores: 2 },
             min_ctx: campaign.constraints.min_ctx,
             shape: None,
@@ -80,7 +80,7 @@ fn script() -> Script {
     }
 }
 
-fn run(s: &Setup, sc: Script) -> (Result<runner::Summary, TuneError>, FakeEvaluator) {
+fn run(s: &Setup, sc: Script) -> (Result<runner::Summary, runner::RunError>, FakeEvaluator) {
     let flag = Arc::new(AtomicBool::new(false));
     let mut fake = FakeEvaluator::new(sc, flag.clone());
     let r = runner::run(s, &mut fake, &flag, &mut |l| {

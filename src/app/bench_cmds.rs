@@ -4,21 +4,15 @@
 
 use super::build;
 use crate::bench::measure::{self, Event, Plan, Target};
-use crate::bench::result::{BenchReport, Ceilings, TargetInfo, TimedEvent, FORMAT};
+use crate::bench::result::{BenchReport, TargetInfo, TimedEvent, FORMAT};
 use crate::cli::{BenchArgs, MachineArgs};
 use crate::exit::ExitCode;
 use crate::gguf::GgufModel;
 use crate::report;
-use crate::roofline::decode::{self, EtaBand};
-use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
-use crate::roofline::placement::{self, Placement};
-use crate::roofline::prefill;
-use crate::roofline::shape::ModelShape;
 use crate::server::client::{Client, Dialect};
-use crate::server::llama::LlamaServer;
-use crate::server::locate::{self, Inputs};
-use crate::server::{Backend, Phase, RunningServer, ServerError, StartOptions};
+use crate::server::{self, Backend, Phase, StartOptions};
+use crate::shape::ModelShape;
 use crate::units::{self, UnitError};
 use anyhow::{bail, Context, Result};
 use std::io::IsTerminal;
@@ -29,17 +23,13 @@ use std::time::{Duration, Instant};
 struct Config {
     plan: Plan,
     timeout: Duration,
-    json: bool,
+    /// Progress bars off (JSON, or not a terminal).
+    quiet: bool,
 }
 
 fn plan(a: &BenchArgs) -> Result<Config> {
-    let depths = a
-        .depths
-        .iter()
-        .map(|d| units::parse_tokens(d))
-        .collect::<Result<Vec<_>, _>>()
-        .context("--depths")?;
-    let prompt_tokens = units::parse_tokens(&a.prompt_tokens).context("--prompt-tokens")?;
+    let depths = a.depths.clone();
+    let prompt_tokens = a.prompt_tokens;
     let at_least_1 = |what: &str, v: u64| -> Result<()> {
         if v == 0 {
             bail!(UnitError::OutOfRange {
@@ -67,13 +57,14 @@ fn plan(a: &BenchArgs) -> Result<Config> {
             concurrency: a.concurrency,
         },
         timeout: Duration::from_secs_f64(a.timeout),
-        json: a.json,
+        quiet: a.out.json || a.out.format == Some(crate::report::format::Format::Json),
     })
 }
 
 /// `rooftune bench`
 pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     let cfg = plan(a)?;
+    let sink = super::output::Sink::open(&a.out)?;
     let machine = machine(a)?;
     // A current-thread runtime on the main thread: the server is spawned from
     // this thread, which lives as long as rooftune (PR_SET_PDEATHSIG is per thread).
@@ -97,11 +88,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
             if let Some(dir) = &a.log {
                 super::tune_cmds::log_bench(dir, &r, &a.extra)?;
             }
-            if cfg.json {
-                print!("{}", report::json(&r));
-            } else {
-                print!("{}", report::bench::markdown(&r));
-            }
+            sink.emit_text(&r, || report::bench::markdown(&r))?;
             Ok(ExitCode::OK)
         }
     }
@@ -115,9 +102,9 @@ fn machine(a: &BenchArgs) -> Result<Option<(Machine, String)>> {
             let (m, _) = build::machine(
                 &cat,
                 &MachineArgs {
-                    hw: hw.clone(),
+                    hw: Some(hw.clone()),
                     host: a.host.clone(),
-                    bandwidth: a.bandwidth.clone(),
+                    bandwidth: a.bandwidth,
                     memory: None,
                     eta: None,
                     overhead_ms: None,
@@ -135,15 +122,10 @@ fn machine(a: &BenchArgs) -> Result<Option<(Machine, String)>> {
 /// without ceilings rather than stopping the benchmark.
 fn probed_machine() -> Option<(Machine, String)> {
     match crate::probe::probe_profile(true) {
-        Ok(p) => {
-            let d = p.device("probe".into());
-            let m = if p.memory_kind == crate::catalog::hardware::MemoryKind::Host {
-                Machine::cpu_only(d)
-            } else {
-                Machine::single(d)
-            };
-            Some((m, "hw probe (quick)".into()))
-        }
+        Ok(p) => Some((
+            crate::compare::machine::single(&p, "probe".into()),
+            "hw probe (quick)".into(),
+        )),
         Err(e) => {
             eprintln!("warning: hw probe failed ({e}); pass --hw PROFILE for ceilings");
             None
@@ -151,59 +133,14 @@ fn probed_machine() -> Option<(Machine, String)> {
     }
 }
 
-/// Check a model file before starting anything: it exists and is a GGUF.
-fn check_model(path: &Path) -> Result<GgufModel> {
-    if !path.is_file() {
-        bail!(ServerError::BadModel {
-            path: path.into(),
-            problem: if path.exists() {
-                "is not a file"
-            } else {
-                "does not exist"
-            }
-            .into(),
-            hint: "pass a .gguf file; `rooftune synth` writes small test models".into(),
-        });
-    }
-    let mut magic = [0u8; 4];
-    let ok = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok();
-    if !ok || &magic != b"GGUF" {
-        bail!(ServerError::BadModel {
-            path: path.into(),
-            problem: "is not a GGUF file (it does not start with `GGUF`)".into(),
-            hint: "llama-server needs a .gguf model; convert it with llama.cpp's convert_hf_to_gguf.py".into(),
-        });
-    }
-    Ok(GgufModel::open(path)?)
-}
-
-/// The model's shape for the ceilings: the GGUF reader's exact per-tensor
-/// bytes, the same function `predict --model X.gguf` uses. A file whose
-/// metadata the reader cannot turn into a shape is still benchmarked, without
-/// ceilings.
-fn model_shape(m: &GgufModel) -> Option<ModelShape> {
-    crate::gguf::shape::model_shape(m).ok()
-}
-
-/// Ceilings at the plan's depths.
-pub fn ceilings(shape: &ModelShape, machine: &Machine, source: &str, depths: &[u64]) -> Ceilings {
-    let a = placement::assign(shape, machine, Placement::ALL);
-    let kv = KvOptions::default();
-    Ceilings {
-        hardware: machine.label(),
-        source: source.into(),
-        decode_tok_s: depths
-            .iter()
-            .map(|&d| {
-                let p = decode::at_depth(shape, machine, &a, d, kv, EtaBand::default());
-                (d, p.ceiling_tok_s)
-            })
-            .collect(),
-        prefill_tok_s: prefill::at_depth(shape, machine, 0, kv.ubatch).ceiling_tok_s,
-        bytes_per_token: shape.active_weights().bytes,
-    }
+/// Check a model file before starting anything: the backend takes it, and
+/// the GGUF reader can give its shape for the ceilings (a file whose
+/// metadata the reader cannot turn into a shape is still benchmarked,
+/// without ceilings).
+fn check_model(backend: &dyn Backend, path: &Path) -> Result<Option<ModelShape>> {
+    backend.check_model(path)?;
+    let gguf = GgufModel::open(path)?;
+    Ok(crate::gguf::shape::model_shape(&gguf).ok())
 }
 
 struct Events {
@@ -257,15 +194,14 @@ async fn run(
     machine: Option<(Machine, String)>,
 ) -> Result<BenchReport> {
     let mut notes = Vec::new();
-    let mut ev = Events::new(cfg.json);
+    let mut ev = Events::new(cfg.quiet);
     let (target_info, measurement, shape) = match (&a.url, &a.model) {
         (Some(url), _) => {
             let (info, m) = run_url(a, url, cfg, &mut ev).await?;
             (info, m, None)
         }
         (None, Some(model)) => {
-            let gguf = check_model(model)?;
-            let shape = model_shape(&gguf);
+            let shape = check_model(a.backend.get(), model)?;
             let (info, m) = run_local(a, model, cfg, &mut ev).await?;
             (info, m, shape)
         }
@@ -274,7 +210,7 @@ async fn run(
     ev.bar.finish_and_clear();
     let depths: Vec<u64> = measurement.decode.iter().map(|d| d.depth).collect();
     let ceilings = match (&shape, &machine) {
-        (Some(s), Some((m, src))) => Some(ceilings(s, m, src, &depths)),
+        (Some(s), Some((m, src))) => Some(crate::compare::ceiling::for_bench(s, m, src, &depths)),
         (_, None) => {
             notes.push(
                 "no hardware profile: pass --hw PROFILE to see % of the roofline ceilings".into(),
@@ -289,7 +225,7 @@ async fn run(
             None
         }
     };
-    Ok(BenchReport {
+    let mut report = BenchReport {
         format: FORMAT,
         target: target_info,
         plan: cfg.plan.clone(),
@@ -297,7 +233,9 @@ async fn run(
         ceilings,
         events: ev.list,
         notes,
-    })
+    };
+    crate::compare::ceiling::annotate_bench(&mut report);
+    Ok(report)
 }
 
 async fn run_local(
@@ -306,13 +244,9 @@ async fn run_local(
     cfg: &Config,
     ev: &mut Events,
 ) -> Result<(TargetInfo, measure::Measurement)> {
-    let backend = LlamaServer;
-    let found = locate::locate(
-        backend.binary_name(),
-        backend.env_var(),
-        &Inputs::from_env(a.server_bin.clone(), backend.env_var()),
-    )?;
-    let version = locate::version(&found.path);
+    let backend = a.backend.get();
+    let found = backend.locate(a.server_bin.clone())?;
+    let version = backend.version(&found.path);
     let opts = StartOptions {
         ready_timeout: cfg.timeout,
         preferred_port: a.port,
@@ -323,33 +257,39 @@ async fn run_local(
         ..StartOptions::default()
     };
     ev.push("server_start", found.path.display().to_string());
-    let mut server = RunningServer::start(&backend, &found.path, model, &a.extra, &opts).await?;
-    ev.push("server_healthy", format!("after {:.2} s", server.load_s));
-    ev.bar.set_length(Event::total_steps(&cfg.plan));
-    let client = Client::new(
-        &server.root_url,
-        &format!("{}/v1", server.root_url),
-        None,
+    let mut session = server::start_for_measurement(
+        backend,
+        &found.path,
+        version,
+        model,
+        &a.extra,
+        &opts,
         cfg.timeout,
-    )?;
-    let target = Target {
-        client,
-        dialect: backend.dialect(),
-        model: None,
-        ctx_limit: server.facts.n_ctx_slot,
-    };
+    )
+    .await?;
+    ev.push(
+        "server_healthy",
+        format!("after {:.2} s", session.server.load_s),
+    );
+    ev.bar.set_length(Event::total_steps(&cfg.plan));
+    let target = Target::for_session(&session);
     let result = measure::run(&target, &cfg.plan, &mut |e| ev.measured(e)).await;
     let mut m = match result {
         Ok(m) => m,
         Err(e) => {
-            if let Some(crash) = server.crash(Phase::Request, Duration::from_secs(2)).await {
+            if let Some(crash) = session
+                .server
+                .crash(Phase::Request, Duration::from_secs(2))
+                .await
+            {
                 return Err(crash.into());
             }
             ev.push("server_stop", "after an error".into());
-            server.stop().await;
+            session.stop().await;
             return Err(anyhow::Error::new(e).context("measuring failed; the server was stopped"));
         }
     };
+    let server = &session.server;
     if let Some(n) = server
         .facts
         .n_slots
@@ -369,14 +309,14 @@ async fn run_local(
         model: model.display().to_string(),
         binary: Some(found.path.display().to_string()),
         binary_origin: Some(format!("{:?}", found.origin).to_lowercase()),
-        version: Some(version),
+        version: Some(session.version.clone()),
         command_line: Some(server.command_line.clone()),
         log: Some(server.log_path.display().to_string()),
         load_s: Some(server.load_s),
         facts: Some(facts),
         url: None,
     };
-    server.stop().await;
+    session.stop().await;
     Ok((info, m))
 }
 

@@ -1,12 +1,14 @@
 //! Converting command-line values into the engine's structs.
 
 use crate::catalog::hardware::{parse_multiplier, MemoryKind};
-use crate::catalog::{published, user_hardware_dir, Catalog};
+use crate::catalog::{user_hardware_dir, Catalog};
 use crate::cli::{MachineArgs, ModelArgs};
+use crate::compare::calibration as published;
+use crate::compare::AsDevice;
 use crate::roofline::decode::EtaBand;
 use crate::roofline::machine::Machine;
 use crate::roofline::placement::Placement;
-use crate::roofline::shape::ModelShape;
+use crate::shape::ModelShape;
 use crate::units::{self, UnitError};
 use anyhow::{bail, Context, Result};
 
@@ -15,9 +17,57 @@ pub fn catalog() -> Result<Catalog> {
     Ok(Catalog::with_user_profiles(user_hardware_dir().as_deref())?)
 }
 
+/// Decode efficiency assumed for a machine given only by its bandwidth: the
+/// median `eta` of the bundled profiles' families is near this.
+pub const GENERIC_ETA: f64 = 0.8;
+
+/// A machine described by `--bandwidth` alone (no profile): one memory of
+/// that bandwidth, the generic efficiency (or `--eta`), no per-token
+/// overhead (or `--overhead-ms`), no compute roof (prefill ceilings are
+/// bandwidth bounds), and a memory fit only when `--memory` gives a size.
+fn bandwidth_only(a: &MachineArgs) -> Result<(Machine, EtaBand)> {
+    let bw = a
+        .bandwidth
+        .context("give --hw PROFILE or --bandwidth GB/s")?;
+    if a.host.is_some() || a.tensor_split.is_some() {
+        bail!(UnitError::OutOfRange {
+            what: "--host and --tensor-split".into(),
+            rule: "need --hw (a profile of the accelerator)".into(),
+            value: bw,
+        });
+    }
+    let eta = match a.eta {
+        Some(e) => units::positive("--eta", e, 1.0)?,
+        None => GENERIC_ETA,
+    };
+    let overhead_ms = a.overhead_ms.unwrap_or(0.0);
+    if !(0.0..=1000.0).contains(&overhead_ms) {
+        bail!(UnitError::OutOfRange {
+            what: "--overhead-ms".into(),
+            rule: "between 0 and 1000".into(),
+            value: overhead_ms
+        });
+    }
+    let bytes = a.memory.unwrap_or(f64::INFINITY);
+    let dev = crate::roofline::machine::Device {
+        label: format!("{bw:.0} GB/s memory"),
+        bandwidth_gb_s: bw,
+        eta,
+        overhead_s: overhead_ms / 1e3,
+        usable_bytes: bytes,
+        capacity_bytes: bytes,
+        flops: f64::INFINITY,
+        unified: true,
+    };
+    Ok((Machine::single(dev), EtaBand::default()))
+}
+
 /// Build the machine and its estimate band from `--hw`, `--host` and overrides.
 pub fn machine(cat: &Catalog, a: &MachineArgs) -> Result<(Machine, EtaBand)> {
-    let (count, name) = parse_multiplier(&a.hw);
+    let Some(hw_spec) = &a.hw else {
+        return bandwidth_only(a);
+    };
+    let (count, name) = parse_multiplier(hw_spec);
     if count > 64 {
         bail!(UnitError::OutOfRange {
             what: "--hw device count".into(),
@@ -36,11 +86,10 @@ pub fn machine(cat: &Catalog, a: &MachineArgs) -> Result<(Machine, EtaBand)> {
             })
         })
         .collect();
-    if let Some(bw) = &a.bandwidth {
-        devices[0].bandwidth_gb_s = units::parse_bandwidth_gb_s(bw).context("--bandwidth")?;
+    if let Some(bw) = a.bandwidth {
+        devices[0].bandwidth_gb_s = bw;
     }
-    if let Some(mem) = &a.memory {
-        let bytes = units::parse_bytes(mem).context("--memory")?;
+    if let Some(bytes) = a.memory {
         let frac = devices[0].usable_bytes / devices[0].capacity_bytes;
         devices[0].capacity_bytes = bytes;
         devices[0].usable_bytes = bytes * frac;

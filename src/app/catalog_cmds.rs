@@ -1,10 +1,12 @@
 //! `hw list|show`, `model list|show|quants`.
 
 use super::build;
-use crate::catalog::ggml_type::ALL_TYPES;
+use super::output::Sink;
 use crate::cli::{HwCommand, ModelCommand};
+use crate::dtype::ggml::ALL_TYPES;
 use crate::exit::ExitCode;
 use crate::report;
+use crate::report::doc::{Document, Table};
 use anyhow::Result;
 use serde_json::json;
 
@@ -15,15 +17,14 @@ pub fn hw(c: HwCommand) -> Result<ExitCode> {
     }
     let cat = build::catalog()?;
     match c {
-        HwCommand::List(j) if j.json => print!("{}", report::json(&cat.hardware)),
-        HwCommand::List(_) => print!("{}", report::catalog::hw_list(&cat.hardware)),
-        HwCommand::Show { name, json } => {
+        HwCommand::List(j) => {
+            Sink::open(&j.out)?
+                .emit_text(&cat.hardware, || report::catalog::hw_list(&cat.hardware))?;
+        }
+        HwCommand::Show { name, out } => {
+            let sink = Sink::open(&out)?;
             let h = cat.hardware(&name)?;
-            if json {
-                print!("{}", report::json(h));
-            } else {
-                print!("{}", report::catalog::hw_show(h));
-            }
+            sink.emit_text(h, || report::catalog::hw_show(h))?;
         }
         HwCommand::Probe(_) => unreachable!("dispatched above"),
     }
@@ -32,70 +33,63 @@ pub fn hw(c: HwCommand) -> Result<ExitCode> {
 
 /// `rooftune model ...`
 pub fn model(c: ModelCommand) -> Result<ExitCode> {
-    if let ModelCommand::Inspect { file, toml, json } = &c {
-        return super::gguf_cmds::inspect(file, *toml, *json);
+    if let ModelCommand::Inspect { file, toml, out } = &c {
+        return super::gguf_cmds::inspect(file, *toml, out);
     }
     let cat = build::catalog()?;
     match c {
         ModelCommand::List(j) => {
+            let sink = Sink::open(&j.out)?;
             let q = cat
                 .quant("q4_k_m")
                 .unwrap_or(crate::catalog::quant::QuantScheme::Uniform(
-                    crate::catalog::ggml_type::GgmlType::Q4_K,
+                    crate::dtype::ggml::GgmlType::Q4_K,
                 ));
             let models: Vec<_> = cat
                 .models
                 .iter()
                 .map(|m| (m.clone(), m.shape(&q)))
                 .collect();
-            if j.json {
-                print!("{}", report::json(&cat.models));
-            } else {
-                print!("{}", report::catalog::model_list(&models));
-            }
+            sink.emit_text(&cat.models, || report::catalog::model_list(&models))?;
         }
-        ModelCommand::Show { name, quant, json } => {
+        ModelCommand::Show { name, quant, out } => {
+            let sink = Sink::open(&out)?;
             let m = cat.model(&name)?;
             let s = m.shape(&cat.quant(&quant)?);
-            if json {
-                print!("{}", report::json(&json!({ "spec": m, "shape": s })));
-            } else {
-                print!("{}", report::catalog::model_show(m, &s));
-            }
+            sink.emit_text(&json!({ "spec": m, "shape": s }), || {
+                report::catalog::model_show(m, &s)
+            })?;
         }
         ModelCommand::Quants(j) => {
+            let sink = Sink::open(&j.out)?;
             let types: Vec<_> = ALL_TYPES
                 .iter()
                 .map(|t| json!({"name": t.ggml_name(), "id": t.id(), "block_size": t.block_size(), "type_size": t.type_size(), "bpw": t.bits_per_weight()}))
                 .collect();
-            if j.json {
-                print!(
-                    "{}",
-                    report::json(&json!({ "types": types, "mixes": cat.mixes }))
+            sink.emit(&json!({ "types": types, "mixes": cat.mixes }), || {
+                let mut d = Document::new("");
+                d.table(
+                    Table::new("types", ["type", "block", "bytes/block", "bits/weight"]).rows(
+                        ALL_TYPES.iter().map(|t| {
+                            vec![
+                                t.ggml_name().into(),
+                                t.block_size().to_string(),
+                                t.type_size().to_string(),
+                                format!("{:.4}", t.bits_per_weight()),
+                            ]
+                        }),
+                    ),
                 );
-            } else {
-                let rows = ALL_TYPES
-                    .iter()
-                    .map(|t| {
-                        vec![
-                            t.ggml_name().into(),
-                            t.block_size().to_string(),
-                            t.type_size().to_string(),
-                            format!("{:.4}", t.bits_per_weight()),
-                        ]
-                    })
-                    .collect();
-                println!(
-                    "{}",
-                    report::table(&["type", "block", "bytes/block", "bits/weight"], rows)
+                d.text("\n");
+                d.table(
+                    Table::new("mixes", ["mix", "source"]).rows(
+                        cat.mixes
+                            .iter()
+                            .map(|(n, m)| vec![n.clone(), m.source.chars().take(90).collect()]),
+                    ),
                 );
-                let rows = cat
-                    .mixes
-                    .iter()
-                    .map(|(n, m)| vec![n.clone(), m.source.chars().take(90).collect()])
-                    .collect();
-                println!("\n{}", report::table(&["mix", "source"], rows));
-            }
+                d
+            })?;
         }
         ModelCommand::Inspect { .. } => {}
     }

@@ -6,7 +6,7 @@ use crate::gguf::shape::Inspection;
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
 use crate::gguf::{GgufError, GgufModel};
 use crate::report;
-use crate::roofline::shape::CacheKind;
+use crate::shape::CacheKind;
 use crate::units;
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -105,7 +105,7 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
         "seconds": secs,
     });
     if a.json {
-        print!("{}", report::json(&info));
+        print!("{}", report::json(&info)?);
     } else {
         let moe = if c.arch == SynthArch::Moe {
             format!(", {} experts ({} used)", c.experts, c.experts_used)
@@ -128,22 +128,16 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
 }
 
 /// `rooftune model inspect FILE.gguf`
-pub fn inspect(file: &Path, toml: bool, json: bool) -> Result<ExitCode> {
+pub fn inspect(file: &Path, toml: bool, out: &crate::cli::OutputArgs) -> Result<ExitCode> {
+    let sink = super::output::Sink::open(out)?;
     let m = GgufModel::open(file)?;
     if toml {
         let spec = crate::gguf::shape::model_spec(&m)?;
-        print!(
-            "{}",
-            ::toml::to_string(&spec).context("rendering the spec as TOML")?
-        );
+        sink.write(&::toml::to_string(&spec).context("rendering the spec as TOML")?)?;
         return Ok(ExitCode::OK);
     }
     let (_, ins) = crate::gguf::shape::inspect(&m)?;
-    if json {
-        print!("{}", report::json(&ins));
-    } else {
-        print!("{}", render(&ins));
-    }
+    sink.emit_text(&ins, || render(&ins))?;
     Ok(ExitCode::OK)
 }
 

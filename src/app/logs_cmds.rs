@@ -1,5 +1,6 @@
-//! `logs analyze PATH... [--since 30d] [--by source|model] [--json]`.
+//! `logs analyze PATH... [--since 30d] [--by source|model] [--format ...] [--output FILE]`.
 
+use crate::app::output::Sink;
 use crate::cli::{LogsAnalyzeArgs, LogsBy, LogsCommand};
 use crate::exit::ExitCode;
 use crate::logs::{self, walk, GroupBy, Options};
@@ -15,6 +16,7 @@ pub fn logs(c: LogsCommand) -> Result<ExitCode> {
 }
 
 fn analyze(a: &LogsAnalyzeArgs) -> Result<ExitCode> {
+    let sink = Sink::open(&a.out)?;
     let since = a
         .since
         .as_deref()
@@ -38,10 +40,6 @@ fn analyze(a: &LogsAnalyzeArgs) -> Result<ExitCode> {
         },
         threads,
     })?;
-    if a.json {
-        print!("{}", report::json(&analysis));
-    } else {
-        print!("{}", report::logs::text(&analysis));
-    }
+    sink.emit(&analysis, || report::logs::document(&analysis))?;
     Ok(ExitCode::OK)
 }

@@ -6,6 +6,7 @@ mod build;
 mod catalog_cmds;
 mod gguf_cmds;
 mod logs_cmds;
+mod output;
 mod predict_cmds;
 mod probe_cmds;
 mod tune_cmds;
@@ -19,7 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => predict_cmds::predict(&a),
         Command::Matrix(a) => predict_cmds::matrix(&a),
         Command::Speculate(a) => predict_cmds::speculate(&a),
-        Command::Published(a) => predict_cmds::published(a.json),
+        Command::Published(a) => predict_cmds::published(&a.out),
         Command::Hw(c) => catalog_cmds::hw(c),
         Command::Model(c) => catalog_cmds::model(c),
         Command::Synth(a) => gguf_cmds::synth(&a),

@@ -1,7 +1,9 @@
 //! `predict`, `matrix`, `speculate`.
 
 use super::build;
+use super::output::Sink;
 use crate::cli::{MatrixArgs, PredictArgs, SpeculateArgs};
+use crate::compare::AsDevice;
 use crate::exit::ExitCode;
 use crate::report;
 use crate::roofline::kv::{KvOptions, KvTypes};
@@ -11,8 +13,8 @@ use crate::units::{self, UnitError};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-fn kv_type(s: &str, flag: &str) -> Result<crate::catalog::ggml_type::GgmlType> {
-    let t: crate::catalog::ggml_type::GgmlType = s.parse().with_context(|| flag.to_string())?;
+fn kv_type(s: &str, flag: &str) -> Result<crate::dtype::ggml::GgmlType> {
+    let t: crate::dtype::ggml::GgmlType = s.parse().with_context(|| flag.to_string())?;
     if !t.is_kv_cache_type() {
         bail!(UnitError::Invalid {
             input: s.into(),
@@ -29,10 +31,11 @@ fn target(v: f64) -> Result<f64> {
 
 /// `rooftune predict`
 pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
+    let sink = Sink::open(&a.out)?;
     let cat = build::catalog()?;
     let (machine, band) = build::machine(&cat, &a.machine)?;
     let shape = build::shape(&cat, &a.model)?;
-    let ctx = units::parse_tokens(&a.ctx).context("--ctx")?;
+    let ctx = a.ctx;
     if ctx == 0 {
         bail!(UnitError::OutOfRange {
             what: "--ctx".into(),
@@ -40,19 +43,14 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
             value: 0.0
         });
     }
-    let depths = a
-        .depth
-        .iter()
-        .map(|d| units::parse_tokens(d))
-        .collect::<Result<Vec<_>, _>>()
-        .context("--depth")?;
+    let depths = a.depth.clone();
     let deepest = depths.iter().copied().max().unwrap_or(0);
-    let prompt = match &a.prompt {
-        Some(p) => units::parse_tokens(p).context("--prompt")?,
+    let prompt = match a.prompt {
+        Some(p) => p,
         None if deepest > 0 => deepest,
         None => 8192,
     };
-    let cached = units::parse_tokens(&a.cached).context("--cached")?;
+    let cached = a.cached;
     if cached > prompt {
         bail!(UnitError::OutOfRange {
             what: "--cached".into(),
@@ -72,8 +70,8 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
         depths,
         kv: KvOptions {
             types: KvTypes {
-                k: kv_type(&a.ctk, "--ctk")?,
-                v: kv_type(&a.ctv, "--ctv")?,
+                k: kv_type(&a.ctk, "--ctk")?.into(),
+                v: kv_type(&a.ctv, "--ctv")?.into(),
             },
             n_seq: a.np,
             ubatch: a.ubatch,
@@ -92,17 +90,10 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
         ..Scenario::default()
     };
     let p = roofline::predict(&shape, &machine, &scenario);
-    if a.json {
-        print!(
-            "{}",
-            report::json(&json!({ "prediction": p, "machine": machine, "band": band }))
-        );
-    } else {
-        print!(
-            "{}",
-            report::predict::text(&p, &bandwidth_note(&machine, band))
-        );
-    }
+    sink.emit_text(
+        &json!({ "prediction": p, "machine": machine, "band": band }),
+        || report::predict::text(&p, &bandwidth_note(&machine, band)),
+    )?;
     Ok(ExitCode::OK)
 }
 
@@ -125,10 +116,10 @@ fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand) -> String {
 
 /// `rooftune matrix`
 pub fn matrix(a: &MatrixArgs) -> Result<ExitCode> {
+    let sink = Sink::open(&a.out)?;
     let cat = build::catalog()?;
     let quant = cat.quant(&a.quant)?;
-    let ctx = units::parse_tokens(&a.ctx).context("--ctx")?;
-    let depth = units::parse_tokens(&a.depth).context("--depth")?;
+    let (ctx, depth) = (a.ctx, a.depth);
     let host = a.host.as_deref().map(|h| cat.hardware(h)).transpose()?;
     let target = target(a.target)?;
     let shapes: Vec<_> = cat
@@ -148,7 +139,7 @@ pub fn matrix(a: &MatrixArgs) -> Result<ExitCode> {
             },
             _ => Machine::single(dev),
         };
-        let band = crate::catalog::published::band_for(&cat, hw.family.as_str());
+        let band = crate::compare::calibration::band_for(&cat, hw.family.as_str());
         for (name, shape) in &shapes {
             let s = Scenario {
                 ctx,
@@ -175,21 +166,16 @@ pub fn matrix(a: &MatrixArgs) -> Result<ExitCode> {
             });
         }
     }
-    if a.json {
-        print!(
-            "{}",
-            report::json(
-                &json!({ "target_tok_s": target, "quant": quant.label(), "ctx": ctx, "depth": depth, "rows": rows })
-            )
-        );
-    } else {
-        print!("{}", report::matrix::text(&rows, target));
-    }
+    sink.emit_text(
+        &json!({ "target_tok_s": target, "quant": quant.label(), "ctx": ctx, "depth": depth, "rows": rows }),
+        || report::matrix::text(&rows, target),
+    )?;
     Ok(ExitCode::OK)
 }
 
 /// `rooftune speculate`
 pub fn speculate(a: &SpeculateArgs) -> Result<ExitCode> {
+    let sink = Sink::open(&a.out)?;
     if !(0.0..=1.0).contains(&a.acceptance) {
         bail!(UnitError::OutOfRange {
             what: "--acceptance".into(),
@@ -226,46 +212,47 @@ pub fn speculate(a: &SpeculateArgs) -> Result<ExitCode> {
         )),
         _ => None,
     };
-    if a.json {
-        print!(
-            "{}",
-            report::json(&json!({
-                "params": p, "tokens_per_cycle": e, "speedup": s,
-                "best_draft_len": best_len, "best_speedup": best,
-                "base_tok_s": a.base, "expected_tok_s": a.base.map(|b| b * s),
-                "needed": needed.map(|(x, acc)| json!({"speedup": x, "acceptance": acc})),
-            }))
-        );
-        return Ok(ExitCode::OK);
-    }
-    println!("speedup = E / (gamma x c + 1), E = (1 - alpha^(gamma+1)) / (1 - alpha)   [Leviathan et al., ICML 2023]");
-    println!(
-        "alpha {:.2}, gamma {}, c {:.3}: E = {:.2} tokens per cycle, speedup {:.2}x",
-        a.acceptance, a.draft_len, a.cost, e, s
-    );
-    println!("best draft length up to 16 at this alpha and c: {best_len} ({best:.2}x)");
-    if let Some(b) = a.base {
-        println!("{:.1} tok/s plain -> about {:.1} tok/s", b, b * s);
-    }
-    if let Some((x, acc)) = needed {
-        match acc {
-            Some(acc) => println!("to reach {:.1}x at gamma {}: acceptance >= {:.2}", x, a.draft_len, acc),
-            None => println!("{x:.1}x is out of reach at gamma {} and c {:.3}, even if every draft token were accepted", a.draft_len, a.cost),
+    let data = json!({
+        "params": p, "tokens_per_cycle": e, "speedup": s,
+        "best_draft_len": best_len, "best_speedup": best,
+        "base_tok_s": a.base, "expected_tok_s": a.base.map(|b| b * s),
+        "needed": needed.map(|(x, acc)| json!({"speedup": x, "acceptance": acc})),
+    });
+    sink.emit_text(&data, || {
+        let mut t = String::new();
+        t.push_str("speedup = E / (gamma x c + 1), E = (1 - alpha^(gamma+1)) / (1 - alpha)   [Leviathan et al., ICML 2023]\n");
+        t.push_str(&format!(
+            "alpha {:.2}, gamma {}, c {:.3}: E = {:.2} tokens per cycle, speedup {:.2}x\n",
+            a.acceptance, a.draft_len, a.cost, e, s
+        ));
+        t.push_str(&format!(
+            "best draft length up to 16 at this alpha and c: {best_len} ({best:.2}x)\n"
+        ));
+        if let Some(b) = a.base {
+            t.push_str(&format!("{:.1} tok/s plain -> about {:.1} tok/s\n", b, b * s));
         }
-    }
+        if let Some((x, acc)) = needed {
+            t.push_str(&match acc {
+                Some(acc) => format!("to reach {:.1}x at gamma {}: acceptance >= {:.2}\n", x, a.draft_len, acc),
+                None => format!("{x:.1}x is out of reach at gamma {} and c {:.3}, even if every draft token were accepted\n", a.draft_len, a.cost),
+            });
+        }
+        t
+    })?;
     Ok(ExitCode::OK)
 }
 
 /// `rooftune published`
-pub fn published(json: bool) -> Result<ExitCode> {
+pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
+    let sink = Sink::open(out)?;
     let cat = build::catalog()?;
-    let rows = crate::catalog::published::check_all(&cat)?;
-    let fits = crate::catalog::published::family_bands(&cat);
-    if json {
+    let rows = crate::compare::calibration::check_all(&cat)?;
+    let fits = crate::compare::calibration::family_bands(&cat);
+    let data = {
         let rows: Vec<_> = rows
             .iter()
             .map(|c| {
-                let band = crate::catalog::published::band_for(&cat, &c.family);
+                let band = crate::compare::calibration::band_for(&cat, &c.family);
                 json!({
                     "measurement": c.measurement, "family": c.family,
                     "ceiling_tok_s": c.point.ceiling_tok_s, "estimate_tok_s": c.point.estimate_tok_s,
@@ -274,17 +261,12 @@ pub fn published(json: bool) -> Result<ExitCode> {
                 })
             })
             .collect();
-        print!(
-            "{}",
-            report::json(&json!({ "rows": rows, "families": fits }))
-        );
-    } else {
-        print!(
-            "{}",
-            report::published::text(&rows, fits, |f| crate::catalog::published::band_for(
-                &cat, f
-            ))
-        );
-    }
+        json!({ "rows": rows, "families": fits })
+    };
+    sink.emit_text(&data, || {
+        report::published::text(&rows, fits, |f| {
+            crate::compare::calibration::band_for(&cat, f)
+        })
+    })?;
     Ok(ExitCode::OK)
 }

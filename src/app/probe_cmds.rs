@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 
 /// `rooftune hw probe`
 pub fn probe(a: &ProbeArgs) -> Result<ExitCode> {
+    let sink = super::output::Sink::open(&a.out)?;
     let bundled = Catalog::bundled()?;
     // Everything that can be wrong with the request fails before measuring.
     let save_dir = match &a.save {
@@ -29,7 +30,7 @@ pub fn probe(a: &ProbeArgs) -> Result<ExitCode> {
         }),
         None => None,
     };
-    if !a.json && std::io::stderr().is_terminal() {
+    if !sink.is_json() && std::io::stderr().is_terminal() {
         eprintln!("probing: detecting hardware, measuring memory bandwidth and CPU compute...");
     }
     let result = probe::probe(ProbeOptions {
@@ -42,16 +43,9 @@ pub fn probe(a: &ProbeArgs) -> Result<ExitCode> {
         Some(dir) => Some(save::save(&profile, dir)?),
         None => None,
     };
-    if a.json {
-        print!(
-            "{}",
-            report::json(&json!({ "probe": result, "profile": profile, "saved": saved }))
-        );
-    } else {
-        print!(
-            "{}",
-            report::probe::probe(&result, &profile, saved.as_deref())
-        );
-    }
+    sink.emit_text(
+        &json!({ "probe": result, "profile": profile, "saved": saved }),
+        || report::probe::probe(&result, &profile, saved.as_deref()),
+    )?;
     Ok(ExitCode::OK)
 }

@@ -2,21 +2,18 @@
 //! where a spec file, the machine, the model file and the server binary
 //! become a [`Setup`] for the campaign loop, and a log becomes a report.
 
+use super::output::Sink;
 use crate::campaign::history::{self, History};
 use crate::campaign::log::{self, LOG_FILE};
 use crate::campaign::record::{HardwareInfo, ModelInfo, TrialLine};
+use crate::campaign::runner::{self, Ending, Setup};
 use crate::campaign::summary;
 use crate::cli::{CampaignCommand, MachineArgs, TuneArgs};
 use crate::exit::ExitCode;
 use crate::report;
-use crate::roofline::decode::{self, EtaBand};
-use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
-use crate::roofline::placement::{self, Placement};
-use crate::roofline::prefill;
-use crate::roofline::shape::ModelShape;
+use crate::shape::ModelShape;
 use crate::tune::plan::{self, Feasibility};
-use crate::tune::runner::{self, Ending, Setup};
 use crate::tune::space::MachineFacts;
 use crate::tune::spec::{self, Campaign, HardwareChoice};
 use crate::tune::trial::{Evaluator, Probe};
@@ -57,7 +54,7 @@ fn environment(c: &Campaign) -> Result<Env> {
         HardwareChoice::Profile(name) => {
             let cat = super::build::catalog()?;
             let args = MachineArgs {
-                hw: name.clone(),
+                hw: Some(name.clone()),
                 host: None,
                 bandwidth: None,
                 memory: None,
@@ -70,14 +67,9 @@ fn environment(c: &Campaign) -> Result<Env> {
             (Some(m), name.clone())
         }
         HardwareChoice::Probe => {
-            let m = crate::probe::probe_profile(true).ok().map(|p| {
-                let dev = p.device("probe".into());
-                if dev.unified || p.memory_kind != crate::catalog::hardware::MemoryKind::Host {
-                    Machine::single(dev)
-                } else {
-                    Machine::cpu_only(dev)
-                }
-            });
+            let m = crate::probe::probe_profile(true)
+                .ok()
+                .map(|p| crate::compare::machine::single(&p, "probe".into()));
             (m, "probe".to_string())
         }
     };
@@ -105,6 +97,7 @@ fn environment(c: &Campaign) -> Result<Env> {
 
 fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
     Feasibility {
+        backend: c.backend,
         machine: env.facts,
         min_ctx: c.constraints.min_ctx,
         shape: env.shape.clone(),
@@ -117,37 +110,14 @@ fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
     }
 }
 
-/// Roofline ceilings (tok/s) for the single-stream probes. Prefill ceilings
-/// need a peak-FLOPs figure: a profile's datasheet value is used, a probe's
-/// naive-matmul figure is not (it can be 20x below llama.cpp's kernels).
+/// Roofline ceilings (tok/s) for the single-stream probes. A prefill
+/// ceiling needs a peak-FLOP/s roof: a profile's datasheet value is one, a
+/// probe's naive matmul is not.
 fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
     let (Some(shape), Some(machine)) = (&env.shape, &env.machine) else {
         return BTreeMap::new();
     };
-    let a = placement::assign(shape, machine, Placement::ALL);
-    probes
-        .iter()
-        .filter_map(|p| {
-            let v = match *p {
-                Probe::Decode { depth, .. } => {
-                    decode::at_depth(
-                        shape,
-                        machine,
-                        &a,
-                        depth,
-                        KvOptions::default(),
-                        EtaBand::default(),
-                    )
-                    .ceiling_tok_s
-                }
-                Probe::Prefill { .. } if env.hardware.profile != "probe" => {
-                    prefill::at_depth(shape, machine, 0, 512).ceiling_tok_s
-                }
-                _ => return None,
-            };
-            v.is_finite().then(|| (p.key(), v))
-        })
-        .collect()
+    crate::compare::ceiling::for_probes(shape, machine, probes, env.hardware.profile != "probe")
 }
 
 fn model_info(path: &Path, hash: bool) -> Result<ModelInfo> {
@@ -235,6 +205,9 @@ fn time_estimate(c: &Campaign, env: &Env, h: &History) -> (f64, f64) {
 }
 
 fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
+    if let Some(b) = a.backend {
+        c.backend = b;
+    }
     if a.trials.is_some() {
         c.budget.trials = a.trials;
     }
@@ -255,6 +228,7 @@ fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
 
 /// `rooftune tune`
 pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
+    let sink = Sink::open(&a.report)?;
     let mut c = spec::load(&a.spec)?;
     apply_overrides(&mut c, a);
     let log_path = log::path_in(&log_dir(a, &c));
@@ -264,22 +238,21 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
         let h = History::from_lines(log::read_or_empty(&log_path)?);
         let (startup, measure) = time_estimate(&c, &env, &h);
         let d = plan::dry_run(&c, &feas, startup, measure, h.trials_used() as u64);
-        if a.json {
-            print!("{}", report::json(&d));
-        } else {
-            print!("{}", report::campaign::dry_run(&c.name, &d));
+        sink.emit_text(&d, || {
+            let mut t = report::campaign::dry_run(&c.name, &d);
             if env.shape.is_none() {
-                println!(
-                    "Note: the model `{}` is not there yet, so nothing was checked against memory.",
+                t.push_str(&format!(
+                    "Note: the model `{}` is not there yet, so nothing was checked against memory.\n",
                     c.model.display()
-                );
+                ));
             }
-        }
+            t
+        })?;
         return Ok(ExitCode::OK);
     }
     let model = model_info(&c.model, true)?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
-    let mut eval = evaluator(&c, server_bin.as_deref())?;
+    let mut eval = evaluator(&c, server_bin.as_deref(), a.timeout)?;
     let setup = Setup {
         log_path,
         resume: a.resume,
@@ -292,7 +265,7 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
         campaign: c,
     };
     install_sigint();
-    let quiet = a.json || a.markdown;
+    let quiet = sink.format != crate::report::format::Format::Text || !sink.to_stdout();
     let mut progress = |t: &TrialLine| {
         if !quiet {
             eprintln!("{}", progress_line(t));
@@ -300,13 +273,7 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     };
     let s = runner::run(&setup, eval.as_mut(), &INTERRUPTED, &mut progress)?;
     let sum = summary::summarize(&setup.campaign.name, &s.history);
-    if a.json {
-        print!("{}", report::json(&sum));
-    } else if a.markdown {
-        print!("{}", report::campaign::markdown(&sum));
-    } else {
-        print!("{}", report::campaign::render(&sum));
-    }
+    emit_summary(sink, &sum)?;
     match s.ending {
         Ending::Interrupted => {
             eprintln!(
@@ -347,11 +314,28 @@ fn progress_line(t: &TrialLine) -> String {
     )
 }
 
+/// A campaign's report: the Markdown document for `--format markdown`, the
+/// terminal report for text, the tables for CSV, the summary for JSON.
+fn emit_summary(sink: Sink, s: &summary::CampaignSummary) -> Result<()> {
+    let sink_is_markdown = sink.format == crate::report::format::Format::Markdown;
+    sink.emit(s, || {
+        let mut d = report::campaign::document(s);
+        if sink_is_markdown {
+            d.title = format!("Campaign `{}`", s.name);
+        }
+        d
+    })
+}
+
 /// The evaluator that runs real servers.
-fn evaluator(c: &Campaign, server_bin: Option<&Path>) -> Result<Box<dyn Evaluator>> {
-    crate::tune::server_eval::ServerEvaluator::new(c, server_bin, &INTERRUPTED)
-        .map(|e| Box::new(e) as Box<dyn Evaluator>)
-        .map_err(Into::into)
+fn evaluator(
+    c: &Campaign,
+    server_bin: Option<&Path>,
+    timeout_s: f64,
+) -> Result<Box<dyn Evaluator>> {
+    let mut e = crate::tune::server_eval::ServerEvaluator::new(c, server_bin, &INTERRUPTED)?;
+    e.timeout = std::time::Duration::from_secs_f64(timeout_s);
+    Ok(Box::new(e))
 }
 
 /// `rooftune bench ... --log DIR`: append the run to `DIR/trials.jsonl` as a
@@ -409,39 +393,23 @@ fn display_name(name: &str) -> String {
 /// `rooftune campaign ...`
 pub fn campaign(c: CampaignCommand) -> Result<ExitCode> {
     match c {
-        CampaignCommand::List { dir, json } => {
+        CampaignCommand::List { dir, out } => {
+            let sink = Sink::open(&out)?;
             let items = history::list(&dir)?;
-            if json {
-                print!("{}", report::json(&items));
-            } else {
-                print!("{}", report::campaign::list(&items));
-            }
+            sink.emit_text(&items, || report::campaign::list(&items))?;
         }
-        CampaignCommand::Show {
-            name,
-            dir,
-            json,
-            markdown,
-        } => {
+        CampaignCommand::Show { name, dir, out } => {
+            let sink = Sink::open(&out)?;
             let h = History::read(&resolve(&name, &dir))?;
             let s = summary::summarize(&display_name(&name), &h);
-            if json {
-                print!("{}", report::json(&s));
-            } else if markdown {
-                print!("{}", report::campaign::markdown(&s));
-            } else {
-                print!("{}", report::campaign::render(&s));
-            }
+            emit_summary(sink, &s)?;
         }
-        CampaignCommand::Compare { a, b, dir, json } => {
+        CampaignCommand::Compare { a, b, dir, out } => {
+            let sink = Sink::open(&out)?;
             let ha = History::read(&resolve(&a, &dir))?;
             let hb = History::read(&resolve(&b, &dir))?;
             let cmp = summary::compare((&display_name(&a), &ha), (&display_name(&b), &hb));
-            if json {
-                print!("{}", report::json(&cmp));
-            } else {
-                print!("{}", report::campaign::compare(&cmp));
-            }
+            sink.emit_text(&cmp, || report::campaign::compare(&cmp))?;
         }
     }
     Ok(ExitCode::OK)

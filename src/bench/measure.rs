@@ -8,8 +8,8 @@
 //! once. Definitions (TTFT and its split) are in `docs/measurement.md`.
 
 use super::prompt::{Counting, PromptMaker};
-use super::stats::Summary;
 use crate::server::client::{Client, ClientError, Dialect, GenRequest, Prompt, RequestRecord};
+use crate::trial::{Stat as Summary, VsCeiling};
 use futures_util::future::try_join_all;
 use serde::Serialize;
 use std::time::Instant;
@@ -40,6 +40,19 @@ pub struct Target {
     pub model: Option<String>,
     /// Context one request may use (`n_ctx_slot`), if known.
     pub ctx_limit: Option<u64>,
+}
+
+impl Target {
+    /// The server a measurement session started: its client, its backend's
+    /// dialect, and the context one request may use as its log says.
+    pub fn for_session(s: &crate::server::Session) -> Target {
+        Target {
+            client: s.client.clone(),
+            dialect: s.backend.dialect(),
+            model: None,
+            ctx_limit: s.server.facts.n_ctx_slot,
+        }
+    }
 }
 
 /// Progress and lifecycle events.
@@ -111,6 +124,8 @@ pub struct PrefillResult {
     pub server_prompt_s: Option<Summary>,
     /// Of the TTFT: the rest (HTTP, queueing, first sampling, network), seconds.
     pub ttft_rest_s: Option<Summary>,
+    /// The prefill rate next to its roofline ceiling (filled by `compare`).
+    pub vs_ceiling: Option<VsCeiling>,
 }
 
 /// Decode at one depth.
@@ -128,6 +143,8 @@ pub struct DecodeResult {
     pub aggregate_tok_s: Option<Summary>,
     /// Share of generated tokens that were reasoning.
     pub reasoning_share: f64,
+    /// The per-stream rate next to its roofline ceiling (filled by `compare`).
+    pub vs_ceiling: Option<VsCeiling>,
 }
 
 /// Client CPU use while measuring.
@@ -330,7 +347,7 @@ fn summary_of(
     recs: &[RequestRecord],
     f: impl Fn(&RequestRecord) -> Option<f64>,
 ) -> Option<Summary> {
-    Summary::of(&recs.iter().filter_map(f).collect::<Vec<_>>())
+    Summary::of_finite(&recs.iter().filter_map(f).collect::<Vec<_>>())
 }
 
 async fn prefill(
@@ -374,6 +391,7 @@ async fn prefill(
         ttft_rest_s: summary_of(&all, |r| {
             Some(r.first_token_s? - r.timings.as_ref()?.prompt_ms / 1e3)
         }),
+        vs_ceiling: None,
     })
 }
 
@@ -425,11 +443,12 @@ async fn decode(
         generated_tokens,
         server_tok_s: summary_of(&all, RequestRecord::server_decode_tok_s),
         client_tok_s: summary_of(&all, RequestRecord::client_decode_tok_s),
-        aggregate_tok_s: Summary::of(&aggregate),
+        aggregate_tok_s: Summary::of_finite(&aggregate),
         reasoning_share: if events > 0 {
             reasoning as f64 / events as f64
         } else {
             0.0
         },
+        vs_ceiling: None,
     })
 }

@@ -5,8 +5,8 @@
 //! whether rooftune started the server or the user gave a URL.
 
 pub mod measure;
+pub mod probes;
 pub mod prompt;
 pub mod result;
-pub mod stats;
 
 pub use measure::{Event, Measurement, Plan, Target};

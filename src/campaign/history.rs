@@ -4,8 +4,8 @@
 use super::log;
 use super::record::{Line, Role, SessionLine, TrialLine};
 use super::CampaignError;
+use crate::trial::Status;
 use crate::tune::space::Config;
-use crate::tune::trial::Status;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -8,11 +8,11 @@ use super::record::{
     HardwareInfo, ModelInfo, ObjectiveValue, Role, TrialLine, Verdict, FORMAT_VERSION,
 };
 use crate::bench::measure::Plan;
+use crate::bench::probes::samples;
 use crate::bench::result::BenchReport;
+use crate::trial::{Measurements, Probe, ServerInfo, SlotInfo, Stat, Status};
 use crate::tune::objective::Objective;
-use crate::tune::server_eval::samples;
 use crate::tune::space::Config;
-use crate::tune::trial::{Measurements, Probe, ServerInfo, SlotInfo, Stat, Status};
 
 /// The server flags of a bench run as a configuration: `-t 2 -fa on --mlock`
 /// becomes `[(-t, 2), (-fa, on), (--mlock, true)]`.
@@ -89,27 +89,9 @@ pub fn line(
         _ => None,
     };
     let value = objective.as_ref().and_then(|o| o.value(&m));
-    let best = h.winner().and_then(|w| w.objective.score);
-    let (verdict, reason) = match (score, best) {
-        (Some(s), Some(b)) if s > b => (
-            Verdict::Keep,
-            format!(
-                "hand-run: best so far, {:+.1}% over the defaults",
-                (s - 1.0) * 100.0
-            ),
-        ),
-        (Some(s), _) => (
-            Verdict::Discard,
-            format!("hand-run: {:+.1}% over the defaults", (s - 1.0) * 100.0),
-        ),
-        (None, _) => (
-            Verdict::Discard,
-            "hand-run: not comparable with this campaign's objective".into(),
-        ),
-    };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let facts = r.target.facts.as_ref();
-    TrialLine {
+    let mut line = TrialLine {
         v: FORMAT_VERSION,
         campaign: h
             .trials
@@ -124,6 +106,11 @@ pub fn line(
         lossy: config.lossy_flags(),
         command: r.target.command_line.clone().unwrap_or_default(),
         server: ServerInfo {
+            backend: r
+                .target
+                .backend
+                .parse::<crate::server::BackendKind>()
+                .map_or_else(|_| r.target.backend.clone(), |k| k.as_str().to_string()),
             binary: r
                 .target
                 .binary
@@ -145,8 +132,8 @@ pub fn line(
             noise: objective.as_ref().map_or(0.0, |o| o.noise(&m)),
         },
         measurements: m,
-        verdict,
-        verdict_reason: reason,
+        verdict: Verdict::Discard,
+        verdict_reason: String::new(),
         supersedes: Vec::new(),
         slots: facts.and_then(|f| {
             Some(SlotInfo {
@@ -160,7 +147,16 @@ pub fn line(
         finished_at: now,
         startup_s: r.target.load_s.unwrap_or(0.0),
         measure_s: r.measurement.client_cpu.wall_s,
-    }
+    };
+    let server = r
+        .target
+        .backend
+        .parse::<crate::server::BackendKind>()
+        .unwrap_or_default();
+    let evidence =
+        super::verdict::Evidence::from_history(h, f64::INFINITY, server.get().defaults_label());
+    super::verdict::judge(&mut line, &evidence);
+    line
 }
 
 #[cfg(test)]

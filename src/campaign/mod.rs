@@ -9,15 +9,37 @@
 //!
 //! - [`record`]: the line types;
 //! - [`log`]: appending with fsync, reading with a version check;
-//! - [`history`]: what the lines say (best, superseded, totals, listing).
+//! - [`history`]: what the lines say (best, superseded, totals, listing);
+//! - [`runner`]: the campaign loop over a [`crate::tune`] solver and evaluator:
+//!   defaults first, screening, skips, anchors and drift, budget, Ctrl-C,
+//!   every result logged as it arrives;
+//! - [`manual`]: a hand-run `bench --log` trial into the same log;
+//! - [`verdict`]: the one rule that judges every trial line.
 
 pub mod history;
 pub mod log;
 pub mod manual;
 pub mod record;
+pub mod runner;
 pub mod summary;
+pub mod verdict;
 
 use std::path::PathBuf;
+
+impl CampaignError {
+    /// True for errors in what the user asked (a campaign that is not
+    /// there, a resume that does not match, a log from a newer rooftune):
+    /// exit code 2.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            CampaignError::NotFound { .. }
+                | CampaignError::Mismatch { .. }
+                | CampaignError::Exists { .. }
+                | CampaignError::Version { .. }
+        )
+    }
+}
 
 /// Errors reading or writing a campaign log.
 #[derive(Debug, thiserror::Error)]

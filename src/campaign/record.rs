@@ -2,7 +2,7 @@
 //! schema is `docs/campaign-log.schema.json`. Readers accept unknown fields
 //! (a newer minor version adds fields) and refuse a newer major version.
 
-use crate::tune::trial::{Measurements, QualitySample, ServerInfo, SlotInfo, Status};
+use crate::trial::{Measurements, QualitySample, ServerInfo, SlotInfo, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -5,8 +5,8 @@
 
 use super::history::History;
 use super::record::{Role, TrialLine, Verdict};
+use crate::trial::Status;
 use crate::tune::quality::{self, Divergence};
-use crate::tune::trial::Status;
 use serde::Serialize;
 
 /// One row of the trials table.
@@ -107,8 +107,10 @@ pub struct CampaignSummary {
     pub drift: Vec<String>,
     /// Time split.
     pub time: TimeSplit,
-    /// llama-server build(s) seen.
+    /// Server build(s) seen.
     pub builds: Vec<String>,
+    /// The backend's server name (`llama-server`), for "over X's defaults".
+    pub server: String,
 }
 
 fn row(t: &TrialLine) -> Row {
@@ -139,8 +141,8 @@ fn pct_by_key(t: &TrialLine) -> Vec<(String, f64)> {
     t.measurements
         .iter()
         .filter_map(|(k, v)| {
-            let c = t.ceilings.get(k).filter(|c| **c > 0.0)?;
-            Some((k.clone(), 100.0 * v.mean / c))
+            let c = t.ceilings.get(k)?;
+            Some((k.clone(), crate::compare::pct_of_ceiling(v.mean, *c)?))
         })
         .collect()
 }
@@ -156,7 +158,16 @@ pub fn summarize(name: &str, h: &History) -> CampaignSummary {
     let mut builds: Vec<String> = h.trials.iter().map(|t| t.server.build.clone()).collect();
     builds.sort();
     builds.dedup();
+    let server = h
+        .trials
+        .last()
+        .and_then(|t| t.server.backend.parse::<crate::server::BackendKind>().ok())
+        .unwrap_or_default()
+        .get()
+        .name()
+        .to_string();
     CampaignSummary {
+        server,
         name: name.to_string(),
         objective: h
             .sessions

@@ -135,22 +135,6 @@ impl HardwareProfile {
     }
 }
 
-impl HardwareProfile {
-    /// The engine's view of this profile as one device.
-    pub fn device(&self, label: String) -> crate::roofline::machine::Device {
-        crate::roofline::machine::Device {
-            label,
-            bandwidth_gb_s: self.bandwidth_gb_s.value,
-            eta: self.eta.value,
-            overhead_s: self.overhead_ms.value / 1e3,
-            usable_bytes: self.usable_bytes(),
-            capacity_bytes: self.capacity_bytes(),
-            flops: self.fp16_tflops.value * 1e12,
-            unified: self.memory_kind == MemoryKind::Unified,
-        }
-    }
-}
-
 /// Split `2x rtx-3090` (or `2 x rtx-3090`, `2*rtx-3090`) into a count and a name.
 pub fn parse_multiplier(spec: &str) -> (u32, &str) {
     let s = spec.trim();

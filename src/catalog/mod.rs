@@ -3,11 +3,9 @@
 //! and parsed once; user profiles (from `hw probe --save`) are added from the
 //! config directory.
 
-pub mod ggml_type;
 pub mod hardware;
 pub mod measurements;
 pub mod model_spec;
-pub mod published;
 pub mod quant;
 pub mod sourced;
 pub mod suggest;
@@ -253,7 +251,7 @@ impl Catalog {
                 },
             });
         }
-        if let Ok(t) = n.parse::<ggml_type::GgmlType>() {
+        if let Ok(t) = n.parse::<crate::dtype::ggml::GgmlType>() {
             return Ok(QuantScheme::Uniform(t));
         }
         let bpw = n
@@ -272,7 +270,7 @@ impl Catalog {
             .mixes
             .keys()
             .map(String::as_str)
-            .chain(ggml_type::ALL_TYPES.iter().map(|t| t.ggml_name()));
+            .chain(crate::dtype::ggml::ALL_TYPES.iter().map(|t| t.ggml_name()));
         Err(CatalogError::Unknown {
             kind: "quantization",
             name: name.into(),

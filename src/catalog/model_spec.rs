@@ -7,7 +7,7 @@
 
 use super::quant::{QuantScheme, TensorGroup};
 use super::sourced::Sourced;
-use crate::roofline::shape::{CacheKind, Experts, Group, Layer, ModelShape, RopeScaling};
+use crate::shape::{CacheKind, Experts, Group, Layer, ModelShape, RopeScaling};
 use serde::{Deserialize, Serialize};
 
 /// A model spec file.

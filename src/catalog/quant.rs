@@ -2,7 +2,7 @@
 //! (which tensor groups get which type), or a plain bits-per-weight figure
 //! (MLX quants, "3.6-bit").
 
-use super::ggml_type::GgmlType;
+use crate::dtype::ggml::GgmlType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -8,7 +8,7 @@
 
 use super::value::{Value, ValueType};
 use super::GgufError;
-use crate::catalog::ggml_type::GgmlType;
+use crate::dtype::ggml::GgmlType;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -14,10 +14,10 @@
 use super::reader::GgufModel;
 use super::value::Value;
 use super::GgufError;
-use crate::catalog::ggml_type::GgmlType;
 use crate::catalog::model_spec::{self, ModelSpec};
 use crate::catalog::sourced::Sourced;
-use crate::roofline::shape::{CacheKind, Experts, Group, Layer, ModelShape, RopeScaling};
+use crate::dtype::ggml::GgmlType;
+use crate::shape::{CacheKind, Experts, Group, Layer, ModelShape, RopeScaling};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

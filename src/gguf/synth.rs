@@ -21,7 +21,7 @@
 use super::value::{Value, ValueType};
 use super::writer::{GgufWriter, TensorSpec};
 use super::GgufError;
-use crate::catalog::ggml_type::GgmlType;
+use crate::dtype::ggml::GgmlType;
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
 use std::io::{self, Write};

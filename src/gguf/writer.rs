@@ -5,7 +5,7 @@
 
 use super::reader::{DEFAULT_ALIGNMENT, MAGIC};
 use super::value::Value;
-use crate::catalog::ggml_type::GgmlType;
+use crate::dtype::ggml::GgmlType;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;

@@ -3,19 +3,17 @@
 
 use super::{rate, table};
 use crate::bench::result::BenchReport;
-use crate::bench::stats::Summary;
+use crate::trial::Stat as Summary;
 
-/// Measured as a share of its ceiling. A measurement above its ceiling means
-/// the hardware profile is wrong (a ceiling cannot be beaten), so it is said
-/// so instead of printing more than 100 %.
+/// Measured as a share of its ceiling, by the one rule in `compare`: a
+/// measurement above its ceiling blames the profile instead of printing more
+/// than 100 %.
 fn pct(measured: f64, ceiling: Option<f64>) -> String {
-    match ceiling {
-        Some(c) if c > 0.0 && measured.is_finite() && measured > c => {
-            "above ceiling: wrong profile? (try `rooftune hw probe`)".into()
-        }
-        Some(c) if c > 0.0 && measured.is_finite() => format!("{:.0}%", 100.0 * measured / c),
-        _ => "-".into(),
-    }
+    crate::compare::ceiling::cell(
+        ceiling
+            .map(|c| crate::compare::versus(measured, c))
+            .as_ref(),
+    )
 }
 
 fn spread(s: &Option<Summary>) -> String {

@@ -1,8 +1,10 @@
 //! Campaign reports: the trials table sorted by the objective, the winner,
 //! its gain over the defaults and % of ceiling, the quality guard, the
 //! command line to paste; `campaign list` and `campaign compare`; the
-//! `--dry-run` plan. Markdown throughout, JSON via `report::json`.
+//! `--dry-run` plan. The campaign report is a [`Document`]; JSON is the summary itself.
 
+use super::doc::{Document, Table};
+use super::format::{renderer, Format};
 use super::{rate, table};
 use crate::campaign::history::Listed;
 use crate::campaign::summary::{CampaignSummary, Comparison, Row, Winner};
@@ -45,6 +47,13 @@ fn pct_cell(single: Option<f64>, by_key: &[(String, f64)]) -> String {
 
 /// The trials table, best first.
 pub fn trials_table(s: &CampaignSummary) -> String {
+    let t = trials(s);
+    let header: Vec<&str> = t.header.iter().map(String::as_str).collect();
+    table(&header, t.rows)
+}
+
+/// The trials, best first, as a table.
+pub fn trials(s: &CampaignSummary) -> Table {
     let rows = s
         .rows
         .iter()
@@ -66,9 +75,10 @@ pub fn trials_table(s: &CampaignSummary) -> String {
                 r.reason.clone(),
             ]
         })
-        .collect();
-    table(
-        &[
+        .collect::<Vec<_>>();
+    Table::new(
+        "trials",
+        [
             "#",
             "role",
             "configuration",
@@ -80,11 +90,11 @@ pub fn trials_table(s: &CampaignSummary) -> String {
             "verdict",
             "why",
         ],
-        rows,
     )
+    .rows(rows)
 }
 
-fn winner_text(w: &Winner, objective: &str) -> String {
+fn winner_text(w: &Winner, objective: &str, server: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Winner: trial {} `{}`", w.id, w.config);
     let value = match w.value {
@@ -93,14 +103,14 @@ fn winner_text(w: &Winner, objective: &str) -> String {
     };
     let _ = writeln!(
         o,
-        "  {objective}: {value}{} over llama-server's defaults, {} of the roofline ceiling",
+        "  {objective}: {value}{} over {server}'s defaults, {} of the roofline ceiling",
         opt(w.gain_pct, pct),
         pct_cell(w.pct_of_ceiling, &w.pct_by_key),
     );
     if w.ties_defaults {
         let _ = writeln!(
             o,
-            "  within noise of llama-server's defaults: keep the defaults unless more repeats separate them"
+            "  within noise of {server}'s defaults: keep the defaults unless more repeats separate them"
         );
     }
     if !w.ties.is_empty() {
@@ -133,58 +143,54 @@ fn winner_text(w: &Winner, objective: &str) -> String {
         }
         None => {}
     }
-    let _ = writeln!(o, "\nPaste:\n  {}", w.command);
     o
 }
 
-/// The report printed at the end of a campaign and by `campaign show`.
-pub fn render(s: &CampaignSummary) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "Campaign `{}`: objective {}, {} configurations measured, {} session(s), builds: {}\n",
+/// The campaign's report as a document: the header, the trials table,
+/// drift, the winner with the command line to paste, where the time went.
+pub fn document(s: &CampaignSummary) -> Document {
+    let mut d = Document::new("");
+    d.text(format!(
+        "Campaign `{}`: objective {}, {} configurations measured, {} session(s), builds: {}\n\n",
         s.name,
         s.objective,
         s.trials_used,
         s.sessions,
         s.builds.join(", ")
-    );
-    o.push_str(&trials_table(s));
-    o.push_str("\n\n");
-    for d in &s.drift {
-        let _ = writeln!(o, "Drift: {d}");
+    ));
+    d.table(trials(s));
+    let mut after = String::from("\n");
+    for dr in &s.drift {
+        let _ = writeln!(after, "Drift: {dr}");
     }
     match &s.winner {
-        Some(w) => o.push_str(&winner_text(w, &s.objective)),
-        None => o.push_str("No configuration was fully measured yet.\n"),
+        Some(w) => {
+            after.push_str(&winner_text(w, &s.objective, &s.server));
+            d.text(after);
+            d.code("\nPaste:", w.command.clone());
+        }
+        None => {
+            after.push_str("No configuration was fully measured yet.\n");
+            d.text(after);
+        }
     }
-    let _ = writeln!(
-        o,
+    d.text(format!(
         "\nTime: {} server starts, {:.0} s starting up, {:.0} s measuring",
         s.time.restarts, s.time.startup_s, s.time.measure_s
-    );
-    o
+    ));
+    d
+}
+
+/// The report printed at the end of a campaign and by `campaign show`.
+pub fn render(s: &CampaignSummary) -> String {
+    renderer(Format::Text).map_or_else(String::new, |r| r.render(&document(s)))
 }
 
 /// The report as a Markdown document.
 pub fn markdown(s: &CampaignSummary) -> String {
-    let mut o = format!(
-        "# Campaign `{}`\n\nObjective: `{}`\n\n",
-        s.name, s.objective
-    );
-    if let Some(w) = &s.winner {
-        let _ = writeln!(o, "## Winner\n");
-        let text = winner_text(w, &s.objective).replace("\nPaste:\n  ", "\n```sh\n");
-        o.push_str(&text);
-        o.push_str("```\n\n");
-    }
-    let _ = writeln!(o, "## Trials\n\n{}\n", trials_table(s));
-    let _ = writeln!(
-        o,
-        "{} server starts: {:.0} s starting up, {:.0} s measuring.",
-        s.time.restarts, s.time.startup_s, s.time.measure_s
-    );
-    o
+    let mut d = document(s);
+    d.title = format!("Campaign `{}`", s.name);
+    renderer(Format::Markdown).map_or_else(String::new, |r| r.render(&d))
 }
 
 /// `campaign list`.

@@ -4,7 +4,7 @@ use super::table;
 use crate::catalog::hardware::HardwareProfile;
 use crate::catalog::model_spec::ModelSpec;
 use crate::catalog::sourced::Sourced;
-use crate::roofline::shape::ModelShape;
+use crate::shape::ModelShape;
 use crate::units::{fmt_bytes, fmt_count, fmt_gb};
 use std::fmt::Write;
 

@@ -2,30 +2,16 @@
 //! input-depth buckets, where the time went. Numbers only: the analysis holds
 //! no prompt or output text, and neither does anything printed from it.
 //!
-//! [`tables`] is the layout (one stable id per table, as CSV will want it);
-//! [`text`] renders it as Markdown tables.
+//! [`document`] is the layout (one stable id per table, as CSV names them);
+//! the renderers in `report::format` draw it, and JSON is the [`Analysis`].
 
-use super::table;
+use super::doc::{Document, Table};
 use crate::logs::summary::{GroupBy, Time};
 use crate::logs::{Analysis, Source};
 use crate::units::fmt_count;
-use std::fmt::Write;
 
 /// How many sessions the text lists (the JSON has them all).
 pub const SESSIONS_LISTED: usize = 10;
-
-/// One table of the report.
-#[derive(Debug, Clone)]
-pub struct LogTable {
-    /// Stable snake_case name.
-    pub id: &'static str,
-    /// Shown above it.
-    pub title: &'static str,
-    /// Column names.
-    pub header: Vec<String>,
-    /// Cells.
-    pub rows: Vec<Vec<String>>,
-}
 
 /// The lines above the tables: files read, duplicates skipped, malformed lines.
 pub fn preamble(a: &Analysis) -> Vec<String> {
@@ -74,7 +60,7 @@ pub fn preamble(a: &Analysis) -> Vec<String> {
 }
 
 /// The tables, in order.
-pub fn tables(a: &Analysis) -> Vec<LogTable> {
+pub fn tables(a: &Analysis) -> Vec<Table> {
     let s = &a.summary;
     let by_model = s.by == GroupBy::Model;
     let lead = |h: &mut Vec<String>| {
@@ -109,7 +95,7 @@ pub fn tables(a: &Analysis) -> Vec<LogTable> {
         ]
         .map(String::from),
     );
-    let rows = s
+    let rows: Vec<Vec<String>> = s
         .groups
         .iter()
         .map(|g| {
@@ -129,12 +115,11 @@ pub fn tables(a: &Analysis) -> Vec<LogTable> {
             r
         })
         .collect();
-    out.push(LogTable {
-        id: "logs_calls",
-        title: "Model calls",
-        header,
-        rows,
-    });
+    out.push(
+        Table::new("logs_calls", header)
+            .title("Model calls")
+            .rows(rows),
+    );
 
     let mut header = Vec::new();
     lead(&mut header);
@@ -151,7 +136,7 @@ pub fn tables(a: &Analysis) -> Vec<LogTable> {
         ]
         .map(String::from),
     );
-    let rows = s
+    let rows: Vec<Vec<String>> = s
         .depth
         .iter()
         .map(|d| {
@@ -169,19 +154,18 @@ pub fn tables(a: &Analysis) -> Vec<LogTable> {
             r
         })
         .collect();
-    out.push(LogTable {
-        id: "logs_depth",
-        title: "By input depth",
-        header,
-        rows,
-    });
+    out.push(
+        Table::new("logs_depth", header)
+            .title("By input depth")
+            .rows(rows),
+    );
 
     if !s.time.is_empty() {
         let mut header = Vec::new();
         lead(&mut header);
         header.push("sessions".into());
         header.extend(time_header());
-        let rows = s
+        let rows: Vec<Vec<String>> = s
             .time
             .iter()
             .map(|t| {
@@ -191,12 +175,11 @@ pub fn tables(a: &Analysis) -> Vec<LogTable> {
                 r
             })
             .collect();
-        out.push(LogTable {
-            id: "logs_time",
-            title: "Where the time went (calls with request timestamps)",
-            header,
-            rows,
-        });
+        out.push(
+            Table::new("logs_time", header)
+                .title("Where the time went (calls with request timestamps)")
+                .rows(rows),
+        );
 
         let mut sessions: Vec<_> = s.sessions.iter().collect();
         sessions.sort_by(|a, b| total_s(&b.time).total_cmp(&total_s(&a.time)));
@@ -204,7 +187,7 @@ pub fn tables(a: &Analysis) -> Vec<LogTable> {
         lead(&mut header);
         header.extend(["session".to_string(), "median cached".to_string()]);
         header.extend(time_header());
-        let rows = sessions
+        let rows: Vec<Vec<String>> = sessions
             .iter()
             .take(SESSIONS_LISTED)
             .map(|st| {
@@ -215,34 +198,29 @@ pub fn tables(a: &Analysis) -> Vec<LogTable> {
                 r
             })
             .collect();
-        out.push(LogTable {
-            id: "logs_sessions",
-            title: "Longest sessions",
-            header,
-            rows,
-        });
+        out.push(
+            Table::new("logs_sessions", header)
+                .title("Longest sessions")
+                .rows(rows),
+        );
     }
     out
 }
 
-/// The text report: the preamble, then each table under its title.
-pub fn text(a: &Analysis) -> String {
-    let mut o = String::new();
-    for line in preamble(a) {
-        let _ = writeln!(o, "{line}");
-    }
+/// The report as a document: the preamble, then each table under its title.
+pub fn document(a: &Analysis) -> Document {
+    let mut d = Document::new("");
+    d.text(preamble(a).join("\n"));
     for t in tables(a) {
-        let _ = writeln!(o, "\n{}\n", t.title);
-        let header: Vec<&str> = t.header.iter().map(String::as_str).collect();
-        let _ = writeln!(o, "{}", table(&header, t.rows));
+        d.text("");
+        d.table(t);
     }
     if a.summary.time.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nno request timestamps: time to first token, decode rate and where the time went need a request log (docs/request-logs.md)"
+        d.text(
+            "\nno request timestamps: time to first token, decode rate and where the time went need a request log (docs/request-logs.md)",
         );
     }
-    o
+    d
 }
 
 fn time_header() -> Vec<String> {

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod campaign;
 pub mod catalog;
+pub mod doc;
+pub mod format;
 pub mod logs;
 pub mod matrix;
 pub mod predict;
@@ -24,10 +26,10 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     b.build().with(Style::markdown()).to_string()
 }
 
-/// Pretty JSON with a trailing newline.
-pub fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value)
-        .map_or_else(|e| format!("{{\"error\": \"{e}\"}}\n"), |s| s + "\n")
+/// Pretty JSON with a trailing newline (an error when the value cannot be
+/// written as JSON, never an `{"error"}` object on stdout).
+pub fn json<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    format::json(value)
 }
 
 /// A rate for tables: `45.5`, `1,234`, `12.3k`.

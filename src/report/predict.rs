@@ -87,9 +87,13 @@ pub fn text(p: &Prediction, bandwidth_note: &str) -> String {
     for pf in &p.prefill {
         let _ = writeln!(
             o,
-            "prefill      depth {}: compute {} tok/s ({:.1} GFLOP/token), bandwidth {} tok/s (ubatch {}): {}-bound, ceiling {} tok/s",
+            "prefill      depth {}: compute {} ({:.1} GFLOP/token), bandwidth {} tok/s (ubatch {}): {}-bound, ceiling {} tok/s",
             fmt_count(pf.depth),
-            rate(pf.compute_tok_s),
+            if pf.compute_tok_s.is_finite() {
+                format!("{} tok/s", rate(pf.compute_tok_s))
+            } else {
+                "roof unknown (give --hw PROFILE)".to_string()
+            },
             pf.flops_per_token / 1e9,
             rate(pf.bandwidth_tok_s),
             pf.ubatch,
@@ -167,6 +171,18 @@ fn memory(o: &mut String, p: &Prediction) {
         fmt_bytes(kv.total())
     );
     for d in &m.devices {
+        if !d.usable_bytes.is_finite() {
+            let _ = writeln!(
+                o,
+                "memory       {}: weights {} + KV {} + compute {} = {}; fit unknown (pass --memory SIZE or --hw PROFILE)",
+                d.device,
+                fmt_bytes(d.weights_bytes),
+                fmt_bytes(d.kv_bytes),
+                fmt_bytes(d.compute_bytes),
+                fmt_bytes(d.needed()),
+            );
+            continue;
+        }
         let verdict = if d.fits() {
             "fits".to_string()
         } else if d.unified && d.fits_capacity() {

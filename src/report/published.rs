@@ -3,7 +3,7 @@
 
 use super::{rate, table};
 use crate::catalog::measurements::MeasurementKind;
-use crate::catalog::published::Checked;
+use crate::compare::calibration::Checked;
 use crate::roofline::calibration::FamilyFit;
 use crate::roofline::decode::EtaBand;
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@
 //! `-c 1000000` on GLM-5.1 allocated 1,000,192 cells and served 202,752.
 
 use super::kv;
-use super::shape::ModelShape;
+use crate::shape::ModelShape;
 use serde::Serialize;
 
 /// The verdict on a requested context.

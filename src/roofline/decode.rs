@@ -11,7 +11,7 @@
 use super::kv::KvOptions;
 use super::machine::Machine;
 use super::placement::{kv_read_per_device, Assignment};
-use super::shape::ModelShape;
+use crate::shape::ModelShape;
 use serde::Serialize;
 
 /// Bytes and time one device contributes to a token.

@@ -20,8 +20,9 @@
 //!   (`src/llama-kv-cache-iswa.cpp:69-81`), and read at most `window` tokens;
 //! - `-c` is padded up to a multiple of 256 cells (`src/llama-context.cpp:292`).
 
-use super::shape::{CacheKind, Layer, ModelShape};
-use crate::catalog::ggml_type::GgmlType;
+use crate::dtype::ggml::GgmlType;
+use crate::dtype::CacheDtype;
+use crate::shape::{CacheKind, Layer, ModelShape};
 use serde::Serialize;
 
 /// llama.cpp pads the context to a multiple of this many cells.
@@ -31,16 +32,16 @@ pub const CTX_PAD: u64 = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct KvTypes {
     /// K cache type.
-    pub k: GgmlType,
+    pub k: CacheDtype,
     /// V cache type.
-    pub v: GgmlType,
+    pub v: CacheDtype,
 }
 
 impl Default for KvTypes {
     fn default() -> Self {
         KvTypes {
-            k: GgmlType::F16,
-            v: GgmlType::F16,
+            k: GgmlType::F16.into(),
+            v: GgmlType::F16.into(),
         }
     }
 }

@@ -8,7 +8,7 @@
 use super::kv::{self, KvAllocation, KvOptions};
 use super::machine::Machine;
 use super::placement::Assignment;
-use super::shape::ModelShape;
+use crate::shape::ModelShape;
 use serde::Serialize;
 
 /// Bytes of compute buffer to allow for a micro-batch.

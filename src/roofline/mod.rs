@@ -14,9 +14,9 @@ pub mod machine;
 pub mod memory;
 pub mod placement;
 pub mod prefill;
-pub mod shape;
 pub mod speculative;
 
+use crate::shape::{Group, ModelShape};
 use bars::{BarVerdict, WhatItTakes};
 use context::ContextVerdict;
 use decode::{DecodePoint, EtaBand};
@@ -26,7 +26,6 @@ use memory::MemoryFit;
 use placement::Placement;
 use prefill::PrefillPoint;
 use serde::Serialize;
-use shape::{Group, ModelShape};
 
 /// The question being asked.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -9,7 +9,7 @@
 
 use super::kv::{self, KvOptions};
 use super::machine::Machine;
-use super::shape::{Group, ModelShape};
+use crate::shape::{Group, ModelShape};
 use serde::Serialize;
 
 /// A placement, as llama.cpp flags.

@@ -10,7 +10,7 @@
 
 use super::kv;
 use super::machine::Machine;
-use super::shape::ModelShape;
+use crate::shape::ModelShape;
 use serde::Serialize;
 
 /// Which resource limits prefill.

@@ -45,6 +45,8 @@ pub struct Inputs {
     pub path_var: Option<OsString>,
     /// rooftune's cache directory.
     pub cache_dir: Option<PathBuf>,
+    /// What to tell the user when nothing is found (the backend's install hint).
+    pub install_hint: Option<String>,
 }
 
 impl Inputs {
@@ -55,6 +57,7 @@ impl Inputs {
             env: std::env::var_os(env_var).filter(|v| !v.is_empty()),
             path_var: std::env::var_os("PATH"),
             cache_dir: cache_dir(),
+            install_hint: None,
         }
     }
 }
@@ -127,6 +130,10 @@ pub fn locate(name: &str, env_var: &str, inputs: &Inputs) -> Result<Located, Ser
         });
     }
     Err(ServerError::NotFound {
+        hint: inputs
+            .install_hint
+            .clone()
+            .unwrap_or_else(|| format!("pass --server-bin PATH or set ${env_var}")),
         name: name.into(),
         env_var: env_var.into(),
         cache: inputs
@@ -136,8 +143,9 @@ pub fn locate(name: &str, env_var: &str, inputs: &Inputs) -> Result<Located, Ser
     })
 }
 
-/// The cached build: the path recorded by the install script, else any
-/// complete `llama-b*/bin/NAME` under the cache.
+/// The cached build: the path recorded by the install script, else the
+/// newest complete build (a folder with rooftune's `.rooftune-complete`
+/// marker) that has `bin/NAME`, whatever the backend names its builds.
 fn from_cache(dir: &Path, name: &str) -> Option<PathBuf> {
     let recorded = std::fs::read_to_string(dir.join(format!("{name}-path")))
         .ok()
@@ -150,12 +158,7 @@ fn from_cache(dir: &Path, name: &str) -> Option<PathBuf> {
         .ok()?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("llama-b"))
-                && p.join(".rooftune-complete").is_file()
-        })
+        .filter(|p| p.join(".rooftune-complete").is_file())
         .map(|p| p.join("bin").join(name))
         .filter(|p| is_executable(p))
         .collect();
@@ -251,6 +254,9 @@ mod tests {
             env: Some(fb.clone().into()),
             path_var: Some(std::env::join_paths([&c]).unwrap()),
             cache_dir: Some(cache.clone()),
+            install_hint: Some(
+                crate::server::Backend::install_hint(&crate::server::llama::LlamaServer).into(),
+            ),
         };
         let name = "llama-server";
         let var = "ROOFTUNE_LLAMA_SERVER";

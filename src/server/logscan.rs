@@ -31,6 +31,8 @@ pub struct StartupFacts {
     pub bind_failed: bool,
     /// The log says the model loaded.
     pub model_loaded: bool,
+    /// The log says an allocation failed (weights, KV cache or compute buffers).
+    pub alloc_failed: bool,
 }
 
 /// Strip `0.00.011.513 I ` style prefixes.
@@ -96,6 +98,14 @@ pub fn scan(text: &str) -> StartupFacts {
         }
         if l.contains("couldn't bind") || l.contains("Address already in use") {
             f.bind_failed = true;
+        }
+        if l.contains("failed to allocate")
+            || l.contains("unable to allocate")
+            || l.contains("std::bad_alloc")
+            || l.contains("out of memory")
+            || l.contains("cudaMalloc failed")
+        {
+            f.alloc_failed = true;
         }
         let better = |cur: &Option<String>| {
             cur.as_deref()

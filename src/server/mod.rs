@@ -10,16 +10,86 @@
 
 pub mod backend;
 pub mod client;
+pub mod flags;
 pub mod llama;
 pub mod locate;
 pub mod logscan;
+pub mod session;
 pub mod supervise;
 
 pub use backend::{Backend, LaunchConfig};
 pub use client::{Client, ClientError};
+pub use session::{start_for_measurement, Session};
 pub use supervise::{RunningServer, StartOptions};
 
 use std::path::PathBuf;
+
+/// The backends rooftune can start (`--backend`, `backend =` in a spec, and
+/// the `backend` of every log line and JSON result).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// llama.cpp's `llama-server`.
+    #[default]
+    Llama,
+}
+
+impl BackendKind {
+    /// Every backend, for listings and the flag registry.
+    pub const ALL: &'static [BackendKind] = &[BackendKind::Llama];
+
+    /// The backend itself.
+    pub fn get(self) -> &'static dyn Backend {
+        match self {
+            BackendKind::Llama => &llama::LlamaServer,
+        }
+    }
+
+    /// The word used on the command line, in specs and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Llama => "llama",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A backend name that rooftune does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown backend `{0}`\n  (hint: the backends are: llama)")]
+pub struct UnknownBackend(pub String);
+
+impl std::str::FromStr for BackendKind {
+    type Err = UnknownBackend;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s || k.get().name() == s)
+            .ok_or_else(|| UnknownBackend(s.to_string()))
+    }
+}
+
+/// Whether any backend's table makes `flag` a switch (passed without a value).
+pub fn is_switch_anywhere(flag: &str) -> bool {
+    BackendKind::ALL
+        .iter()
+        .any(|k| k.get().flags().is_switch(flag))
+}
+
+/// Whether any backend's table says `value` of `flag` changes the numbers.
+pub fn is_lossy_anywhere(flag: &str, value: &str) -> bool {
+    BackendKind::ALL
+        .iter()
+        .any(|k| k.get().flags().is_lossy(flag, value))
+}
 
 /// When a server failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -78,8 +148,10 @@ pub fn signal_name(sig: i32) -> &'static str {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// No binary anywhere we looked.
-    #[error("no `{name}` found (looked at --server-bin, ${env_var}, PATH and {cache})\n  (hint: run `scripts/install-llama-server.sh` to build the pinned one, or pass --server-bin PATH)")]
+    #[error("no `{name}` found (looked at --server-bin, ${env_var}, PATH and {cache})\n  (hint: {hint})")]
     NotFound {
+        /// What to do (the backend's install hint).
+        hint: String,
         /// Binary name.
         name: String,
         /// Environment variable consulted.
@@ -88,7 +160,7 @@ pub enum ServerError {
         cache: String,
     },
     /// A binary named explicitly does not exist or cannot run.
-    #[error("{origin} points to `{path}`, which {problem}\n  (hint: pass the path of an executable `llama-server`, or run `scripts/install-llama-server.sh`)")]
+    #[error("{origin} points to `{path}`, which {problem}\n  (hint: pass the path of an executable server binary, e.g. `llama-server` built by `scripts/install-llama-server.sh`)")]
     BadBinary {
         /// `--server-bin` or `$ROOFTUNE_LLAMA_SERVER`.
         origin: String,
@@ -148,6 +220,8 @@ pub enum ServerError {
         log: String,
         /// Last lines of the log, indented.
         tail: String,
+        /// The log says an allocation failed (so this is an out-of-memory).
+        alloc_failed: bool,
     },
     /// `/health` did not turn ready in time.
     #[error("{name} was not ready after {timeout_s:.0} s (no healthy /health); it was stopped\n  (hint: a large model may need a longer --timeout)\n  last lines of {log}:\n{tail}")]
@@ -172,6 +246,52 @@ pub enum ServerError {
     /// Interrupted by Ctrl-C.
     #[error("interrupted; the server was stopped")]
     Interrupted,
+    /// A client for the started server could not be made.
+    #[error(transparent)]
+    Client(ClientError),
+}
+
+impl ServerError {
+    /// How a trial that met this error ended: from the variant and the
+    /// exit signal, never from the message. SIGKILL (the kernel's OOM killer)
+    /// or an allocation failure in the log is `oom`; not ready in time is
+    /// `timeout`; Ctrl-C is `interrupted`; any other death keeps its signal
+    /// in the reason and is `crashed`.
+    pub fn trial_status(&self) -> crate::trial::Status {
+        use crate::trial::Status;
+        match self {
+            ServerError::NotReady { .. } => Status::Timeout,
+            ServerError::Interrupted => Status::Interrupted,
+            ServerError::Crashed {
+                exit, alloc_failed, ..
+            } if *alloc_failed || exit.signal == Some(libc::SIGKILL) => Status::Oom,
+            ServerError::Client(c) => c.trial_status(),
+            _ => Status::Crashed,
+        }
+    }
+
+    /// True for errors in what the user gave (a missing or bad binary or
+    /// model, a reserved flag): exit code 2.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ServerError::NotFound { .. }
+                | ServerError::BadBinary { .. }
+                | ServerError::BadModel { .. }
+                | ServerError::ReservedFlag { .. }
+        )
+    }
+}
+
+impl ClientError {
+    /// How a trial whose request met this error ended: a request that got
+    /// no answer in time is `timeout`, anything else `crashed`.
+    pub fn trial_status(&self) -> crate::trial::Status {
+        match self {
+            ClientError::Timeout { .. } => crate::trial::Status::Timeout,
+            _ => crate::trial::Status::Crashed,
+        }
+    }
 }
 
 /// Indent log lines for an error message.

@@ -496,6 +496,7 @@ fn crashed(
             .map_or(String::new(), |e| format!("; the log says: {e}")),
         log: log_path.display().to_string(),
         tail: indent(&last_lines(log, 12)),
+        alloc_failed: facts.alloc_failed,
     }
 }
 

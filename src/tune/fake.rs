@@ -118,6 +118,7 @@ impl FakeEvaluator {
 impl Evaluator for FakeEvaluator {
     fn server(&mut self) -> ServerInfo {
         ServerInfo {
+            backend: "llama".into(),
             binary: "fake-llama-server".into(),
             build: "b0 (fake)".into(),
         }

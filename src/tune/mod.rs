@@ -1,5 +1,6 @@
-//! The autotuner: search llama-server's start-up flags for a campaign's
-//! objective, one server start per configuration.
+//! The autotuner: search a backend's start-up flags for a campaign's
+//! objective, one server start per configuration. The campaign loop that
+//! drives it and logs every trial is `crate::campaign::runner`.
 //!
 //! - [`spec`]: the campaign file, validated before anything starts;
 //! - [`space`]: the backend's flags, values, interactions and lossy tags, as data;
@@ -7,8 +8,6 @@
 //! - [`objective`]: what "better" means (a score relative to the defaults);
 //! - [`trial`]: the [`trial::Evaluator`] trait between the tuner and a server;
 //! - [`solver`]: simulated annealing (argmin) over the lattice;
-//! - [`runner`]: the campaign loop: defaults first, screening, skips,
-//!   anchors and drift, budget, Ctrl-C, every result logged as it arrives;
 //! - [`plan`]: `--dry-run`: what the budget allows and what it would cost;
 //! - [`quality`]: the quality guard (top-k divergence from the defaults);
 //! - [`fake`]: a scripted evaluator for fast, deterministic tests.
@@ -18,7 +17,6 @@ pub mod lattice;
 pub mod objective;
 pub mod plan;
 pub mod quality;
-pub mod runner;
 pub mod server_eval;
 pub mod solver;
 pub mod space;
@@ -28,10 +26,12 @@ pub mod trial;
 impl TuneError {
     /// True for errors in what the user wrote (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            TuneError::Spec { .. } | TuneError::UnknownToBinary { .. }
-        )
+        match self {
+            TuneError::Spec { .. } | TuneError::UnknownToBinary { .. } => true,
+            TuneError::SpecRead { .. } => true,
+            TuneError::Server(e) => e.is_usage(),
+            _ => false,
+        }
     }
 }
 
@@ -50,7 +50,7 @@ pub enum TuneError {
         message: String,
     },
     /// The spec cannot be read.
-    #[error("cannot read campaign spec `{file}`")]
+    #[error("cannot read campaign spec `{file}`\n(hint: check the path; `experiments/example.toml` is a spec to start from)")]
     SpecRead {
         /// Spec file.
         file: String,
@@ -59,8 +59,10 @@ pub enum TuneError {
         source: std::io::Error,
     },
     /// The server binary does not know a flag of the space.
-    #[error("llama-server `{binary}` does not know flag `{flag}`: {hint}")]
+    #[error("{server} `{binary}` does not know flag `{flag}`: {hint}")]
     UnknownToBinary {
+        /// The backend's server name.
+        server: String,
         /// Binary path.
         binary: String,
         /// The flag.
@@ -68,12 +70,12 @@ pub enum TuneError {
         /// What to do.
         hint: String,
     },
-    /// The campaign log failed.
-    #[error(transparent)]
-    Log(#[from] crate::campaign::CampaignError),
     /// The server cannot be found or prepared.
-    #[error("{0}")]
-    Server(String),
+    #[error(transparent)]
+    Server(#[from] crate::server::ServerError),
+    /// The async runtime could not start.
+    #[error("starting the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// The solver failed for a reason of its own.
     #[error("solver: {0}")]
     Solver(String),

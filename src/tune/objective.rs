@@ -130,12 +130,12 @@ impl Objective {
         Some(log_sum.exp())
     }
 
-    /// Relative noise of a score: the largest spread of the terms, (max-min)/median.
+    /// Relative noise of a score: the largest noise ([`crate::trial::Stat::noise`]) of its terms.
     pub fn noise(&self, m: &Measurements) -> f64 {
         self.terms
             .iter()
             .filter_map(|t| m.get(&t.probe.key()))
-            .map(|s| s.spread())
+            .map(|s| s.noise())
             .fold(0.0, f64::max)
     }
 }

@@ -9,12 +9,17 @@ use super::spec::Campaign;
 use super::trial::Probe;
 use crate::roofline::kv::{self, KvOptions, KvTypes};
 use crate::roofline::memory;
-use crate::roofline::shape::ModelShape;
+use crate::server::backend::{Backend, StartHints};
+use crate::server::llama::nearest;
+use crate::server::BackendKind;
+use crate::shape::ModelShape;
 use serde::Serialize;
 
 /// What decides whether a configuration may run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feasibility {
+    /// The backend whose flag rules apply.
+    pub backend: BackendKind,
     /// The machine.
     pub machine: MachineFacts,
     /// Smallest context a slot must offer.
@@ -30,7 +35,7 @@ pub struct Feasibility {
 impl Feasibility {
     /// Why the configuration must not run, or None.
     pub fn skip_reason(&self, c: &Config) -> Option<String> {
-        if let Some(v) = space::violation(c, self.machine) {
+        if let Some(v) = space::violation(self.backend.get().flags(), c, self.machine) {
             return Some(v);
         }
         let shape = self.shape.as_ref()?;
@@ -61,14 +66,14 @@ impl Feasibility {
         };
         let ty = |f: &str| {
             c.get(f)
-                .and_then(|v| v.parse::<crate::catalog::ggml_type::GgmlType>().ok())
-                .unwrap_or(crate::catalog::ggml_type::GgmlType::F16)
+                .and_then(|v| v.parse::<crate::dtype::ggml::GgmlType>().ok())
+                .unwrap_or(crate::dtype::ggml::GgmlType::F16)
         };
         let ubatch = c.int("-ub").map_or(512, |u| u.max(1) as u64);
         let opts = KvOptions {
             types: KvTypes {
-                k: ty("-ctk"),
-                v: ty("-ctv"),
+                k: ty("-ctk").into(),
+                v: ty("-ctv").into(),
             },
             n_seq: c.int("-np").filter(|&n| n > 0).map_or(4, |n| n as u64),
             ubatch,
@@ -95,41 +100,25 @@ impl Feasibility {
     }
 }
 
-fn nearest(values: &[String], want: f64, at_most: Option<f64>) -> Option<usize> {
-    values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.parse::<f64>().ok().map(|x| (i, x)))
-        .filter(|(_, x)| at_most.is_none_or(|m| *x <= m))
-        .min_by(|a, b| (a.1 - want).abs().total_cmp(&(b.1 - want).abs()))
-        .map(|(i, _)| i)
-}
-
-fn word(values: &[String], prefs: &[&str]) -> Option<usize> {
-    prefs
-        .iter()
-        .find_map(|p| values.iter().position(|v| v == p))
-}
-
 /// The roofline-informed starting point: threads = physical cores, a large
 /// micro-batch for prompt-heavy objectives, one slot for single-stream ones,
 /// flash attention on accelerators (off on CPUs when decoding at depth,
 /// where it measured slower), lossless KV types, the smallest context that
 /// meets the constraint, everything on the GPU.
 pub fn guess(
+    backend: &dyn Backend,
     space: &Space,
     objective: &Objective,
     machine: MachineFacts,
     accelerated: bool,
     min_ctx: u64,
 ) -> Point {
-    let cores = machine.physical_cores.max(1) as f64;
     let prompt_heavy = objective
         .probes()
         .iter()
         .any(|p| matches!(p, Probe::Prefill { .. } | Probe::Ttft { .. }));
     let streams = objective.probes().iter().find_map(|p| match p {
-        Probe::Aggregate { streams, .. } => Some(*streams as f64),
+        Probe::Aggregate { streams, .. } => Some(*streams),
         _ => None,
     });
     let deep = objective
@@ -143,34 +132,19 @@ pub fn guess(
         .and_then(|d| nearest(&d.values, 2048.0, None).map(|i| d.values[i].clone()))
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(2048.0);
+    let hints = StartHints {
+        physical_cores: machine.physical_cores,
+        prompt_heavy,
+        streams,
+        deep,
+        accelerated,
+        min_ctx,
+        batch,
+    };
     space
         .dims
         .iter()
-        .map(|d| {
-            let v = &d.values;
-            let pick = match d.flag.as_str() {
-                "-t" | "-tb" => nearest(v, cores, Some(cores)),
-                "-b" => nearest(v, 2048.0, None),
-                "-ub" if prompt_heavy => nearest(v, batch, Some(batch)),
-                "-ub" => nearest(v, 512.0, Some(batch)),
-                "-np" => nearest(v, streams.unwrap_or(1.0), None),
-                "-fa" if accelerated => word(v, &["on", "auto"]),
-                "-fa" if deep => word(v, &["off", "auto"]),
-                "-fa" => word(v, &["auto", "on"]),
-                "-ctk" | "-ctv" => word(v, &["f16", "default"]),
-                "-c" => v
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, x)| x.parse::<u64>().ok().map(|n| (i, n)))
-                    .filter(|(_, n)| *n >= min_ctx || *n == 0)
-                    .min_by_key(|(_, n)| *n)
-                    .map(|(i, _)| i),
-                "-ngl" => nearest(v, 1e9, None),
-                "--spec-type" => word(v, &["none", "default"]),
-                _ => word(v, &["default", "auto", "false"]),
-            };
-            pick.unwrap_or(0)
-        })
+        .map(|d| backend.start_value(&d.flag, &d.values, &hints).unwrap_or(0))
         .collect()
 }
 
@@ -251,6 +225,7 @@ pub fn dry_run(
     }
     let n_anchor = anchors(trials);
     let start_point = guess(
+        c.backend.get(),
         &c.space,
         &c.objective,
         feas.machine,
@@ -264,7 +239,7 @@ pub fn dry_run(
         .flat_map(|d| {
             d.values
                 .iter()
-                .filter(|v| space::is_lossy(&d.flag, v))
+                .filter(|v| c.backend.get().flags().is_lossy(&d.flag, v))
                 .map(|v| format!("{} {v}", d.flag))
                 .collect::<Vec<_>>()
         })
@@ -299,6 +274,7 @@ mod tests {
 
     fn feas() -> Feasibility {
         Feasibility {
+            backend: crate::server::BackendKind::Llama,
             machine: MachineFacts { physical_cores: 2 },
             min_ctx: 0,
             shape: None,
@@ -321,7 +297,14 @@ mod tests {
         };
         let m = MachineFacts { physical_cores: 2 };
         let pre = Objective::single(Probe::Prefill { tokens: 512 });
-        let cfg = space.config(&guess(&space, &pre, m, false, 0));
+        let cfg = space.config(&guess(
+            &crate::server::llama::LlamaServer,
+            &space,
+            &pre,
+            m,
+            false,
+            0,
+        ));
         assert_eq!(cfg.get("-t"), Some("2"));
         assert_eq!(cfg.get("-ub"), Some("2048"));
         assert_eq!(cfg.get("-np"), Some("1"));
@@ -330,10 +313,24 @@ mod tests {
             depth: 2048,
             tokens: 32,
         });
-        let cfg = space.config(&guess(&space, &deep, m, false, 0));
+        let cfg = space.config(&guess(
+            &crate::server::llama::LlamaServer,
+            &space,
+            &deep,
+            m,
+            false,
+            0,
+        ));
         assert_eq!(cfg.get("-fa"), Some("off"));
         assert_eq!(cfg.get("-ub"), Some("512"));
-        let cfg = space.config(&guess(&space, &deep, m, true, 0));
+        let cfg = space.config(&guess(
+            &crate::server::llama::LlamaServer,
+            &space,
+            &deep,
+            m,
+            true,
+            0,
+        ));
         assert_eq!(cfg.get("-fa"), Some("on"));
     }
 

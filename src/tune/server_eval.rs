@@ -1,32 +1,32 @@
-//! The real evaluator: one llama-server start per trial, over
-//! `crate::server` (supervision, health, log scan) and `crate::bench`
+//! The real evaluator: one server start per trial, through the backend seam
+//! (`crate::server::start_for_measurement`) and `crate::bench`
 //! (exact-length prompts, prefill/decode/TTFT measurement).
 //!
 //! While the server is up it measures every probe of the campaign (all
 //! depths, the concurrent streams) and the quality prompts, then stops it.
 //! Screening and full repeats run on the same server: the second pass only
 //! adds repeats. Ctrl-C (the shared interrupt flag) stops the server and
-//! returns an `interrupted` outcome; a crash, OOM or timeout is a status.
+//! returns an `interrupted` outcome; a crash, OOM or timeout is a status
+//! decided from the error's variant and the exit signal, never its text.
 
 use super::spec::Campaign;
 use super::trial::{
     Evaluator, Measurements, Probe, QualityProbe, QualitySample, ServerInfo, SlotInfo, Stat,
-    Status, TokenStep, TrialOutcome, TrialRequest,
+    Status, TrialOutcome, TrialRequest,
 };
 use super::TuneError;
-use crate::bench::measure::{self, Kind, Plan, Sample, Target};
-use crate::server::client::Client;
-use crate::server::llama::LlamaServer;
-use crate::server::locate::{self, Inputs};
-use crate::server::{Backend, Phase, RunningServer, ServerError, StartOptions};
+use crate::bench::measure::{self, Target};
+use crate::bench::probes::{plans, samples};
+use crate::server::{self, Backend, ClientError, Phase, ServerError, Session, StartOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Starts llama-server per trial and measures it.
+/// Starts the campaign's backend per trial and measures it.
 #[derive(Debug)]
 pub struct ServerEvaluator {
+    backend: &'static dyn Backend,
     bin: PathBuf,
     model: PathBuf,
     build: String,
@@ -37,28 +37,24 @@ pub struct ServerEvaluator {
 }
 
 impl ServerEvaluator {
-    /// Find the binary (`--server-bin`, the spec's `server`,
-    /// `$ROOFTUNE_LLAMA_SERVER`, `PATH`, the cache) and prepare a runtime.
+    /// Find the binary (`--server-bin`, the spec's `server`, the backend's
+    /// environment variable, `PATH`, the cache) and prepare a runtime.
     pub fn new(
         c: &Campaign,
         bin: Option<&Path>,
         interrupt: &'static AtomicBool,
     ) -> Result<ServerEvaluator, TuneError> {
-        let backend = LlamaServer;
-        let found = locate::locate(
-            backend.binary_name(),
-            backend.env_var(),
-            &Inputs::from_env(bin.map(Path::to_path_buf), backend.env_var()),
-        )
-        .map_err(|e| TuneError::Server(e.to_string()))?;
+        let backend = c.backend.get();
+        let found = backend.locate(bin.map(Path::to_path_buf))?;
         // A current-thread runtime on the calling (main) thread: the server is
         // spawned from the thread that lives as long as rooftune (PDEATHSIG).
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| TuneError::Server(format!("starting the async runtime: {e}")))?;
+            .map_err(TuneError::Runtime)?;
         Ok(ServerEvaluator {
-            build: locate::version(&found.path),
+            build: backend.version(&found.path),
+            backend,
             bin: found.path,
             model: c.model.clone(),
             rt,
@@ -68,210 +64,46 @@ impl ServerEvaluator {
     }
 }
 
-/// Bench plans that cover a set of probes: one single-stream plan for the
-/// prompt lengths and decode depths, one per concurrency level.
-pub fn plans(probes: &[Probe], repeats: u32) -> Vec<Plan> {
-    let mut prompt_lens: Vec<u64> = probes
-        .iter()
-        .filter_map(|p| match *p {
-            Probe::Prefill { tokens } => Some(tokens),
-            Probe::Ttft { depth } => Some(depth.max(1)),
-            _ => None,
-        })
-        .collect();
-    prompt_lens.sort_unstable();
-    prompt_lens.dedup();
-    let mut depths: Vec<u64> = probes
-        .iter()
-        .filter_map(|p| match *p {
-            Probe::Decode { depth, .. } => Some(depth),
-            _ => None,
-        })
-        .collect();
-    depths.sort_unstable();
-    depths.dedup();
-    let n_predict = probes
-        .iter()
-        .filter_map(|p| match *p {
-            Probe::Decode { tokens, .. } => Some(tokens),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(2)
-        .max(2);
-    let mut out = Vec::new();
-    let first_len = prompt_lens.first().copied().unwrap_or(32);
-    if !depths.is_empty() || !prompt_lens.is_empty() {
-        out.push(Plan {
-            prompt_tokens: first_len,
-            depths,
-            n_predict,
-            repeats,
-            concurrency: 1,
-        });
-    }
-    for &len in prompt_lens.iter().skip(1) {
-        out.push(Plan {
-            prompt_tokens: len,
-            depths: Vec::new(),
-            n_predict: 2,
-            repeats,
-            concurrency: 1,
-        });
-    }
-    for p in probes {
-        if let Probe::Aggregate { streams, tokens } = *p {
-            out.push(Plan {
-                prompt_tokens: 32,
-                depths: vec![0],
-                n_predict: tokens.max(2),
-                repeats,
-                concurrency: streams.max(1),
-            });
-        }
-    }
-    out
-}
-
-/// Per-repeat samples of a probe from the requests of one plan run.
-pub fn samples(probe: &Probe, plan: &Plan, reqs: &[Sample]) -> Vec<f64> {
-    let single = plan.concurrency == 1;
-    match *probe {
-        Probe::Decode { depth, .. } if single => reqs
-            .iter()
-            .filter(|s| s.kind == Kind::Decode && s.depth == depth)
-            .filter_map(|s| {
-                s.record
-                    .server_decode_tok_s()
-                    .or_else(|| s.record.client_decode_tok_s())
-            })
-            .collect(),
-        Probe::Prefill { tokens } if single && plan.prompt_tokens == tokens => reqs
-            .iter()
-            .filter(|s| s.kind == Kind::Prefill)
-            .filter_map(|s| s.record.server_prefill_tok_s())
-            .collect(),
-        Probe::Ttft { depth } if single && plan.prompt_tokens == depth.max(1) => reqs
-            .iter()
-            .filter(|s| s.kind == Kind::Prefill)
-            .filter_map(|s| s.record.first_token_s)
-            .collect(),
-        Probe::Aggregate { streams, .. } if plan.concurrency == streams.max(1) => {
-            let mut by_rep: BTreeMap<u32, Vec<&Sample>> = BTreeMap::new();
-            for s in reqs.iter().filter(|s| s.kind == Kind::Decode) {
-                by_rep.entry(s.rep).or_default().push(s);
-            }
-            by_rep
-                .values()
-                .filter_map(|recs| {
-                    let start = recs
-                        .iter()
-                        .map(|r| r.record.sent_at_s)
-                        .fold(f64::INFINITY, f64::min);
-                    let end = recs
-                        .iter()
-                        .map(|r| r.record.sent_at_s + r.record.end_s)
-                        .fold(0.0, f64::max);
-                    let tokens: u64 = recs.iter().map(|r| r.record.generated_tokens()).sum();
-                    (end > start).then(|| tokens as f64 / (end - start))
-                })
-                .collect()
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// Classify a start-up failure.
+/// How a trial whose start-up failed ended, and why.
 fn start_failure(e: &ServerError) -> (Status, String) {
-    let text = e.to_string();
-    let lower = text.to_ascii_lowercase();
-    let status = match e {
-        ServerError::NotReady { .. } => Status::Timeout,
-        ServerError::Interrupted => Status::Interrupted,
-        _ if lower.contains("out of memory")
-            || lower.contains("failed to allocate")
-            || lower.contains("cannot allocate")
-            || lower.contains("bad_alloc")
-            || lower.contains("signal 9 (sigkill)") =>
-        {
-            Status::Oom
-        }
-        _ => Status::Crashed,
-    };
-    (status, text)
+    (e.trial_status(), e.to_string())
 }
 
-/// The quality probe: greedy completions with top-k log-probabilities.
-async fn quality(root: &str, q: &QualityProbe, timeout: Duration) -> Option<QualitySample> {
+/// How a trial whose measuring request failed ended, and why.
+fn request_failure(e: &ClientError) -> (Status, String) {
+    (e.trial_status(), format!("request failed: {e}"))
+}
+
+/// The quality probe through the backend: greedy completions with top-k
+/// log-probabilities, or None when the backend cannot give them.
+async fn quality(s: &Session, q: &QualityProbe, timeout: Duration) -> Option<QualitySample> {
     let http = reqwest::Client::builder().timeout(timeout).build().ok()?;
     let mut out = Vec::new();
     for prompt in &q.prompts {
-        let body = serde_json::json!({
-            "prompt": prompt,
-            "n_predict": q.n_predict,
-            "n_probs": q.n_probs,
-            "temperature": -1.0,
-            "cache_prompt": false,
-            "ignore_eos": true,
-        });
+        let req = s.backend.quality_request(prompt, q.n_predict, q.n_probs)?;
         let v: serde_json::Value = http
-            .post(format!("{root}/completion"))
-            .json(&body)
+            .post(format!("{}{}", s.server.root_url, req.path))
+            .json(&req.body)
             .send()
             .await
             .ok()?
             .json()
             .await
             .ok()?;
-        out.push(parse_probs(&v));
+        out.push(s.backend.parse_quality(&v));
     }
     Some(out)
-}
-
-/// `completion_probabilities` of a `/completion` answer (b11434 shape:
-/// `[{id, logprob, top_logprobs: [{id, logprob}, ...]}, ...]`).
-pub fn parse_probs(v: &serde_json::Value) -> Vec<TokenStep> {
-    let steps = v
-        .get("completion_probabilities")
-        .and_then(|x| x.as_array())
-        .cloned()
-        .unwrap_or_default();
-    steps
-        .iter()
-        .filter_map(|s| {
-            let id = s.get("id")?.as_i64()?;
-            let top = s
-                .get("top_logprobs")?
-                .as_array()?
-                .iter()
-                .filter_map(|t| Some((t.get("id")?.as_i64()?, t.get("logprob")?.as_f64()?)))
-                .collect();
-            Some(TokenStep { id, top })
-        })
-        .collect()
 }
 
 impl ServerEvaluator {
     async fn measure_all(
         &self,
-        server: &mut RunningServer,
+        session: &Session,
         req: &TrialRequest,
         promote: &mut dyn FnMut(&Measurements) -> bool,
         out: &mut TrialOutcome,
     ) -> Result<(), (Status, String)> {
-        let client = Client::new(
-            &server.root_url,
-            &format!("{}/v1", server.root_url),
-            None,
-            self.timeout,
-        )
-        .map_err(|e| (Status::Crashed, e.to_string()))?;
-        let target = Target {
-            client,
-            dialect: LlamaServer.dialect(),
-            model: None,
-            ctx_limit: server.facts.n_ctx_slot,
-        };
+        let target = Target::for_session(session);
         let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         let stats = |s: &BTreeMap<String, Vec<f64>>| -> Measurements {
             s.iter()
@@ -294,7 +126,7 @@ impl ServerEvaluator {
             out.full = true;
         }
         if let Some(q) = &req.quality {
-            out.quality = quality(&server.root_url, q, self.timeout).await;
+            out.quality = quality(session, q, self.timeout).await;
         }
         Ok(())
     }
@@ -314,15 +146,17 @@ impl ServerEvaluator {
             ..StartOptions::default()
         };
         let t0 = Instant::now();
-        let started = RunningServer::start(
-            &LlamaServer,
+        let started = server::start_for_measurement(
+            self.backend,
             &self.bin,
+            self.build.clone(),
             &self.model,
             &req.config.args(),
             &opts,
+            self.timeout,
         )
         .await;
-        let mut server = match started {
+        let mut session = match started {
             Ok(s) => s,
             Err(e) => {
                 let (st, why) = start_failure(&e);
@@ -332,22 +166,26 @@ impl ServerEvaluator {
                 return out;
             }
         };
-        out.startup_s = server.load_s;
-        out.slots = match (server.facts.n_slots, server.facts.n_ctx_slot) {
+        let facts = &session.server.facts;
+        out.startup_s = session.server.load_s;
+        out.slots = match (facts.n_slots, facts.n_ctx_slot) {
             (Some(n_slots), Some(n_ctx_slot)) => Some(SlotInfo {
                 n_slots,
                 n_ctx_slot,
-                kv_unified: server.facts.kv_unified.unwrap_or(false),
+                kv_unified: facts.kv_unified.unwrap_or(false),
             }),
             _ => None,
         };
         let t1 = Instant::now();
-        let r = self.measure_all(&mut server, req, promote, &mut out).await;
+        let r = self.measure_all(&session, req, promote, &mut out).await;
         out.measure_s = t1.elapsed().as_secs_f64();
         match r {
             Ok(()) => out.status = Some(Status::Ok),
             Err((st, why)) => {
-                let crash = server.crash(Phase::Request, Duration::from_secs(2)).await;
+                let crash = session
+                    .server
+                    .crash(Phase::Request, Duration::from_secs(2))
+                    .await;
                 let (st, why) = match crash {
                     Some(e) => start_failure(&e),
                     None => (st, why),
@@ -356,7 +194,7 @@ impl ServerEvaluator {
                 out.reason = Some(why);
             }
         }
-        server.stop().await;
+        session.stop().await;
         out
     }
 }
@@ -371,14 +209,7 @@ async fn measure_pass(
     for plan in plans(probes, repeats) {
         let m = measure::run(target, &plan, &mut |_| {})
             .await
-            .map_err(|e| {
-                let s = if e.to_string().contains("timed out") {
-                    Status::Timeout
-                } else {
-                    Status::Crashed
-                };
-                (s, format!("request failed: {e}"))
-            })?;
+            .map_err(|e| request_failure(&e))?;
         for p in probes {
             samples_by_key
                 .entry(p.key())
@@ -392,26 +223,14 @@ async fn measure_pass(
 impl Evaluator for ServerEvaluator {
     fn server(&mut self) -> ServerInfo {
         ServerInfo {
+            backend: self.backend.kind().as_str().into(),
             binary: self.bin.display().to_string(),
             build: self.build.clone(),
         }
     }
 
     fn help_text(&mut self) -> Option<String> {
-        let o = std::process::Command::new(&self.bin)
-            .arg("--help")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .ok()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        // A binary that prints no flags tells us nothing: do not reject on it.
-        text.lines()
-            .any(|l| l.trim_start().starts_with("-m,"))
-            .then_some(text)
+        self.backend.help_text(&self.bin)
     }
 
     fn evaluate(
@@ -428,8 +247,8 @@ impl Evaluator for ServerEvaluator {
             };
             tokio::select! {
                 o = self.trial(req, promote) => o,
-                // Dropping the trial future drops the RunningServer, whose
-                // guard stops the server's process group.
+                // Dropping the trial future drops the session, whose guard
+                // stops the server's process group.
                 _ = watch => TrialOutcome {
                     status: Some(Status::Interrupted),
                     reason: Some("Ctrl-C during the trial; the server was stopped".into()),
@@ -446,31 +265,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plans_cover_every_probe() {
-        let probes = [
-            Probe::Decode {
-                depth: 0,
-                tokens: 16,
+    fn a_timeout_is_a_timeout_and_an_oom_an_oom() {
+        use crate::server::{ClientError, ExitInfo, Phase, ServerError};
+        let timeout = ClientError::Timeout {
+            url: "http://127.0.0.1:1/completion".into(),
+            what: "first token",
+            after_s: 1.0,
+        };
+        assert_eq!(request_failure(&timeout).0, Status::Timeout);
+        let crash = |signal, alloc_failed| ServerError::Crashed {
+            name: "llama-server".into(),
+            phase: Phase::Load,
+            exit: ExitInfo {
+                code: None,
+                signal: Some(signal),
             },
-            Probe::Decode {
-                depth: 512,
-                tokens: 32,
-            },
-            Probe::Prefill { tokens: 256 },
-            Probe::Ttft { depth: 1024 },
-            Probe::Aggregate {
-                streams: 4,
-                tokens: 16,
-            },
-        ];
-        let p = plans(&probes, 3);
-        assert_eq!(p.len(), 3);
-        assert_eq!(p[0].depths, vec![0, 512]);
-        assert_eq!(p[0].n_predict, 32);
-        assert_eq!(p[0].prompt_tokens, 256);
-        assert_eq!(p[1].prompt_tokens, 1024);
-        assert_eq!(p[2].concurrency, 4);
-        assert!(p.iter().all(|x| x.repeats == 3));
+            diagnosis: String::new(),
+            log: "l".into(),
+            tail: String::new(),
+            alloc_failed,
+        };
+        assert_eq!(crash(libc::SIGKILL, false).trial_status(), Status::Oom);
+        assert_eq!(crash(libc::SIGABRT, true).trial_status(), Status::Oom);
+        assert_eq!(crash(libc::SIGSEGV, false).trial_status(), Status::Crashed);
     }
 
     #[test]
@@ -479,7 +296,7 @@ mod tests {
             {"id": 5, "logprob": -0.1, "token": "a", "bytes": [97],
              "top_logprobs": [{"id": 5, "logprob": -0.1, "token": "a"}, {"id": 9, "logprob": -2.5, "token": "b"}]}
         ]});
-        let s = parse_probs(&v);
+        let s = crate::server::llama::parse_probs(&v);
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].id, 5);
         assert_eq!(s[0].top, vec![(5, -0.1), (9, -2.5)]);

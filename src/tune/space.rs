@@ -1,254 +1,16 @@
-//! The search space of one backend (llama-server), as data.
+//! A configuration of a backend's start-up flags, and what the tuner asks of
+//! the backend's flag table.
 //!
-//! Every tunable flag is a [`FlagDef`] row: its spellings, the values it
-//! takes, llama-server's default, whether a value changes the numbers the
-//! model produces (lossy), and what we know about the builds that introduced
-//! or renamed it. Interactions between flags are [`Rule`] rows checked by one
-//! function, not `if`s spread through the tuner. A second backend
-//! (`mlx_lm.server`, with `--prefill-step-size`, `--kv-bits`, ...) would be a
-//! second table with the same shape.
+//! The flags themselves (spellings, values, defaults, lossy values, rules)
+//! are data owned by each backend (`crate::server::flags`, `backends/*.toml`);
+//! this module holds the tuner's side: a [`Config`] (a value per flag, in the
+//! space's order) and the checks the tuner runs on it against a table.
 
+use crate::server::flags::FlagValues;
+pub use crate::server::flags::{
+    check_value as check_value_in, FlagDef, FlagTable, Kind, Lossy, Rule,
+};
 use serde::Serialize;
-
-/// What values a flag takes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Kind {
-    /// An integer in `min..=max`.
-    Int {
-        /// Smallest valid value.
-        min: i64,
-        /// Largest valid value.
-        max: i64,
-    },
-    /// One of a fixed list of words.
-    Choice(&'static [&'static str]),
-    /// A switch: `true` passes the flag, `false` leaves it out.
-    Switch,
-    /// Anything: passed through as typed (for `[space.raw]`).
-    Text,
-}
-
-/// Which values of a flag change the model's output (not only its speed).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Lossy {
-    /// No value changes the numbers.
-    Never,
-    /// Every value except these changes the numbers.
-    Except(&'static [&'static str]),
-}
-
-/// One tunable flag of llama-server.
-#[derive(Debug, Clone, Copy)]
-pub struct FlagDef {
-    /// The spelling rooftune passes and logs (`-ub`).
-    pub name: &'static str,
-    /// Other spellings a spec may use (`--ubatch-size`).
-    pub aliases: &'static [&'static str],
-    /// Valid values.
-    pub kind: Kind,
-    /// llama-server's default, as its `--help` states it.
-    pub server_default: &'static str,
-    /// Values that change the numbers.
-    pub lossy: Lossy,
-    /// Build history and effect notes.
-    pub note: &'static str,
-    /// Set when the flag no longer exists: what to use instead.
-    pub removed: Option<&'static str>,
-}
-
-const KV_TYPES: &[&str] = &[
-    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
-];
-
-const SPEC_TYPES: &[&str] = &[
-    "none",
-    "draft-simple",
-    "draft-eagle3",
-    "draft-mtp",
-    "draft-dflash",
-    "draft-dspark",
-    "ngram-simple",
-    "ngram-map-k",
-    "ngram-map-k4v",
-    "ngram-mod",
-    "ngram-cache",
-];
-
-/// llama-server's tunable start-up flags (build b11434; see
-/// `docs/llama-cpp-facts.md` section 10).
-pub const LLAMA_SERVER: &[FlagDef] = &[
-    FlagDef {
-        name: "-t",
-        aliases: &["--threads"],
-        kind: Kind::Int { min: -1, max: 1024 },
-        server_default: "-1",
-        lossy: Lossy::Never,
-        note: "generation threads; beyond the physical cores it hurts",
-        removed: None,
-    },
-    FlagDef {
-        name: "-tb",
-        aliases: &["--threads-batch"],
-        kind: Kind::Int { min: -1, max: 1024 },
-        server_default: "same as -t",
-        lossy: Lossy::Never,
-        note: "threads for prompt processing",
-        removed: None,
-    },
-    FlagDef {
-        name: "-b",
-        aliases: &["--batch-size"],
-        kind: Kind::Int {
-            min: 1,
-            max: 1 << 20,
-        },
-        server_default: "2048",
-        lossy: Lossy::Never,
-        note: "logical batch; must be >= -ub",
-        removed: None,
-    },
-    FlagDef {
-        name: "-ub",
-        aliases: &["--ubatch-size"],
-        kind: Kind::Int {
-            min: 1,
-            max: 1 << 20,
-        },
-        server_default: "512",
-        lossy: Lossy::Never,
-        note: "physical micro-batch; the seed's biggest prefill lever (512 -> 2048)",
-        removed: None,
-    },
-    FlagDef {
-        name: "-np",
-        aliases: &["--parallel"],
-        kind: Kind::Int { min: -1, max: 256 },
-        server_default: "-1 (auto: 4 slots, unified KV)",
-        lossy: Lossy::Never,
-        note: "an explicit -np turns the unified KV cache off: each slot gets -c / -np",
-        removed: None,
-    },
-    FlagDef {
-        name: "-c",
-        aliases: &["--ctx-size"],
-        kind: Kind::Int {
-            min: 0,
-            max: 1 << 24,
-        },
-        server_default: "0 (from the model)",
-        lossy: Lossy::Never,
-        note:
-            "padded up to 256; past the training window the slot is capped (lossy if it were not)",
-        removed: None,
-    },
-    FlagDef {
-        name: "-fa",
-        aliases: &["--flash-attn"],
-        kind: Kind::Choice(&["on", "off", "auto"]),
-        server_default: "auto",
-        lossy: Lossy::Never,
-        note: "a switch until mid-2025 builds, then on|off|auto",
-        removed: None,
-    },
-    FlagDef {
-        name: "-ctk",
-        aliases: &["--cache-type-k"],
-        kind: Kind::Choice(KV_TYPES),
-        server_default: "f16",
-        lossy: Lossy::Except(&["f16", "f32"]),
-        note: "quantized K cache",
-        removed: None,
-    },
-    FlagDef {
-        name: "-ctv",
-        aliases: &["--cache-type-v"],
-        kind: Kind::Choice(KV_TYPES),
-        server_default: "f16",
-        lossy: Lossy::Except(&["f16", "f32"]),
-        note: "quantized V cache needs flash attention",
-        removed: None,
-    },
-    FlagDef {
-        name: "-kvu",
-        aliases: &["--kv-unified"],
-        kind: Kind::Switch,
-        server_default: "on when -np is auto",
-        lossy: Lossy::Never,
-        note: "every slot may use all of -c",
-        removed: None,
-    },
-    FlagDef {
-        name: "-ngl",
-        aliases: &["--n-gpu-layers", "--gpu-layers"],
-        kind: Kind::Int {
-            min: 0,
-            max: 10_000,
-        },
-        server_default: "auto",
-        lossy: Lossy::Never,
-        note: "matters on GPUs and unified memory only; `auto`/`all` since 2025 builds",
-        removed: None,
-    },
-    FlagDef {
-        name: "-lm",
-        aliases: &["--load-mode"],
-        kind: Kind::Choice(&["auto", "none", "mmap", "mlock", "mmap+mlock", "dio"]),
-        server_default: "auto",
-        lossy: Lossy::Never,
-        note: "replaced --mlock / --no-mmap (b11434 has only -lm)",
-        removed: None,
-    },
-    FlagDef {
-        name: "--mlock",
-        aliases: &[],
-        kind: Kind::Switch,
-        server_default: "off",
-        lossy: Lossy::Never,
-        note: "pin the model in RAM",
-        removed: Some("-lm mlock"),
-    },
-    FlagDef {
-        name: "--no-mmap",
-        aliases: &[],
-        kind: Kind::Switch,
-        server_default: "off",
-        lossy: Lossy::Never,
-        note: "read the model instead of mapping it",
-        removed: Some("-lm none"),
-    },
-    FlagDef {
-        name: "--spec-type",
-        aliases: &[],
-        kind: Kind::Choice(SPEC_TYPES),
-        server_default: "none",
-        lossy: Lossy::Except(&["none"]),
-        note: "speculative decoding; replaced --draft/--draft-max/--draft-min (removed by b11434)",
-        removed: None,
-    },
-    FlagDef {
-        name: "--spec-draft-n-max",
-        aliases: &[],
-        kind: Kind::Int { min: 0, max: 256 },
-        server_default: "3",
-        lossy: Lossy::Never,
-        note: "draft length (only with --spec-type)",
-        removed: None,
-    },
-];
-
-/// A flag of the table by any of its spellings.
-pub fn flag(spelling: &str) -> Option<&'static FlagDef> {
-    LLAMA_SERVER
-        .iter()
-        .find(|f| f.name == spelling || f.aliases.contains(&spelling))
-}
-
-/// Every spelling in the table (for "did you mean").
-pub fn spellings() -> impl Iterator<Item = &'static str> {
-    LLAMA_SERVER
-        .iter()
-        .flat_map(|f| std::iter::once(f.name).chain(f.aliases.iter().copied()))
-}
 
 /// The value that leaves a flag out of the command line (server default).
 pub const DEFAULT: &str = "default";
@@ -276,7 +38,7 @@ impl Config {
     pub fn args(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (k, v) in &self.0 {
-            let switch = flag(k).is_some_and(|f| f.kind == Kind::Switch);
+            let switch = crate::server::is_switch_anywhere(k);
             match (switch, v.as_str()) {
                 (_, DEFAULT) => {}
                 (true, "true") => out.push(k.clone()),
@@ -304,87 +66,22 @@ impl Config {
     pub fn lossy_flags(&self) -> Vec<String> {
         self.0
             .iter()
-            .filter(|(k, v)| v != DEFAULT && is_lossy(k, v))
+            .filter(|(k, v)| v != DEFAULT && crate::server::is_lossy_anywhere(k, v))
             .map(|(k, v)| format!("{k} {v}"))
             .collect()
     }
 }
 
-/// Whether `value` of flag `name` changes the numbers.
-pub fn is_lossy(name: &str, value: &str) -> bool {
-    match flag(name).map(|f| f.lossy) {
-        Some(Lossy::Except(ok)) => !ok.contains(&value),
-        _ => false,
-    }
-}
-
-/// Check one value against a flag's kind. `Err` says what is allowed.
+/// Check one value against a flag's kind (`default` always passes).
 pub fn check_value(def: &FlagDef, value: &str) -> Result<(), String> {
-    if value == DEFAULT {
-        return Ok(());
-    }
-    match def.kind {
-        Kind::Int { min, max } => match value.parse::<i64>() {
-            Ok(v) if (min..=max).contains(&v) => Ok(()),
-            _ => Err(format!("an integer from {min} to {max}")),
-        },
-        Kind::Choice(words) if words.contains(&value) => Ok(()),
-        Kind::Choice(words) => Err(format!("one of {}", words.join(", "))),
-        Kind::Switch if value == "true" || value == "false" => Ok(()),
-        Kind::Switch => Err("true or false".into()),
-        Kind::Text => Ok(()),
-    }
+    check_value_in(def, value, DEFAULT)
 }
 
-/// An interaction between flags, as data.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rule {
-    /// `small <= large`, with server defaults for unset flags.
-    AtMost {
-        /// The flag that must not exceed the other.
-        small: &'static str,
-        /// Its bound.
-        large: &'static str,
-        /// Server default of `small`.
-        small_default: i64,
-        /// Server default of `large`.
-        large_default: i64,
-    },
-    /// When `flag` takes a value outside `plain`, `needs` must not be `forbidden`.
-    Needs {
-        /// The flag.
-        flag: &'static str,
-        /// Values that need nothing.
-        plain: &'static [&'static str],
-        /// The other flag.
-        needs: &'static str,
-        /// The value of the other flag that is not allowed.
-        forbidden: &'static str,
-        /// Why.
-        why: &'static str,
-    },
-    /// A thread count above the machine's physical cores.
-    ThreadsAtMostCores(&'static str),
+impl FlagValues for Config {
+    fn value(&self, flag: &str) -> Option<&str> {
+        self.get(flag)
+    }
 }
-
-/// llama-server's interactions (b11434).
-pub const RULES: &[Rule] = &[
-    Rule::AtMost {
-        small: "-ub",
-        large: "-b",
-        small_default: 512,
-        large_default: 2048,
-    },
-    Rule::Needs {
-        flag: "-ctv",
-        plain: &["f16", "f32", "bf16"],
-        needs: "-fa",
-        forbidden: "off",
-        why: "a quantized V cache needs flash attention (llama-context.cpp:3843)",
-    },
-    Rule::ThreadsAtMostCores("-t"),
-    Rule::ThreadsAtMostCores("-tb"),
-];
 
 /// Facts about the machine the rules need.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -393,47 +90,9 @@ pub struct MachineFacts {
     pub physical_cores: u32,
 }
 
-/// Why a configuration is invalid, or None if every rule holds.
-pub fn violation(config: &Config, machine: MachineFacts) -> Option<String> {
-    RULES.iter().find_map(|r| check_rule(r, config, machine))
-}
-
-fn check_rule(rule: &Rule, c: &Config, m: MachineFacts) -> Option<String> {
-    match *rule {
-        Rule::AtMost {
-            small,
-            large,
-            small_default,
-            large_default,
-        } => {
-            if c.get(small).is_none() && c.get(large).is_none() {
-                return None;
-            }
-            let s = c.int(small).unwrap_or(small_default);
-            let l = c.int(large).unwrap_or(large_default);
-            (s > l).then(|| format!("invalid: {small} {s} is larger than {large} {l}"))
-        }
-        Rule::Needs {
-            flag,
-            plain,
-            needs,
-            forbidden,
-            why,
-        } => {
-            let v = c.get(flag)?;
-            (!plain.contains(&v) && c.get(needs) == Some(forbidden))
-                .then(|| format!("invalid: {flag} {v} with {needs} {forbidden}: {why}"))
-        }
-        Rule::ThreadsAtMostCores(f) => {
-            let t = c.int(f)?;
-            (t > m.physical_cores as i64 && m.physical_cores > 0).then(|| {
-                format!(
-                    "skipped: {f} {t} is more than the {} physical cores (oversubscription only hurts)",
-                    m.physical_cores
-                )
-            })
-        }
-    }
+/// Why a configuration is invalid under `table`'s rules, or None if every rule holds.
+pub fn violation(table: &FlagTable, config: &Config, machine: MachineFacts) -> Option<String> {
+    table.violation(config, machine.physical_cores)
 }
 
 /// Context a slot can use under a configuration, in tokens, when it can be
@@ -454,47 +113,10 @@ pub fn ctx_per_slot(config: &Config, ctx_train: u64) -> u64 {
     per_slot.min(ctx_train.max(1))
 }
 
-/// Flags listed by a `llama-server --help` text.
-pub fn flags_in_help(help: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in help.lines() {
-        let t = line.trim_start();
-        if !t.starts_with('-') {
-            continue;
-        }
-        for part in t.split(',') {
-            let word = part.split_whitespace().next().unwrap_or("");
-            if word.starts_with('-') && word.len() > 1 {
-                out.push(word.to_string());
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Flags of a space that the binary's `--help` does not know, with a hint.
-pub fn unknown_to_binary(flags: &[String], help: &str) -> Vec<(String, String)> {
-    let known = flags_in_help(help);
-    flags
-        .iter()
-        .filter(|f| !known.iter().any(|k| k == *f))
-        .map(|f| {
-            let hint = match flag(f).and_then(|d| d.removed) {
-                Some(instead) => {
-                    format!("removed from recent llama-server builds: use `{instead}`")
-                }
-                None => "check the flag against `llama-server --help` of this build".into(),
-            };
-            (f.clone(), hint)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::Backend;
 
     fn cfg(pairs: &[(&str, &str)]) -> Config {
         Config(
@@ -506,6 +128,25 @@ mod tests {
     }
 
     const TWO: MachineFacts = MachineFacts { physical_cores: 2 };
+
+    fn table() -> &'static FlagTable {
+        crate::server::llama::LlamaServer.flags()
+    }
+    fn violation(c: &Config, m: MachineFacts) -> Option<String> {
+        super::violation(table(), c, m)
+    }
+    fn flag(s: &str) -> Option<&'static FlagDef> {
+        table().flag(s)
+    }
+    fn is_lossy(k: &str, v: &str) -> bool {
+        table().is_lossy(k, v)
+    }
+    fn flags_in_help(help: &str) -> Vec<String> {
+        crate::server::flags::parse_help_flags(help)
+    }
+    fn unknown_to_binary(flags: &[String], help: &str) -> Vec<(String, String)> {
+        table().unknown_to_binary(flags, help, "llama-server")
+    }
 
     #[test]
     fn ubatch_above_batch_is_invalid() {

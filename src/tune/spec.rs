@@ -45,6 +45,8 @@ struct RawSpec {
     #[serde(default)]
     server: Option<String>,
     #[serde(default)]
+    backend: Option<String>,
+    #[serde(default)]
     seed: Option<u64>,
     space: BTreeMap<String, Spanned<toml::Value>>,
     #[serde(default)]
@@ -166,6 +168,8 @@ pub struct Campaign {
     pub hardware: HardwareChoice,
     /// Server binary, if the spec names one.
     pub server: Option<PathBuf>,
+    /// The backend whose server is tuned (`backend = "llama"`, the default).
+    pub backend: crate::server::BackendKind,
     /// Seed of the solver.
     pub seed: u64,
     /// The search space.
@@ -235,7 +239,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         None | Some("probe") => HardwareChoice::Probe,
         Some(p) => HardwareChoice::Profile(p.to_string()),
     };
-    let space = parse_space(path, text, &raw.space)?;
+    let backend = match raw.backend.as_deref() {
+        None => crate::server::BackendKind::default(),
+        Some(b) => b.parse().map_err(|e: crate::server::UnknownBackend| {
+            spec_err(path, text, text.find("backend").unwrap_or(0), e.to_string())
+        })?,
+    };
+    let space = parse_space(path, text, &raw.space, backend)?;
     let objective = parse_objective(path, text, &raw.objective)?;
     let headroom_bytes = match &raw.constraints.memory_headroom {
         Some(h) => crate::units::parse_bytes(h).map_err(|e| {
@@ -252,6 +262,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         model: resolve(&raw.model),
         hardware,
         server: raw.server.as_deref().map(resolve),
+        backend,
         seed: raw.seed.unwrap_or(1),
         space,
         constraints: Constraints {
@@ -319,16 +330,19 @@ fn parse_space(
     path: &Path,
     text: &str,
     raw: &BTreeMap<String, Spanned<toml::Value>>,
+    backend: crate::server::BackendKind,
 ) -> Result<Space, TuneError> {
+    let table = backend.get().flags();
+    let server = backend.get().name();
     let mut dims = Vec::new();
     for (key, value) in raw {
         let at = value.span().start;
         if key == "raw" {
-            dims.extend(parse_raw_table(path, text, value)?);
+            dims.extend(parse_raw_table(path, text, value, table)?);
             continue;
         }
-        let Some(def) = space::flag(key) else {
-            let close = crate::catalog::suggest::closest(key, space::spellings());
+        let Some(def) = table.flag(key) else {
+            let close = crate::catalog::suggest::closest(key, table.spellings());
             let hint = if close.is_empty() {
                 "put flags rooftune does not know under [space.raw]".to_string()
             } else {
@@ -341,15 +355,15 @@ fn parse_space(
                 format!("unknown flag `{key}` in [space] ({hint})"),
             ));
         };
-        if let Some(instead) = def.removed {
+        if let Some(instead) = &def.removed {
             return Err(spec_err(
                 path,
                 text,
                 at,
-                format!("flag `{key}` was removed from llama-server (use `{instead}`)"),
+                format!("flag `{key}` was removed from {server} (use `{instead}`)"),
             ));
         }
-        let values = values_of(value.get_ref(), def.kind)
+        let values = values_of(value.get_ref(), &def.kind)
             .map_err(|m| spec_err(path, text, at, format!("[space] `{key}`: {m}")))?;
         for v in &values {
             space::check_value(def, v).map_err(|allowed| {
@@ -369,7 +383,8 @@ fn parse_space(
     }
     // Command-line order: the flag table's order, then raw flags.
     let order = |d: &Dim| {
-        space::LLAMA_SERVER
+        table
+            .flags
             .iter()
             .position(|f| f.name == d.flag)
             .unwrap_or(usize::MAX)
@@ -404,6 +419,7 @@ fn parse_raw_table(
     path: &Path,
     text: &str,
     value: &Spanned<toml::Value>,
+    table: &crate::server::flags::FlagTable,
 ) -> Result<Vec<Dim>, TuneError> {
     let at = value.span().start;
     let toml::Value::Table(t) = value.get_ref() else {
@@ -425,7 +441,7 @@ fn parse_raw_table(
                 format!("[space.raw] key `{flag}` is not a flag (flags start with `-`)"),
             ));
         }
-        if space::flag(flag).is_some() {
+        if table.flag(flag).is_some() {
             return Err(spec_err(
                 path,
                 text,
@@ -435,7 +451,7 @@ fn parse_raw_table(
                 ),
             ));
         }
-        let values = values_of(v, Kind::Text)
+        let values = values_of(v, &Kind::Text)
             .map_err(|m| spec_err(path, text, at, format!("[space.raw] `{flag}`: {m}")))?;
         dims.push(Dim {
             flag: flag.clone(),
@@ -447,7 +463,7 @@ fn parse_raw_table(
 }
 
 /// Values of one space entry: a list, or a range table `{ from, to, step | times }`.
-fn values_of(v: &toml::Value, kind: Kind) -> Result<Vec<String>, String> {
+fn values_of(v: &toml::Value, kind: &Kind) -> Result<Vec<String>, String> {
     let out: Vec<String> = match v {
         toml::Value::Array(items) => items
             .iter()
@@ -476,7 +492,7 @@ fn values_of(v: &toml::Value, kind: Kind) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn range(t: &toml::map::Map<String, toml::Value>, kind: Kind) -> Result<Vec<String>, String> {
+fn range(t: &toml::map::Map<String, toml::Value>, kind: &Kind) -> Result<Vec<String>, String> {
     if !matches!(kind, Kind::Int { .. }) {
         return Err("a range `{ from, to }` needs an integer flag".into());
     }

@@ -2,7 +2,8 @@
 """A scripted fake llama-server / OpenAI-compatible server for rooftune's tests.
 
 FAKE_MODE picks the behaviour: ok, crash_load, load_error, never_ready,
-hang, early, malformed, crash_request, no_tokenize. FAKE_PIDFILE gets our pid.
+hang, early, malformed, crash_request, no_tokenize, oom_load (an allocation
+failure in the log, then abort), killed_load (SIGKILL, as the OOM killer does). FAKE_PIDFILE gets our pid.
 FAKE_API_KEY makes every POST require `Authorization: Bearer <key>`.
 """
 import json, os, signal, sys, time
@@ -26,6 +27,12 @@ if mode == "load_error":
     print("0.00.002 E llama_model_load: error loading model: fake tensor data is truncated", flush=True)
     print("0.00.003 E srv  llama_server: exiting due to model loading error", flush=True)
     sys.exit(1)
+if mode == "oom_load":
+    print("0.00.002 E ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 4294967296", flush=True)
+    print("0.00.003 E llama_init_from_model: failed to initialize the context: failed to allocate compute pp buffers", flush=True)
+    os.kill(os.getpid(), signal.SIGABRT)
+if mode == "killed_load":
+    os.kill(os.getpid(), signal.SIGKILL)
 if mode == "never_ready":
     while True:
         time.sleep(1)

@@ -14,20 +14,34 @@
 //! 6. Stop on the budget, Ctrl-C (the running trial is logged as
 //!    interrupted), or a log that cannot be written (an error).
 
-use super::lattice::Point;
-use super::plan::{self, Feasibility};
-use super::solver::{self, Oracle, Settings, Stop};
-use super::space::Config;
-use super::spec::Campaign;
-use super::trial::{Evaluator, Measurements, Status, TrialOutcome, TrialRequest};
-use super::TuneError;
-use crate::campaign::history::History;
-use crate::campaign::log::{self, LogWriter};
-use crate::campaign::record::{
+use super::history::History;
+use super::log::{self, LogWriter};
+use super::record::{
     HardwareInfo, Line, ModelInfo, ObjectiveValue, Role, SessionLine, TrialLine, Verdict,
     FORMAT_VERSION,
 };
-use crate::campaign::CampaignError;
+use super::CampaignError;
+use crate::trial::{Measurements, Status};
+use crate::tune::lattice::Point;
+use crate::tune::plan::{self, Feasibility};
+use crate::tune::solver::{self, Oracle, Settings, Stop};
+use crate::tune::space::Config;
+use crate::tune::spec::Campaign;
+use crate::tune::trial::{Evaluator, TrialOutcome, TrialRequest};
+use crate::tune::TuneError;
+
+/// What stops a campaign run: the spec or the server setup ([`TuneError`]),
+/// or the log ([`CampaignError`]). A failed trial is a logged outcome, not this.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The spec, the binary or the solver.
+    #[error(transparent)]
+    Tune(#[from] TuneError),
+    /// The log cannot be read or written.
+    #[error(transparent)]
+    Log(#[from] CampaignError),
+}
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,7 +100,7 @@ struct Runner<'a> {
     history: History,
     told: HashMap<Point, f64>,
     session: u32,
-    server: super::trial::ServerInfo,
+    server: crate::trial::ServerInfo,
     fatal: Option<CampaignError>,
     interrupted: bool,
 }
@@ -97,7 +111,7 @@ pub fn run(
     eval: &mut dyn Evaluator,
     interrupt: &AtomicBool,
     progress: &mut dyn FnMut(&TrialLine),
-) -> Result<Summary, TuneError> {
+) -> Result<Summary, RunError> {
     let c = &setup.campaign;
     let history = History::from_lines(log::read_or_empty(&setup.log_path)?);
     check_log_matches(setup, &history)?;
@@ -144,7 +158,7 @@ pub fn run(
     })
 }
 
-fn check_log_matches(setup: &Setup, h: &History) -> Result<(), TuneError> {
+fn check_log_matches(setup: &Setup, h: &History) -> Result<(), RunError> {
     let c = &setup.campaign;
     if h.trials.is_empty() {
         return Ok(());
@@ -184,17 +198,21 @@ fn check_log_matches(setup: &Setup, h: &History) -> Result<(), TuneError> {
     Ok(())
 }
 
-fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), TuneError> {
+fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), RunError> {
     let Some(help) = eval.help_text() else {
         return Ok(());
     };
-    let bad = super::space::unknown_to_binary(&c.space.flags(), &help);
+    let backend = c.backend.get();
+    let bad = backend
+        .flags()
+        .unknown_to_binary(&c.space.flags(), &help, backend.name());
     match bad.into_iter().next() {
-        Some((flag, hint)) => Err(TuneError::UnknownToBinary {
+        Some((flag, hint)) => Err(RunError::Tune(TuneError::UnknownToBinary {
+            server: backend.name().into(),
             binary: eval.server().binary,
             flag,
             hint,
-        }),
+        })),
         None => Ok(()),
     }
 }
@@ -204,7 +222,7 @@ fn now() -> String {
 }
 
 impl Runner<'_> {
-    fn campaign(&mut self) -> Result<Ending, TuneError> {
+    fn campaign(&mut self) -> Result<Ending, RunError> {
         if self.history.default_trial().is_none() {
             self.check_stop().map_err(|_| ()).ok();
             if self.interrupted {
@@ -226,6 +244,7 @@ impl Runner<'_> {
             ));
         }
         let start = plan::guess(
+            c.backend.get(),
             &c.space,
             &c.objective,
             self.setup.feasibility.machine,
@@ -428,7 +447,7 @@ impl Runner<'_> {
                 .ceilings
                 .get(&t.probe.key())
                 .filter(|x| **x > 0.0)
-                .map(|ceil| 100.0 * v / ceil),
+                .and_then(|ceil| crate::compare::pct_of_ceiling(v, *ceil)),
             _ => None,
         };
         let mut line = TrialLine {
@@ -472,92 +491,20 @@ impl Runner<'_> {
 
     /// The full command line to paste.
     fn command(&self, config: &Config) -> String {
-        let mut argv = vec![
-            self.setup.server_bin.clone(),
-            "-m".into(),
-            self.setup.model.path.clone(),
-        ];
-        argv.extend(config.args());
-        shell_words::join(argv)
+        self.setup.campaign.backend.get().paste_command(
+            &self.setup.server_bin,
+            std::path::Path::new(&self.setup.model.path),
+            &config.args(),
+        )
     }
 
     fn judge(&self, line: &mut TrialLine) {
-        let pct = |s: f64| format!("{:+.1}%", (s - 1.0) * 100.0);
-        let lossy = if line.lossy.is_empty() {
-            String::new()
-        } else {
-            format!(" (lossy: {})", line.lossy.join(", "))
-        };
-        let best = self.best_score();
-        let (verdict, reason) = match (line.status, line.role, line.objective.score) {
-            (Status::Ok, Role::Default, _) => (
-                Verdict::Keep,
-                "the reference: llama-server's defaults".to_string(),
-            ),
-            (Status::Ok, Role::Anchor, Some(s)) => {
-                let drift = (s - 1.0).abs();
-                let limit = self.setup.campaign.anchor.drift;
-                if drift > limit {
-                    let since = self.history.since_clean_anchor();
-                    line.reason = Some(format!(
-                        "drift: the defaults now score {s:.3} ({}), beyond {:.0}%; re-running trials {since:?}",
-                        pct(s),
-                        limit * 100.0
-                    ));
-                }
-                (
-                    Verdict::Discard,
-                    format!(
-                        "anchor: the defaults re-measured at {} ({})",
-                        pct(s),
-                        if drift > limit { "drifted" } else { "clean" }
-                    ),
-                )
-            }
-            (Status::Ok, _, Some(s)) if !line.full => (
-                Verdict::Discard,
-                format!("screened out at {} over the defaults{lossy}", pct(s)),
-            ),
-            (Status::Ok, _, Some(s)) => match best {
-                Some((b, _)) if s <= b => {
-                    let gap = 1.0 - s / b;
-                    let noise = line.objective.noise;
-                    let how = if gap <= noise.max(0.03) && gap < 0.2 {
-                        "within noise of"
-                    } else {
-                        "below"
-                    };
-                    (
-                        Verdict::Discard,
-                        format!(
-                            "{:.1}% {how} the best so far (trial {}){lossy}",
-                            gap * 100.0,
-                            best.map_or(0, |b| b.1)
-                        ),
-                    )
-                }
-                _ => (
-                    Verdict::Keep,
-                    format!("best so far: {} over the defaults{lossy}", pct(s)),
-                ),
-            },
-            (Status::Ok, _, None) => (
-                Verdict::Discard,
-                "measured, but the objective could not be scored (no reference)".into(),
-            ),
-            (st, _, _) => (
-                Verdict::Discard,
-                format!(
-                    "{}: {}",
-                    st.as_str(),
-                    line.reason
-                        .clone()
-                        .unwrap_or_else(|| "no reason given".into())
-                ),
-            ),
-        };
-        line.verdict = verdict;
-        line.verdict_reason = reason;
+        let e = super::verdict::Evidence::from_history(
+            &self.history,
+            self.setup.campaign.anchor.drift,
+            self.setup.campaign.backend.get().defaults_label(),
+        );
+        super::verdict::judge(line, &e);
     }
 
     fn skip(&mut self, config: Config, reason: String) -> Result<(), Stop> {

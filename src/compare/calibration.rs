@@ -1,9 +1,10 @@
 //! Published measurements next to the engine's numbers for them: the check
-//! that no plain-decode figure beats its ceiling, and the data the estimate
-//! band is calibrated on.
+//! that no plain-decode figure beats its ceiling, and the per-family estimate
+//! band calibrated on them.
 
-use super::measurements::{MeasurementKind, PublishedMeasurement};
-use super::{Catalog, CatalogError};
+use super::machine::AsDevice;
+use crate::catalog::measurements::{MeasurementKind, PublishedMeasurement};
+use crate::catalog::{Catalog, CatalogError};
 use crate::roofline::calibration::{self, FamilyFit, Row};
 use crate::roofline::decode::{self, DecodePoint, EtaBand};
 use crate::roofline::kv::KvOptions;
@@ -26,7 +27,8 @@ pub struct Checked {
 impl Checked {
     /// Measured as a share of the ceiling.
     pub fn pct_of_ceiling(&self) -> f64 {
-        100.0 * self.measurement.tok_s / self.point.ceiling_tok_s
+        super::ceiling::pct_of_ceiling(self.measurement.tok_s, self.point.ceiling_tok_s)
+            .unwrap_or(f64::NAN)
     }
 }
 

@@ -1,0 +1,18 @@
+//! The comparison step: a measurement next to its roofline ceiling.
+//!
+//! One place turns a machine, a model shape and a measurement into the
+//! ceiling and the % of ceiling that every command shows and every JSON
+//! result carries, and flags a measurement above its ceiling the same way
+//! everywhere (a ceiling cannot be beaten: such a figure means the profile or
+//! the model shape is wrong, never a result).
+//!
+//! - [`machine`]: one [`crate::roofline::machine::Machine`] from a hardware profile, one rule;
+//! - [`ceiling`]: ceilings per probe and per bench depth, % of ceiling, the above-ceiling flag;
+//! - [`calibration`]: published measurements against the engine, per-family estimate bands.
+
+pub mod calibration;
+pub mod ceiling;
+pub mod machine;
+
+pub use ceiling::{pct_of_ceiling, versus};
+pub use machine::AsDevice;

@@ -1,0 +1,154 @@
+//! The text of every user-facing error, snapshotted: one line that names the
+//! flag or file and what is wrong, then a hint. A change to any of them shows
+//! up in review. Also the exit code: 2 for what the user gave, 1 otherwise.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+/// Run rooftune in `dir` with `args`; (exit code, stderr).
+fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("rooftune")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("ROOFTUNE_LLAMA_SERVER")
+        .env("PATH", dir)
+        .env("ROOFTUNE_CACHE_DIR", dir.join("cache"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check(name: &str, args: &[&str], files: &[(&str, &[u8])], code: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    for (f, body) in files {
+        std::fs::write(dir.path().join(f), body).unwrap();
+    }
+    let (got, stderr) = run_in(dir.path(), args);
+    assert_eq!(got, code, "{name}: exit code; stderr:\n{stderr}");
+    let stderr = stderr.replace(&dir.path().display().to_string(), "[DIR]");
+    insta::assert_snapshot!(name, stderr);
+}
+
+const SPEC_UNKNOWN_FLAG: &[u8] =
+    b"model = \"m.gguf\"\n[space]\n\"--threadz\" = [1, 2]\n[objective]\nmetric = \"decode\"\n";
+
+/// (snapshot name, arguments, files to write first, exit code).
+type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a [u8])], i32);
+
+#[test]
+fn user_facing_errors() {
+    let cases: &[Case] = &[
+        (
+            "unknown_model",
+            &["predict", "--hw", "m3-ultra-512", "--model", "glm-5.9"],
+            &[],
+            2,
+        ),
+        (
+            "unknown_hardware",
+            &["predict", "--hw", "m9-ultra", "--model", "glm-5.1"],
+            &[],
+            2,
+        ),
+        (
+            "bad_bandwidth",
+            &["predict", "--bandwidth", "fast", "--model", "glm-5.1"],
+            &[],
+            2,
+        ),
+        ("no_machine", &["predict", "--model", "glm-5.1"], &[], 2),
+        (
+            "bad_format",
+            &[
+                "predict",
+                "--bandwidth",
+                "800",
+                "--model",
+                "glm-5.1",
+                "--format",
+                "yaml",
+            ],
+            &[],
+            2,
+        ),
+        (
+            "output_in_missing_folder",
+            &[
+                "predict",
+                "--bandwidth",
+                "800",
+                "--model",
+                "glm-5.1",
+                "--output",
+                "no/such/dir/p.json",
+            ],
+            &[],
+            1,
+        ),
+        (
+            "bench_model_missing",
+            &["bench", "--model", "missing.gguf"],
+            &[],
+            2,
+        ),
+        (
+            "bench_not_gguf",
+            &["bench", "--model", "m.gguf"],
+            &[("m.gguf", b"not a model")],
+            2,
+        ),
+        (
+            "bench_truncated_model",
+            &[
+                "bench",
+                "--model",
+                "m.gguf",
+                "--server-bin",
+                "/nonexistent/llama-server",
+            ],
+            &[("m.gguf", b"GGUF")],
+            2,
+        ),
+        (
+            "bench_unknown_backend",
+            &["bench", "--model", "m.gguf", "--backend", "vllm"],
+            &[],
+            2,
+        ),
+        (
+            "bench_bad_timeout",
+            &["bench", "--model", "m.gguf", "--timeout", "soon"],
+            &[],
+            2,
+        ),
+        ("tune_spec_missing", &["tune", "missing.toml"], &[], 2),
+        (
+            "tune_unknown_flag",
+            &["tune", "s.toml"],
+            &[("s.toml", SPEC_UNKNOWN_FLAG)],
+            2,
+        ),
+        (
+            "tune_bad_toml",
+            &["tune", "s.toml"],
+            &[("s.toml", b"model = \n")],
+            2,
+        ),
+        ("campaign_missing", &["campaign", "show", "nothing"], &[], 2),
+        (
+            "inspect_not_gguf",
+            &["model", "inspect", "m.gguf"],
+            &[("m.gguf", b"GGUF\x09\x00\x00\x00")],
+            2,
+        ),
+        ("hw_show_unknown", &["hw", "show", "rtx-9090"], &[], 2),
+    ];
+    for (name, args, files, code) in cases {
+        check(name, args, files, *code);
+    }
+}

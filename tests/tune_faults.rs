@@ -1,0 +1,111 @@
+//! Trial outcomes decided from typed failures, against the scripted fake
+//! server: a request that gets no answer in time is logged as `timeout`, an
+//! allocation failure or a SIGKILL at load as `oom`, a plain crash as
+//! `crashed` with its signal; and `tune` exits like `bench` for a missing
+//! binary. No timing is asserted.
+
+#[macro_use]
+mod server_support;
+
+use assert_cmd::Command;
+use rooftune::campaign::history::History;
+use rooftune::trial::Status;
+use server_support::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A one-flag campaign on the tiny model, served by the fake server.
+fn spec(dir: &Path) -> PathBuf {
+    let text = format!(
+        "model = {:?}\nhardware = \"probe\"\n[space]\n\"-t\" = [1, 2]\n[objective]\nmetric = \"decode\"\ntokens = 4\n[budget]\ntrials = 1\nrepeats = 1\n[quality]\nenabled = false\n",
+        tiny_model().display().to_string()
+    );
+    let p = dir.join("faults.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn tune(mode: &str, dir: &Path) -> std::process::Output {
+    Command::cargo_bin("rooftune")
+        .unwrap()
+        .timeout(Duration::from_secs(120))
+        .env("FAKE_MODE", mode)
+        .env(
+            "ROOFTUNE_LOG_DIR",
+            std::env::temp_dir().join("rooftune-test-logs"),
+        )
+        .arg("tune")
+        .arg(spec(dir))
+        .arg("--server-bin")
+        .arg(fake_server())
+        .args(["--timeout", "3s"])
+        .output()
+        .unwrap()
+}
+
+fn first_status(mode: &str) -> (Status, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tune(mode, dir.path());
+    let h = History::read(&dir.path().join("faults/trials.jsonl")).unwrap_or_else(|e| {
+        panic!(
+            "{mode}: no log ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let t = &h.trials[0];
+    (t.status, t.reason.clone().unwrap_or_default())
+}
+
+#[test]
+fn a_hung_request_is_a_timeout() {
+    let (status, why) = first_status("hang");
+    assert_eq!(status, Status::Timeout, "{why}");
+}
+
+#[test]
+fn an_allocation_failure_or_a_sigkill_is_an_oom() {
+    let (status, why) = first_status("oom_load");
+    assert_eq!(status, Status::Oom, "{why}");
+    assert!(why.contains("SIGABRT"), "the signal is kept: {why}");
+    let (status, why) = first_status("killed_load");
+    assert_eq!(status, Status::Oom, "{why}");
+}
+
+#[test]
+fn a_crash_is_a_crash_with_its_signal() {
+    let (status, why) = first_status("crash_load");
+    assert_eq!(status, Status::Crashed, "{why}");
+    assert!(why.contains("SIGSEGV"), "{why}");
+}
+
+#[test]
+fn tune_and_bench_exit_alike_for_a_missing_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::cargo_bin("rooftune")
+            .unwrap()
+            .timeout(Duration::from_secs(60))
+            .env_remove("ROOFTUNE_LLAMA_SERVER")
+            .env("PATH", empty.path())
+            .env("ROOFTUNE_CACHE_DIR", empty.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let spec = spec(dir.path());
+    let model = tiny_model();
+    let t = run(&["tune", spec.to_str().unwrap()]);
+    let b = run(&["bench", "--model", model.to_str().unwrap()]);
+    assert_eq!(
+        t.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&t.stderr)
+    );
+    assert_eq!(t.status.code(), b.status.code());
+    for o in [&t, &b] {
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("no `llama-server` found"), "{e}");
+    }
+}

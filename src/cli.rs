@@ -41,6 +41,9 @@ pub enum Command {
     Campaign(CampaignCommand),
     /// A campaign or a `bench --json` result as a self-contained HTML page with charts (or Markdown).
     Report(ReportArgs),
+    /// Agents' usage logs (Codex CLI, Claude Code) and request logs: where an agent's time goes.
+    #[command(subcommand)]
+    Logs(LogsCommand),
 }
 
 /// `rooftune report`
@@ -49,6 +52,32 @@ pub struct ReportArgs {
     /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench --json` file.
     pub path: std::path::PathBuf,
     /// Output format (default html) and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `rooftune logs ...`
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Read the logs under PATH... into per-call tables: prompt depth, cache share, TTFT and decode by input depth, where the time went. Never prints their text.
+    Analyze(LogsAnalyzeArgs),
+}
+
+/// `rooftune logs analyze`
+#[derive(Debug, Args)]
+pub struct LogsAnalyzeArgs {
+    /// Files or folders (default: `${CODEX_HOME:-~/.codex}`, `~/.claude/projects`, `~/.config/claude/projects`, `$CLAUDE_CONFIG_DIR`).
+    pub paths: Vec<std::path::PathBuf>,
+    /// Only logs written since: `30d`, `12h`, `2w` or a date `2026-01-31`.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// One row per source, or per source and model (provider/model for request logs).
+    #[arg(long, value_enum, default_value = "source")]
+    pub by: LogsBy,
+    /// Reader threads (default: every core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// Output format and file.
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -94,6 +123,15 @@ pub struct ExportArgs {
     /// Filled from the flags above.
     #[arg(skip = ServiceKind::Shell)]
     pub kind: ServiceKind,
+}
+
+/// `--by`
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogsBy {
+    /// One row per source.
+    Source,
+    /// One row per source and model.
+    Model,
 }
 
 /// Where a report goes and in which format (every command that reports).

@@ -69,6 +69,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             )
             || cause.downcast_ref::<crate::gguf::GgufError>().is_some()
             || cause
+                .downcast_ref::<crate::logs::LogsError>()
+                .is_some_and(crate::logs::LogsError::is_usage)
+            || cause
                 .downcast_ref::<crate::server::UnknownBackend>()
                 .is_some()
             || cause

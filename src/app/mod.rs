@@ -5,6 +5,7 @@ mod bench_cmds;
 mod build;
 mod catalog_cmds;
 mod gguf_cmds;
+mod logs_cmds;
 mod output;
 mod predict_cmds;
 mod probe_cmds;
@@ -38,5 +39,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Campaign(c) => tune_cmds::campaign(c),
         Command::Report(a) => report_cmds::report(&a),
+        Command::Logs(c) => logs_cmds::logs(c),
     }
 }

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod charts;
 pub mod doc;
 pub mod format;
+pub mod logs;
 pub mod matrix;
 pub mod predict;
 pub mod probe;

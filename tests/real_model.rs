@@ -273,6 +273,9 @@ fn quality_guard_sees_a_lossy_kv_cache_on_real_weights() {
     .unwrap();
     let out = dir.path().join("log");
     rooftune()
+        // Four server starts; on a 2-core machine shared with compilers this
+        // took from 60 s to over 4 minutes.
+        .timeout(Duration::from_secs(540))
         .args(["tune", "--grid", "--server-bin"])
         .arg(&bin)
         .arg(&spec)

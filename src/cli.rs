@@ -36,12 +36,14 @@ pub enum Command {
     Bench(BenchArgs),
     /// Search llama-server's start-up flags for a campaign's objective, logging every trial.
     Tune(TuneArgs),
-    /// Campaign logs: list, show, compare.
+    /// Campaign logs: list, show, compare, export the winner as a service.
     #[command(subcommand)]
     Campaign(CampaignCommand),
     /// Agents' usage logs (Codex CLI, Claude Code) and request logs: where an agent's time goes.
     #[command(subcommand)]
     Logs(LogsCommand),
+    /// A campaign or a `bench --json` result as a self-contained HTML page with charts (or Markdown).
+    Report(ReportArgs),
 }
 
 /// `rooftune logs ...`
@@ -70,6 +72,16 @@ pub struct LogsAnalyzeArgs {
     pub out: OutputArgs,
 }
 
+/// `rooftune report`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench --json` file.
+    pub path: std::path::PathBuf,
+    /// Output format (default html) and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
 /// `--by`
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LogsBy {
@@ -77,6 +89,49 @@ pub enum LogsBy {
     Source,
     /// One row per source and model.
     Model,
+}
+
+/// What `campaign export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// A systemd unit.
+    Systemd,
+    /// A launchd agent plist.
+    Launchd,
+    /// A shell script.
+    Shell,
+}
+
+/// `rooftune campaign export`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("kind").required(true).args(["systemd", "launchd", "shell"]))]
+pub struct ExportArgs {
+    /// Campaign name (a folder under --dir), a folder, or a trials.jsonl.
+    pub name: String,
+    /// Folder holding campaign folders.
+    #[arg(long, default_value = "experiments")]
+    pub dir: std::path::PathBuf,
+    /// A systemd unit.
+    #[arg(long)]
+    pub systemd: bool,
+    /// A launchd agent (`~/Library/LaunchAgents/LABEL.plist`).
+    #[arg(long)]
+    pub launchd: bool,
+    /// A shell script.
+    #[arg(long)]
+    pub shell: bool,
+    /// Port for the server (default: the server's own).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// launchd label / systemd description (default `local.rooftune.NAME`).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Output file (`-` for standard output).
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Filled from the flags above.
+    #[arg(skip = ServiceKind::Shell)]
+    pub kind: ServiceKind,
 }
 
 /// Where a report goes and in which format (every command that reports).
@@ -170,6 +225,8 @@ pub enum CampaignCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Write the winner as a systemd unit, a launchd agent or a shell script.
+    Export(ExportArgs),
     /// Two campaigns' winners side by side, and the flags that differ.
     Compare {
         /// First campaign.

@@ -9,6 +9,7 @@ mod logs_cmds;
 mod output;
 mod predict_cmds;
 mod probe_cmds;
+mod report_cmds;
 mod tune_cmds;
 
 use crate::cli::{Cli, Command};
@@ -26,7 +27,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => gguf_cmds::synth(&a),
         Command::Bench(a) => bench_cmds::bench(&a),
         Command::Tune(a) => tune_cmds::tune(&a),
+        Command::Campaign(crate::cli::CampaignCommand::Export(mut a)) => {
+            a.kind = if a.systemd {
+                crate::cli::ServiceKind::Systemd
+            } else if a.launchd {
+                crate::cli::ServiceKind::Launchd
+            } else {
+                crate::cli::ServiceKind::Shell
+            };
+            report_cmds::export(&a)
+        }
         Command::Campaign(c) => tune_cmds::campaign(c),
         Command::Logs(c) => logs_cmds::logs(c),
+        Command::Report(a) => report_cmds::report(&a),
     }
 }

@@ -411,6 +411,7 @@ pub fn campaign(c: CampaignCommand) -> Result<ExitCode> {
             let cmp = summary::compare((&display_name(&a), &ha), (&display_name(&b), &hb));
             sink.emit_text(&cmp, || report::campaign::compare(&cmp))?;
         }
+        CampaignCommand::Export(_) => unreachable!("dispatched in app::run"),
     }
     Ok(ExitCode::OK)
 }

@@ -16,6 +16,7 @@
 //! - [`manual`]: a hand-run `bench --log` trial into the same log;
 //! - [`verdict`]: the one rule that judges every trial line.
 
+pub mod export;
 pub mod history;
 pub mod log;
 pub mod manual;

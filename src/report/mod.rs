@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod campaign;
 pub mod catalog;
+pub mod chart;
+pub mod charts;
 pub mod doc;
 pub mod format;
 pub mod logs;

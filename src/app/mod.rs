@@ -1,6 +1,7 @@
 //! The binary's edge: turn parsed command lines into engine inputs, run the
 //! command, hand the result to a report. `anyhow` lives here and in `main`.
 
+mod agentic_cmds;
 mod bench_cmds;
 mod build;
 mod catalog_cmds;
@@ -26,5 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench_cmds::bench(&a),
         Command::Tune(a) => tune_cmds::tune(&a),
         Command::Campaign(c) => tune_cmds::campaign(c),
+        Command::Session(c) => agentic_cmds::session(c),
+        Command::Replay(a) => agentic_cmds::replay(&a),
     }
 }

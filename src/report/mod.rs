@@ -10,6 +10,7 @@ pub mod matrix;
 pub mod predict;
 pub mod probe;
 pub mod published;
+pub mod replay;
 
 use serde::Serialize;
 use tabled::builder::Builder;

@@ -95,7 +95,7 @@ pub struct ClientChange {
 pub struct Divergence {
     /// Index of the first differing token (= the shared prefix, in tokens).
     pub token: u64,
-    /// Byte offset of that token in the new rendered prompt.
+    /// Byte offset of that token in the new prompt as its tokens spell it.
     pub byte: u64,
     /// Tokens between the first differing token and where the client's field
     /// changed, when the change could be found in the rendered prompt.
@@ -435,25 +435,44 @@ fn tools_change(old: &[Value], new: &[Value]) -> Option<ClientChange> {
     Some(c)
 }
 
-/// Byte offset where each token starts in the rendered text.
-fn starts(tokens: &[(u32, Vec<u8>)]) -> Vec<usize> {
+/// SentencePiece's space marker, `▁` (U+2581), as its pieces carry it.
+const SPM_SPACE: [u8; 3] = [0xE2, 0x96, 0x81];
+
+/// The prompt as the tokens spell it (pieces joined, SentencePiece's space
+/// marker turned back into a space, also when a byte-fallback vocabulary
+/// spreads it over three tokens), and where each token starts in that text.
+fn detokenize(tokens: &[(u32, Vec<u8>)]) -> (String, Vec<usize>) {
+    let raw: Vec<u8> = tokens.iter().flat_map(|t| t.1.iter().copied()).collect();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut map = Vec::with_capacity(raw.len() + 1);
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i..].starts_with(&SPM_SPACE) {
+            map.extend([out.len(); 3]);
+            out.push(b' ');
+            i += 3;
+        } else {
+            map.push(out.len());
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    map.push(out.len());
     let mut at = 0;
-    tokens
+    let starts = tokens
         .iter()
         .map(|(_, p)| {
-            let s = at;
+            let s = map[at];
             at += p.len();
             s
         })
-        .collect()
+        .collect();
+    (String::from_utf8_lossy(&out).into_owned(), starts)
 }
 
 fn pieces(tokens: &[(u32, Vec<u8>)], from: usize, to: usize) -> String {
-    let bytes: Vec<u8> = tokens[from.min(tokens.len())..to.min(tokens.len())]
-        .iter()
-        .flat_map(|(_, p)| p.iter().copied())
-        .collect();
-    String::from_utf8_lossy(&bytes).replace('\n', "\\n")
+    let span = &tokens[from.min(tokens.len())..to.min(tokens.len())];
+    detokenize(span).0.replace('\n', "\\n")
 }
 
 fn divergence(
@@ -462,11 +481,8 @@ fn divergence(
     lcp: usize,
     change: Option<&ClientChange>,
 ) -> Option<Divergence> {
-    let st = starts(&new.tokens);
-    let byte = st
-        .get(lcp)
-        .copied()
-        .unwrap_or_else(|| new.tokens.iter().map(|t| t.1.len()).sum());
+    let (text, st) = detokenize(&new.tokens);
+    let byte = st.get(lcp).copied().unwrap_or(text.len());
     let context = format!(
         "...{}[old: {} | new: {}]...",
         pieces(&new.tokens, lcp.saturating_sub(6), lcp),
@@ -475,7 +491,7 @@ fn divergence(
     );
     let tokens_from_change = change
         .filter(|c| !c.anchor.is_empty())
-        .and_then(|c| expected_byte(&new.text, &c.anchor, c.offset_bytes, byte))
+        .and_then(|c| expected_byte(&text, &c.anchor, c.offset_bytes, byte))
         .map(|exp| {
             let (lo, hi) = (exp.min(byte), exp.max(byte));
             st.iter().filter(|&&s| s > lo && s <= hi).count() as u64
@@ -580,6 +596,21 @@ mod tests {
         assert_eq!(d.tokens_from_change, Some(0));
         assert!(d.context.unwrap().contains("[old: 1"));
         assert_eq!(e.verdict, Verdict::ClientChanged);
+    }
+
+    #[test]
+    fn spm_space_markers_spelled_as_spaces_even_split_over_byte_tokens() {
+        let t = vec![
+            (1, vec![0xE2]),
+            (2, vec![0x96]),
+            (3, vec![0x81]),
+            (4, b"a".to_vec()),
+            (5, "\u{2581}b".as_bytes().to_vec()),
+            (6, b"c".to_vec()),
+        ];
+        let (text, starts) = detokenize(&t);
+        assert_eq!(text, " a bc");
+        assert_eq!(starts, [0, 0, 0, 1, 2, 4]);
     }
 
     #[test]

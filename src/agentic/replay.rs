@@ -184,7 +184,11 @@ pub fn body(r: &Request, opts: &Options) -> Value {
         "max_tokens": r.output_tokens.unwrap_or(opts.default_output_tokens).max(1),
     });
     if !r.tools.is_empty() {
+        // the tools are rendered into the prompt as the client sent them;
+        // `none` asks for no call, so no tool-call grammar constrains (or,
+        // on a small vocabulary, breaks) the output replay does not need
         b["tools"] = json!(r.tools);
+        b["tool_choice"] = json!("none");
     }
     if let Some(t) = r.sampling.temperature {
         b["temperature"] = json!(t);

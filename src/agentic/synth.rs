@@ -532,14 +532,16 @@ fn request(
             injected.push(Breaker::ToolOrder.name().to_string());
         }
     }
-    if spec.breakers.contains(&Breaker::Compaction) && struck {
-        // the first tool output (message 3: system, task, call, output)
+    // compaction edits the first tool output (message 3: system, task,
+    // call, output), which must already have been sent: from turn 2 on
+    let compact_at = strike_turn(c).max(2);
+    if spec.breakers.contains(&Breaker::Compaction) && main && turn >= compact_at {
         if let Some(m) = messages.get_mut(3) {
             m.content = Some(Value::String(
                 "[Old tool result content cleared to save context]".into(),
             ));
         }
-        if turn == strike_turn(c) {
+        if turn == compact_at {
             injected.push(Breaker::Compaction.name().to_string());
         }
     }
@@ -626,8 +628,12 @@ mod tests {
 
     #[test]
     fn each_breaker_changes_what_it_says_and_is_listed() {
-        for b in Breaker::ALL {
-            let s = generate(&small(vec![b])).unwrap();
+        for (b, turns) in Breaker::ALL.into_iter().flat_map(|b| [(b, 3), (b, 6)]) {
+            let s = generate(&SynthSpec {
+                turns,
+                ..small(vec![b])
+            })
+            .unwrap();
             let hit: Vec<usize> = s
                 .requests
                 .iter()

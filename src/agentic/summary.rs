@@ -1,19 +1,12 @@
-//! A replay summarised: requests bucketed by input depth (the buckets of
-//! the seed's TerminalBench tables: 0-10k, 10-30k, 30-60k, 60-120k, 120k+)
+//! A replay summarised: requests bucketed by input depth (the buckets
+//! `logs` uses for agents' usage logs: 0-10k, 10-30k, 30-60k, 60-120k, 120k+)
 //! with median and p90 time to first token, median decode rate and the
 //! cached share of input; and where the run's wall time went.
 
 use super::replay::{RequestResult, Run};
+use crate::logs::record::{depth_bucket, DEPTH_BUCKETS};
+use crate::logs::summary::quantile;
 use serde::Serialize;
-
-/// Bucket bounds, tokens: `[lo, hi)`, the last open.
-pub const BUCKETS: [(u64, u64, &str); 5] = [
-    (0, 10_000, "0-10k"),
-    (10_000, 30_000, "10-30k"),
-    (30_000, 60_000, "30-60k"),
-    (60_000, 120_000, "60-120k"),
-    (120_000, u64::MAX, "120k+"),
-];
 
 /// One depth bucket.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,7 +17,7 @@ pub struct Bucket {
     pub requests: usize,
     /// Median time to first token, seconds.
     pub ttft_median_s: Option<f64>,
-    /// 90th percentile (nearest rank) time to first token, seconds.
+    /// 90th percentile time to first token, seconds (linear between ranks).
     pub ttft_p90_s: Option<f64>,
     /// Median decode rate, tok/s.
     pub decode_median_tok_s: Option<f64>,
@@ -45,40 +38,39 @@ pub struct WallSplit {
     pub between_s: f64,
 }
 
-/// The median of `v` (None when empty).
+/// The median (linear between ranks, as `logs` defines it).
 pub fn median(v: &[f64]) -> Option<f64> {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return None;
-    }
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    Some(if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    })
+    quantile(
+        &mut v
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect::<Vec<_>>(),
+        0.5,
+    )
 }
 
-/// The nearest-rank percentile `p` (0..100) of `v`.
-pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return None;
-    }
-    s.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * s.len() as f64).ceil().max(1.0) as usize;
-    Some(s[rank.min(s.len()) - 1])
+/// The `q` quantile (0..=1), linear between ranks.
+pub fn percentile(v: &[f64], q: f64) -> Option<f64> {
+    quantile(
+        &mut v
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect::<Vec<_>>(),
+        q,
+    )
 }
 
 /// The non-empty depth buckets of a run.
 pub fn buckets(requests: &[RequestResult]) -> Vec<Bucket> {
-    BUCKETS
+    DEPTH_BUCKETS
         .iter()
-        .filter_map(|&(lo, hi, label)| {
+        .enumerate()
+        .filter_map(|(i, &(label, _))| {
             let rs: Vec<&RequestResult> = requests
                 .iter()
-                .filter(|r| r.prompt_tokens.is_some_and(|n| n >= lo && n < hi))
+                .filter(|r| r.prompt_tokens.is_some_and(|n| depth_bucket(n) == i))
                 .collect();
             if rs.is_empty() {
                 return None;
@@ -91,7 +83,7 @@ pub fn buckets(requests: &[RequestResult]) -> Vec<Bucket> {
                 label,
                 requests: rs.len(),
                 ttft_median_s: median(&ttft),
-                ttft_p90_s: percentile(&ttft, 90.0),
+                ttft_p90_s: percentile(&ttft, 0.9),
                 decode_median_tok_s: median(&decode),
                 cached_share: reused
                     .filter(|_| prompt > 0)
@@ -118,12 +110,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_and_nearest_rank_p90() {
+    fn median_and_p90_follow_the_logs_definition() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[1.0, 2.0, 3.0, 4.0]), Some(2.5));
         assert_eq!(median(&[]), None);
-        let v: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_eq!(percentile(&v, 90.0), Some(9.0));
-        assert_eq!(percentile(&[5.0], 90.0), Some(5.0));
+        let v: Vec<f64> = (0..=10).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.9), Some(9.0));
+        assert_eq!(percentile(&[5.0], 0.9), Some(5.0));
     }
 }

@@ -100,9 +100,9 @@ fn request_table(r: &RunReport, n: usize) -> Table {
 type Cell = fn(&Bucket) -> String;
 
 fn bucket_table(runs: &[RunReport]) -> Table {
-    let labels: Vec<&str> = crate::agentic::summary::BUCKETS
+    let labels: Vec<&str> = crate::logs::record::DEPTH_BUCKETS
         .iter()
-        .map(|b| b.2)
+        .map(|b| b.0)
         .filter(|l| runs.iter().any(|r| r.buckets.iter().any(|b| b.label == *l)))
         .collect();
     let mut header = vec!["depth".to_string()];

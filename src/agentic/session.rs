@@ -158,7 +158,7 @@ pub struct Session {
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The file cannot be read or written.
-    #[error("session file `{path}`: {source}\n  (hint: check the path; `rooftune session synth -o FILE.jsonl` writes one)")]
+    #[error("cannot read session file `{path}`\n  (hint: check the path; `rooftune session synth -o FILE.jsonl` writes one)")]
     Io {
         /// The file.
         path: PathBuf,

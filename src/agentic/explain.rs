@@ -471,7 +471,21 @@ fn detokenize(tokens: &[(u32, Vec<u8>)]) -> (String, Vec<usize>) {
 }
 
 fn pieces(tokens: &[(u32, Vec<u8>)], from: usize, to: usize) -> String {
-    let span = &tokens[from.min(tokens.len())..to.min(tokens.len())];
+    // widen to whole characters when a byte-fallback vocabulary split one
+    let cont = |i: usize| {
+        tokens
+            .get(i)
+            .and_then(|t| t.1.first())
+            .is_some_and(|b| (0x80..0xC0).contains(b))
+    };
+    let (mut from, mut to) = (from.min(tokens.len()), to.min(tokens.len()));
+    while from > 0 && cont(from) {
+        from -= 1;
+    }
+    while to < tokens.len() && cont(to) {
+        to += 1;
+    }
+    let span = &tokens[from..to];
     detokenize(span).0.replace('\n', "\\n")
 }
 

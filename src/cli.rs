@@ -39,11 +39,119 @@ pub enum Command {
     /// Campaign logs: list, show, compare, export the winner as a service.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Coding-agent sessions (JSONL, docs/sessions.md): synthesize one.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Replay a session against a server turn by turn, prompt cache on and/or off, and explain each cache miss.
+    Replay(ReplayArgs),
     /// A campaign or a `bench --json` result as a self-contained HTML page with charts (or Markdown).
     Report(ReportArgs),
     /// Agents' usage logs (Codex CLI, Claude Code) and request logs: where an agent's time goes.
     #[command(subcommand)]
     Logs(LogsCommand),
+}
+
+/// `rooftune session ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Write a synthetic coding-agent session, the same for the same seed.
+    Synth(SessionSynthArgs),
+}
+
+/// `rooftune session synth`
+#[derive(Debug, Args)]
+pub struct SessionSynthArgs {
+    /// Requests in all, spread over the conversations.
+    #[arg(long, default_value_t = 40)]
+    pub turns: u32,
+    /// Depth the main conversation reaches, tokens (`120k`).
+    #[arg(long, default_value = "120k", value_parser = crate::units::parse_tokens)]
+    pub max_depth: u64,
+    /// Conversations interleaved on one server: the main agent and subagents.
+    #[arg(long, default_value_t = 1)]
+    pub conversations: u32,
+    /// PRNG seed: the same seed gives the same session.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// System prompt plus tool definitions, tokens (`6k`).
+    #[arg(long, default_value = "6k", value_parser = crate::units::parse_tokens)]
+    pub prefix: u64,
+    /// Tokens each request asks the model for.
+    #[arg(long, default_value_t = 64)]
+    pub output_tokens: u64,
+    /// Characters per token of the tokenizer the sizes aim at (1 for a byte vocabulary).
+    #[arg(long, default_value_t = 4.0)]
+    pub chars_per_token: f64,
+    /// Inject a cache-breaker (repeatable): timestamp, nonce, reminder, tool-order, compaction.
+    #[arg(long = "break", value_name = "NAME", value_parser = parse_breaker)]
+    pub breakers: Vec<crate::agentic::synth::Breaker>,
+    /// The session file to write.
+    #[arg(short = 'o', long, value_name = "FILE.jsonl")]
+    pub output: std::path::PathBuf,
+}
+
+/// `--break NAME`.
+fn parse_breaker(s: &str) -> Result<crate::agentic::synth::Breaker, String> {
+    s.parse()
+        .map_err(|e: crate::agentic::synth::UnknownBreaker| e.to_string())
+}
+
+/// Prompt caching during a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReuseArg {
+    /// Let the server reuse cached prefixes (`cache_prompt: true`).
+    On,
+    /// Recompute every prompt (`cache_prompt: false`).
+    Off,
+    /// The session twice: on, then off; side by side.
+    Both,
+}
+
+/// `rooftune replay`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["model", "url"]))]
+pub struct ReplayArgs {
+    /// The session file (JSONL, docs/sessions.md).
+    pub session: std::path::PathBuf,
+    /// GGUF model to serve with a llama-server that rooftune starts and stops.
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<std::path::PathBuf>,
+    /// Replay against a running OpenAI-compatible server instead (`http://HOST:PORT/v1`).
+    #[arg(long, value_name = "URL", conflicts_with = "server_bin")]
+    pub url: Option<String>,
+    /// `model` field sent with --url.
+    #[arg(long, value_name = "NAME", requires = "url")]
+    pub model_name: Option<String>,
+    /// Environment variable holding the API key for --url (never printed).
+    #[arg(long, value_name = "VAR", requires = "url")]
+    pub api_key_env: Option<String>,
+    /// Server binary (default: $ROOFTUNE_LLAMA_SERVER, PATH, then rooftune's build cache).
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<std::path::PathBuf>,
+    /// Prompt caching: on, off, or both (the session twice, side by side).
+    #[arg(long, value_enum, default_value = "on")]
+    pub reuse: ReuseArg,
+    /// Hardware profile for predicted TTFT (default: a quick probe of this machine).
+    #[arg(long = "hw", value_name = "PROFILE")]
+    pub hw: Option<String>,
+    /// No predicted TTFT (skips the probe).
+    #[arg(long, conflicts_with = "hw")]
+    pub no_predict: bool,
+    /// Wait the recorded gaps between requests (`at_s`), as the client did.
+    #[arg(long)]
+    pub keep_gaps: bool,
+    /// Put prompt text (tokens around each divergence) into exported reports too.
+    #[arg(long)]
+    pub show_text: bool,
+    /// Time allowed for loading and for each request: `300`, `90s`, `5m`.
+    #[arg(long, default_value = "600", value_parser = crate::units::parse_duration_s)]
+    pub timeout: f64,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Extra llama-server flags, after `--` (`-- -c 32768 -np 1`).
+    #[arg(last = true, value_name = "SERVER FLAGS")]
+    pub extra: Vec<String>,
 }
 
 /// `rooftune report`

@@ -77,6 +77,12 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             || cause
                 .downcast_ref::<crate::probe::ProbeError>()
                 .is_some_and(|e| e.is_usage())
+            || cause
+                .downcast_ref::<crate::agentic::session::SessionError>()
+                .is_some()
+            || cause
+                .downcast_ref::<crate::agentic::synth::SpecError>()
+                .is_some()
         {
             return ExitCode::USAGE;
         }

@@ -15,6 +15,7 @@
 //! - [`cli`] and [`app`]: the command line, converted to core types at the edge.
 #![warn(missing_docs)]
 
+pub mod agentic;
 pub mod app;
 pub mod bench;
 pub mod campaign;

@@ -44,6 +44,33 @@ type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a [u8])], i32);
 fn user_facing_errors() {
     let cases: &[Case] = &[
         (
+            "session_bad_line",
+            &["replay", "s.jsonl", "--url", "http://127.0.0.1:9/v1"],
+            &[(
+                "s.jsonl",
+                b"{\"kind\":\"header\",\"format\":1,\"name\":\"n\",\"source\":\"hand\"}\n{\"kind\":\"request\",\"append\":[]}\n",
+            )],
+            2,
+        ),
+        (
+            "session_missing",
+            &["replay", "none.jsonl", "--url", "http://127.0.0.1:9/v1"],
+            &[],
+            2,
+        ),
+        (
+            "synth_unknown_breaker",
+            &["session", "synth", "--break", "clock", "-o", "s.jsonl"],
+            &[],
+            2,
+        ),
+        (
+            "synth_too_few_turns",
+            &["session", "synth", "--turns", "3", "--conversations", "2", "-o", "s.jsonl"],
+            &[],
+            2,
+        ),
+        (
             "unknown_model",
             &["predict", "--hw", "m3-ultra-512", "--model", "glm-5.9"],
             &[],

@@ -1,6 +1,7 @@
 //! The binary's edge: turn parsed command lines into engine inputs, run the
 //! command, hand the result to a report. `anyhow` lives here and in `main`.
 
+mod agentic_cmds;
 mod bench_cmds;
 mod build;
 mod catalog_cmds;
@@ -38,6 +39,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report_cmds::export(&a)
         }
         Command::Campaign(c) => tune_cmds::campaign(c),
+        Command::Session(c) => agentic_cmds::session(c),
+        Command::Replay(a) => agentic_cmds::replay(&a),
         Command::Report(a) => report_cmds::report(&a),
         Command::Logs(c) => logs_cmds::logs(c),
     }

@@ -13,6 +13,7 @@ pub mod matrix;
 pub mod predict;
 pub mod probe;
 pub mod published;
+pub mod replay;
 
 use serde::Serialize;
 use tabled::builder::Builder;

@@ -570,18 +570,106 @@ impl Client {
         t0: Instant,
     ) -> Result<RequestRecord, ClientError> {
         let (url, body) = self.body(dialect, req);
+        let tokens_sent = match &req.prompt {
+            Prompt::Tokens(t) => Some(t.len() as u64),
+            Prompt::Text(_) => None,
+        };
+        self.stream(dialect, url, &body, t0, tokens_sent).await
+    }
+
+    /// Send a ready-made OpenAI chat body (several messages, tools) to
+    /// `{base}/chat/completions`, streamed, and record it like [`Client::generate`].
+    /// `stream` and `stream_options.include_usage` are set here.
+    pub async fn chat(&self, mut body: Value, t0: Instant) -> Result<RequestRecord, ClientError> {
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        let url = format!("{}/chat/completions", self.api_base);
+        self.stream(Dialect::OpenAiChat, url, &body, t0, None)
+            .await
+            .map_err(|e| self.redacted(e))
+    }
+
+    /// The prompt the server builds from chat `messages` and `tools` with its
+    /// own template (llama.cpp `POST /apply-template`).
+    pub async fn apply_template(
+        &self,
+        messages: &Value,
+        tools: &Value,
+    ) -> Result<String, ClientError> {
+        let url = format!("{}/apply-template", self.root);
+        let mut body = json!({"messages": messages});
+        if tools.as_array().is_some_and(|a| !a.is_empty()) {
+            body["tools"] = tools.clone();
+        }
+        let v = self
+            .post_json(&url, &body)
+            .await
+            .map_err(|e| self.redacted(e))?;
+        v.get("prompt")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Malformed {
+                url,
+                reason: "no `prompt` string".into(),
+                event: truncate(&v.to_string(), 200),
+            })
+    }
+
+    /// `text` as the server tokenizes a chat prompt (special tokens parsed,
+    /// BOS added), each token with the bytes of its piece.
+    pub async fn tokenize_pieces(&self, text: &str) -> Result<Vec<(u32, Vec<u8>)>, ClientError> {
+        let url = format!("{}/tokenize", self.root);
+        let body = json!({"content": text, "add_special": true, "parse_special": true, "with_pieces": true});
+        let v = self
+            .post_json(&url, &body)
+            .await
+            .map_err(|e| self.redacted(e))?;
+        let malformed = |v: &Value| ClientError::Malformed {
+            url: url.clone(),
+            reason: "no `tokens` array of {id, piece}".into(),
+            event: truncate(&v.to_string(), 200),
+        };
+        let arr = v
+            .get("tokens")
+            .and_then(Value::as_array)
+            .ok_or_else(|| malformed(&v))?;
+        arr.iter()
+            .map(|t| {
+                let id = t
+                    .get("id")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| malformed(t))? as u32;
+                let piece = match t.get("piece") {
+                    Some(Value::String(s)) => s.as_bytes().to_vec(),
+                    Some(Value::Array(b)) => b
+                        .iter()
+                        .filter_map(Value::as_u64)
+                        .map(|x| x as u8)
+                        .collect(),
+                    _ => return Err(malformed(t)),
+                };
+                Ok((id, piece))
+            })
+            .collect()
+    }
+
+    async fn stream(
+        &self,
+        dialect: Dialect,
+        url: String,
+        body: &Value,
+        t0: Instant,
+        prompt_tokens_sent: Option<u64>,
+    ) -> Result<RequestRecord, ClientError> {
         let sent = Instant::now();
         let mut rec = RequestRecord {
             sent_at_s: sent.duration_since(t0).as_secs_f64(),
-            prompt_tokens_sent: match &req.prompt {
-                Prompt::Tokens(t) => Some(t.len() as u64),
-                Prompt::Text(_) => None,
-            },
+            prompt_tokens_sent,
             ..RequestRecord::default()
         };
         let deadline = tokio::time::Instant::from_std(sent) + self.timeout;
         let resp = self
-            .send_post(&url, &body, deadline, "response headers")
+            .send_post(&url, body, deadline, "response headers")
             .await?;
         rec.headers_s = Some(sent.elapsed().as_secs_f64());
         let status = resp.status().as_u16();

@@ -1,0 +1,299 @@
+//! `rooftune session synth` and `rooftune replay`: the edge of the agentic
+//! module (files, the server's lifetime, Ctrl-C, the machine for predicted
+//! TTFT, and whether prompt text may appear in the output).
+
+use super::build;
+use crate::agentic::replay::{self, Options, ReplayReport, RunReport, ServerSide};
+use crate::agentic::session::Session;
+use crate::agentic::synth::{self, SynthSpec};
+use crate::cli::{MachineArgs, ReplayArgs, ReuseArg, SessionCommand, SessionSynthArgs};
+use crate::exit::ExitCode;
+use crate::gguf::GgufModel;
+use crate::roofline::machine::Machine;
+use crate::server::client::Client;
+use crate::server::{self, BackendKind, StartOptions};
+use crate::shape::ModelShape;
+use anyhow::{Context, Result};
+use std::time::Duration;
+
+/// `rooftune session ...`
+pub fn session(c: SessionCommand) -> Result<ExitCode> {
+    match c {
+        SessionCommand::Synth(a) => session_synth(&a),
+    }
+}
+
+fn session_synth(a: &SessionSynthArgs) -> Result<ExitCode> {
+    let mut breakers = a.breakers.clone();
+    breakers.sort();
+    breakers.dedup();
+    let spec = SynthSpec {
+        turns: a.turns,
+        max_depth_tokens: a.max_depth,
+        conversations: a.conversations,
+        seed: a.seed,
+        prefix_tokens: a.prefix,
+        output_tokens: a.output_tokens,
+        chars_per_token: a.chars_per_token,
+        breakers,
+    };
+    let s = synth::generate(&spec)?;
+    let text = s.to_jsonl();
+    std::fs::write(&a.output, &text).with_context(|| {
+        format!(
+            "-o {}: cannot write the session\n  (hint: check that the folder exists and is writable)",
+            a.output.display()
+        )
+    })?;
+    let deepest = s
+        .requests
+        .iter()
+        .map(|r| {
+            r.messages
+                .iter()
+                .map(|m| m.content_text().len())
+                .sum::<usize>()
+                + r.tools.iter().map(|t| t.to_string().len()).sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "wrote {}: {} requests, {} conversation(s), deepest request ~{} tokens at {} chars/token",
+        a.output.display(),
+        s.requests.len(),
+        a.conversations.max(1),
+        (deepest as f64 / a.chars_per_token) as u64,
+        a.chars_per_token
+    );
+    Ok(ExitCode::OK)
+}
+
+/// The machine for predicted TTFT: `--hw`, else a quick probe.
+fn machine(a: &ReplayArgs) -> Result<Option<(Machine, String)>> {
+    if a.no_predict {
+        return Ok(None);
+    }
+    if let Some(hw) = &a.hw {
+        let cat = build::catalog()?;
+        let (m, _) = build::machine(
+            &cat,
+            &MachineArgs {
+                hw: Some(hw.clone()),
+                host: None,
+                bandwidth: None,
+                memory: None,
+                eta: None,
+                overhead_ms: None,
+                tensor_split: None,
+            },
+        )?;
+        return Ok(Some((m, format!("--hw {hw}"))));
+    }
+    match crate::probe::probe_profile(true) {
+        Ok(p) => Ok(Some((
+            crate::compare::machine::single(&p, "probe".into()),
+            "hw probe (quick; its FLOP/s is a naive matmul, not a roof)".into(),
+        ))),
+        Err(e) => {
+            eprintln!("warning: hw probe failed ({e}); pass --hw PROFILE for predicted TTFT");
+            Ok(None)
+        }
+    }
+}
+
+/// Fill in each request's predicted TTFT: prefill of its new tokens at the
+/// roofline's ceiling plus one decode step.
+fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine) {
+    for q in &mut run.requests {
+        let Some(n) = q.prompt_tokens else { continue };
+        let cached = q.reused_tokens.unwrap_or(0);
+        let step = 1.0 / crate::compare::ceiling::decode_tok_s(shape, m, n);
+        let step = if step.is_finite() { step } else { 0.0 };
+        let t = crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, step);
+        q.predicted_ttft_s = t.is_finite().then_some(t);
+    }
+}
+
+/// `rooftune replay`
+pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
+    let sink = super::output::Sink::open(&a.out)?;
+    let session = Session::read(&a.session)?;
+    crate::units::positive("--timeout (seconds)", a.timeout, 1e6)?;
+    let shape = match &a.model {
+        Some(m) => {
+            BackendKind::Llama.get().check_model(m)?;
+            crate::gguf::shape::model_shape(&GgufModel::open(m)?).ok()
+        }
+        None => None,
+    };
+    let machine = if shape.is_some() { machine(a)? } else { None };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            r = run(a, &session) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let Some(report) = outcome else {
+        eprintln!("interrupted: the server was stopped");
+        return Ok(ExitCode::INTERRUPTED);
+    };
+    let mut report = report?;
+    if let (Some(s), Some((m, src))) = (&shape, &machine) {
+        for r in &mut report.runs {
+            predict(&mut r.run, s, m);
+        }
+        report.predictions_from = Some(src.clone());
+    }
+    // prompt text stays on the terminal unless asked for
+    let terminal = sink.to_stdout() && !sink.is_json();
+    if !(a.show_text || terminal) {
+        report.strip_text();
+    }
+    sink.emit(&report, || crate::report::replay::document(&report))?;
+    Ok(ExitCode::OK)
+}
+
+fn reuse_passes(r: ReuseArg) -> Vec<bool> {
+    match r {
+        ReuseArg::On => vec![true],
+        ReuseArg::Off => vec![false],
+        ReuseArg::Both => vec![true, false],
+    }
+}
+
+fn progress(q: &replay::RequestResult) {
+    eprintln!(
+        "  #{:<3} {:<8} prompt {:>7} reused {:>7} ttft {}",
+        q.index,
+        q.conversation,
+        q.prompt_tokens.map_or("-".into(), |n| n.to_string()),
+        q.reused_tokens.map_or("-".into(), |n| n.to_string()),
+        q.ttft_s.map_or("-".into(), |t| format!("{t:.2} s"))
+    );
+}
+
+async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
+    let timeout = Duration::from_secs_f64(a.timeout);
+    let quiet = a.out.json || a.out.format == Some(crate::report::format::Format::Json);
+    let mut on_request = |q: &replay::RequestResult| {
+        if !quiet {
+            progress(q)
+        }
+    };
+    let conversations = {
+        let mut c: Vec<&str> = session
+            .requests
+            .iter()
+            .map(|r| r.conversation.as_str())
+            .collect();
+        c.sort_unstable();
+        c.dedup();
+        c.len()
+    };
+    let mut report = ReplayReport {
+        format: replay::REPORT_FORMAT,
+        session: session.header.name.clone(),
+        session_file: a.session.display().to_string(),
+        requests: session.requests.len(),
+        conversations,
+        target: String::new(),
+        command_line: None,
+        log: None,
+        predictions_from: None,
+        runs: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut opts = Options {
+        reuse: true,
+        keep_gaps: a.keep_gaps,
+        model: a.model_name.clone(),
+        llama: a.model.is_some(),
+        default_output_tokens: 64,
+    };
+    if let Some(url) = &a.url {
+        let key = match &a.api_key_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                anyhow::anyhow!(
+                    "--api-key-env {var}: the environment variable `{var}` is not set\n  (hint: export {var}=... first; rooftune never prints the key)"
+                )
+            })?),
+            None => None,
+        };
+        let client = Client::for_api_base(url, key, timeout)?;
+        report.target = url.clone();
+        for reuse in reuse_passes(a.reuse) {
+            opts.reuse = reuse;
+            let run = replay::run(
+                &client,
+                session,
+                &opts,
+                &ServerSide::default(),
+                &mut on_request,
+            )
+            .await?;
+            report.runs.push(RunReport::new(run));
+        }
+        return Ok(report);
+    }
+    let model = a
+        .model
+        .as_ref()
+        .context("give --model FILE.gguf or --url URL")?;
+    let backend = BackendKind::Llama.get();
+    let found = backend.locate(a.server_bin.clone())?;
+    let version = backend.version(&found.path);
+    let start = StartOptions {
+        ready_timeout: timeout,
+        env: vec![(
+            "ROOFTUNE_RUN".into(),
+            format!("replay-{}", std::process::id()),
+        )],
+        ..StartOptions::default()
+    };
+    let mut session_srv = server::start_for_measurement(
+        backend,
+        &found.path,
+        version,
+        model,
+        &a.extra,
+        &start,
+        timeout,
+    )
+    .await?;
+    let srv = &session_srv.server;
+    report.target = model.display().to_string();
+    report.command_line = Some(srv.command_line.clone());
+    report.log = Some(srv.log_path.display().to_string());
+    let side = ServerSide {
+        log_path: Some(srv.log_path.clone()),
+        n_slots: srv.facts.n_slots,
+        n_ctx_slot: srv.facts.n_ctx_slot,
+    };
+    for reuse in reuse_passes(a.reuse) {
+        opts.reuse = reuse;
+        let r = replay::run(&session_srv.client, session, &opts, &side, &mut on_request).await;
+        match r {
+            Ok(run) => report.runs.push(RunReport::new(run)),
+            Err(e) => {
+                if let Some(crash) = session_srv
+                    .server
+                    .crash(server::Phase::Request, Duration::from_secs(2))
+                    .await
+                {
+                    return Err(crash.into());
+                }
+                session_srv.stop().await;
+                return Err(anyhow::Error::new(e).context("replay failed; the server was stopped"));
+            }
+        }
+    }
+    report
+        .notes
+        .extend(session_srv.server.notes.iter().cloned());
+    session_srv.stop().await;
+    Ok(report)
+}

@@ -24,6 +24,7 @@ const KEY_ORDER: &[&str] = &[
     "gpu_usable_fraction",
     "fp16_tflops",
     "int8_tops",
+    "measured_matmul_gflop_s",
     "eta",
     "overhead_ms",
     "notes",

@@ -58,6 +58,7 @@ fn bandwidth_only(a: &MachineArgs) -> Result<(Machine, EtaBand)> {
         capacity_bytes: bytes,
         flops: f64::INFINITY,
         int8_ops: 0.0,
+        calibration: None,
         unified: true,
     };
     Ok((Machine::single(dev), EtaBand::default()))

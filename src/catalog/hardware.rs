@@ -91,6 +91,9 @@ pub struct HardwareProfile {
     pub eta: Sourced<f64>,
     /// Fixed per-token overhead c, milliseconds.
     pub overhead_ms: Sourced<f64>,
+    /// Estimate terms fitted on this machine's own measurements (`rooftune calibrate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<super::calibrated::Calibration>,
     /// Free text.
     #[serde(default)]
     pub notes: Option<String>,

@@ -150,6 +150,7 @@ fn cpu(r: &ProbeResult, name: &str) -> HardwareProfile {
             verified: false,
             note: None,
         },
+        calibration: None,
         notes: Some(format!(
             "Probed on {} ({} physical / {} logical cores, {}). The bandwidth is what the CPU cores reach{}.",
             d.os,

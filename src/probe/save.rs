@@ -27,6 +27,7 @@ const KEY_ORDER: &[&str] = &[
     "measured_matmul_gflop_s",
     "eta",
     "overhead_ms",
+    "calibration",
     "notes",
     "origin",
 ];

@@ -24,6 +24,9 @@ pub struct Device {
     /// Peak dense INT8 compute, op/s (0 when unknown): the roof for weights
     /// the runtime dots as integers (llama.cpp's q8 dot products on CPUs).
     pub int8_ops: f64,
+    /// Estimate terms fitted on this machine's measurements (`rooftune
+    /// calibrate`); when set they replace eta and the overhead in the estimate.
+    pub calibration: Option<crate::catalog::calibrated::Calibration>,
     /// Whether this device shares memory with the CPU (Apple, DGX Spark, Strix Halo).
     pub unified: bool,
 }

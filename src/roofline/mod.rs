@@ -9,6 +9,7 @@ pub mod bars;
 pub mod calibration;
 pub mod context;
 pub mod decode;
+pub mod estimate;
 pub mod kv;
 pub mod machine;
 pub mod memory;

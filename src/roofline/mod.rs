@@ -10,6 +10,7 @@ pub mod calibration;
 pub mod context;
 pub mod decode;
 pub mod estimate;
+pub mod fit;
 pub mod kv;
 pub mod machine;
 pub mod memory;

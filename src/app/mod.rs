@@ -3,6 +3,7 @@
 
 mod bench_cmds;
 mod build;
+mod calibrate_cmds;
 mod catalog_cmds;
 mod gguf_cmds;
 mod output;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Model(c) => catalog_cmds::model(c),
         Command::Synth(a) => gguf_cmds::synth(&a),
         Command::Bench(a) => bench_cmds::bench(&a),
+        Command::Calibrate(a) => calibrate_cmds::calibrate(&a),
         Command::Tune(a) => tune_cmds::tune(&a),
         Command::Campaign(c) => tune_cmds::campaign(c),
     }

@@ -33,7 +33,15 @@ fn target(v: f64) -> Result<f64> {
 pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     let sink = Sink::open(&a.out)?;
     let cat = build::catalog()?;
-    let (machine, band) = build::machine(&cat, &a.machine)?;
+    let (mut machine, band) = build::machine(&cat, &a.machine)?;
+    if let Some(name) = &a.calibration {
+        let cal = cat.hardware(name)?.calibration.clone().with_context(|| {
+            format!("profile `{name}` has no calibration (hint: `rooftune calibrate RESULTS.json... --save {name}`)")
+        })?;
+        if let Some(d) = machine.accel.first_mut().or(machine.host.as_mut()) {
+            d.calibration = Some(cal);
+        }
+    }
     let shape = build::shape(&cat, &a.model)?;
     let ctx = a.ctx;
     if ctx == 0 {

@@ -183,3 +183,36 @@ pub fn prefill_tok_s(
     let ceiling = prefill::at_depth(shape, machine, depth, ubatch).ceiling_tok_s;
     (s > 0.0).then(|| (1.0 / s).min(ceiling))
 }
+
+/// Time to first token for a prompt of `n` tokens of which `cached` are
+/// already in the cache (what the agentic replay compares with), from the
+/// calibrated terms: the `n - cached` new tokens prefilled at the calibrated
+/// rate at the mean depth they see, then one calibrated decode step at depth
+/// `n`. None when the machine has no calibration with prefill terms.
+pub fn ttft_s(
+    shape: &ModelShape,
+    machine: &Machine,
+    n: u64,
+    cached: u64,
+    opts: KvOptions,
+) -> Option<f64> {
+    let cal = machine.primary()?.calibration.as_ref()?;
+    let new = n.saturating_sub(cached.min(n));
+    let a = super::placement::assign(shape, machine, super::placement::Placement::ALL);
+    let step = super::decode::at_depth(
+        shape,
+        machine,
+        &a,
+        n,
+        opts,
+        super::decode::EtaBand::default(),
+    )
+    .estimate_tok_s;
+    let prefill_s = if new == 0 {
+        0.0
+    } else {
+        let mid = cached + new / 2;
+        new as f64 / prefill_tok_s(cal, shape, machine, mid, opts.ubatch.min(new))?
+    };
+    Some(prefill_s + 1.0 / step)
+}

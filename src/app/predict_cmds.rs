@@ -29,6 +29,19 @@ fn target(v: f64) -> Result<f64> {
     Ok(units::positive("--target (tok/s)", v, 1e6)?)
 }
 
+/// A published row's band: its family's, for its runtime.
+fn row_band(
+    cat: &crate::catalog::Catalog,
+    c: &crate::compare::calibration::Checked,
+) -> crate::roofline::decode::EtaBand {
+    use crate::compare::calibration::{band_for_runtime, runtime_class};
+    band_for_runtime(
+        cat,
+        &c.family,
+        runtime_class(c.measurement.runtime.as_deref()),
+    )
+}
+
 /// `rooftune predict`
 pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     let sink = Sink::open(&a.out)?;
@@ -260,7 +273,7 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
         let rows: Vec<_> = rows
             .iter()
             .map(|c| {
-                let band = crate::compare::calibration::band_for(&cat, &c.family);
+                let band = row_band(&cat, c);
                 json!({
                     "measurement": c.measurement, "family": c.family,
                     "ceiling_tok_s": c.point.ceiling_tok_s, "estimate_tok_s": c.point.estimate_tok_s,
@@ -272,9 +285,7 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
         json!({ "rows": rows, "families": fits })
     };
     sink.emit_text(&data, || {
-        report::published::text(&rows, fits, |f| {
-            crate::compare::calibration::band_for(&cat, f)
-        })
+        report::published::text(&rows, fits, |c| row_band(&cat, c))
     })?;
     Ok(ExitCode::OK)
 }

@@ -14,11 +14,18 @@
 //!   defaults first, screening, skips, anchors and drift, budget, Ctrl-C,
 //!   every result logged as it arrives;
 //! - [`manual`]: a hand-run `bench --log` trial into the same log;
-//! - [`verdict`]: the one rule that judges every trial line.
+//! - [`verdict`]: the one rule that judges every trial line;
+//! - [`preflight`]: what the real run would refuse, for `tune --dry-run`;
+//! - [`lock`]: one run per campaign at a time;
+//! - [`comparable`]: what must match for a resume to rank old and new trials together.
 
+pub mod comparable;
+pub mod export;
 pub mod history;
+pub mod lock;
 pub mod log;
 pub mod manual;
+pub mod preflight;
 pub mod record;
 pub mod runner;
 pub mod summary;
@@ -37,6 +44,7 @@ impl CampaignError {
                 | CampaignError::Mismatch { .. }
                 | CampaignError::Exists { .. }
                 | CampaignError::Version { .. }
+                | CampaignError::Incomparable { .. }
         )
     }
 }
@@ -109,5 +117,21 @@ pub enum CampaignError {
         path: PathBuf,
         /// Trials in it.
         trials: usize,
+    },
+    /// Another run holds the campaign.
+    #[error("the campaign log `{path}` is in use by another rooftune run{}\n(hint: wait for it to finish, or pass --out DIR for a separate campaign)", .holder.map_or(String::new(), |p| format!(" (pid {p})")))]
+    Locked {
+        /// Log path.
+        path: PathBuf,
+        /// The holder's pid, if it wrote one.
+        holder: Option<u32>,
+    },
+    /// `--resume` of a log whose trials are not comparable with this run's.
+    #[error("cannot resume `{path}`: its trials are not comparable with this run's\n{differences}\n(hint: resuming would rank trials from different setups together; use a new --out DIR or restore what changed)")]
+    Incomparable {
+        /// Log path.
+        path: PathBuf,
+        /// One indented line per difference: `  space: was ..., now ...`.
+        differences: String,
     },
 }

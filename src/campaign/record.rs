@@ -44,6 +44,9 @@ pub struct SessionLine {
     pub objective: String,
     /// Configurations in the lattice.
     pub space_size: u64,
+    /// What this session's trials depend on (absent in older logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparable: Option<Box<super::comparable::Comparable>>,
 }
 
 /// Why a trial was run.

@@ -15,6 +15,7 @@
 pub mod fake;
 pub mod lattice;
 pub mod objective;
+pub mod overrides;
 pub mod plan;
 pub mod quality;
 pub mod server_eval;
@@ -27,8 +28,11 @@ impl TuneError {
     /// True for errors in what the user wrote (exit code 2).
     pub fn is_usage(&self) -> bool {
         match self {
-            TuneError::Spec { .. } | TuneError::UnknownToBinary { .. } => true,
-            TuneError::SpecRead { .. } => true,
+            TuneError::Spec { .. }
+            | TuneError::UnknownToBinary { .. }
+            | TuneError::BadOverride { .. }
+            | TuneError::Preflight { .. }
+            | TuneError::SpecRead { .. } => true,
             TuneError::Server(e) => e.is_usage(),
             _ => false,
         }
@@ -69,6 +73,20 @@ pub enum TuneError {
         flag: String,
         /// What to do.
         hint: String,
+    },
+    /// A command-line override breaks the rule the spec's key follows.
+    #[error("{flag} {problem}")]
+    BadOverride {
+        /// The flag (`--minutes`).
+        flag: &'static str,
+        /// What is wrong, as for the spec's key.
+        problem: String,
+    },
+    /// The model or the space cannot run (found before any trial, or by `--dry-run`).
+    #[error("this campaign cannot run:\n{problems}\n(hint: fix the spec or the files it names; `tune --dry-run` checks this without starting anything)")]
+    Preflight {
+        /// One indented line per problem.
+        problems: String,
     },
     /// The server cannot be found or prepared.
     #[error(transparent)]

@@ -34,6 +34,8 @@ pub enum Command {
     Synth(SynthArgs),
     /// Measure prefill, decode and time to first token of a real server, against the roofline.
     Bench(BenchArgs),
+    /// Fit the estimate's efficiency and overhead terms on this machine's bench results, validated on held-out models.
+    Calibrate(CalibrateArgs),
     /// Search llama-server's start-up flags for a campaign's objective, logging every trial.
     Tune(TuneArgs),
     /// Campaign logs: list, show, compare, export the winner as a service.
@@ -268,6 +270,23 @@ fn parse_format(s: &str) -> Result<crate::report::format::Format, String> {
 fn parse_backend(s: &str) -> Result<crate::server::BackendKind, String> {
     s.parse()
         .map_err(|e: crate::server::UnknownBackend| e.to_string())
+}
+
+/// `rooftune calibrate`
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// `rooftune bench --json` results, at least two models (each result names its model file).
+    #[arg(required = true)]
+    pub results: Vec<std::path::PathBuf>,
+    /// Hardware profile the measurements were made on (default: probe this machine).
+    #[arg(long)]
+    pub hw: Option<String>,
+    /// Save the profile with the fitted calibration as NAME (then `--hw NAME` or `predict --calibration NAME` uses it).
+    #[arg(long, value_name = "NAME")]
+    pub save: Option<String>,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// `rooftune tune`
@@ -512,6 +531,9 @@ pub struct PredictArgs {
     /// Tokens of the prompt already cached (prefix reuse).
     #[arg(long, default_value = "0", value_parser = crate::units::parse_tokens)]
     pub cached: u64,
+    /// Use the estimate terms fitted by `rooftune calibrate --save NAME` (a saved profile's calibration).
+    #[arg(long, value_name = "NAME")]
+    pub calibration: Option<String>,
     /// Output format and file.
     #[command(flatten)]
     pub out: OutputArgs,

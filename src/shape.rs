@@ -196,6 +196,14 @@ impl ModelShape {
         )
     }
 
+    /// Whether the weights read per token are quantized (at most 9 bits per
+    /// weight: Q8_0 is 8.5), so the runtime dots them as integers; f16, bf16
+    /// and f32 weights take the float path.
+    pub fn quantized_weights(&self) -> bool {
+        let a = self.active_weights();
+        a.params > 0.0 && 8.0 * a.bytes / a.params <= 9.0
+    }
+
     /// All weights in the file (embedding and output counted once when tied).
     pub fn total_weights(&self) -> Group {
         let output = if self.tied_embeddings {

@@ -63,3 +63,41 @@ proptest! {
         prop_assert!(placed >= expected * (1.0 - 1e-9) - 1.0 && placed <= (expected + dup) * (1.0 + 1e-9) + 1.0, "placed {placed} vs {expected}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+
+    /// No ceiling is below any measurement in `measurements/`: whatever the
+    /// estimate terms (eta, overhead, a calibration), and at the row's depth
+    /// or any shallower one, every plain-decode row sits at or under its
+    /// ceiling at spec bandwidth, with the compute bound taking part.
+    #[test]
+    fn no_ceiling_is_below_a_published_measurement(
+        row_i in 0usize..1000, eta in 0.05f64..1.0, overhead_ms in 0.0f64..50.0,
+        shallower in 0.0f64..=1.0, calibrated in any::<bool>(), factor in 0.0f64..100.0,
+    ) {
+        use rooftune::catalog::calibrated::{Calibration, DecodeTerms};
+        use rooftune::catalog::measurements::MeasurementKind;
+        let c = cat();
+        let plain: Vec<_> = c.measurements.iter().filter(|m| m.kind == MeasurementKind::Plain).collect();
+        let m = plain[row_i % plain.len()];
+        let hw = c.hardware(&m.hw).expect("hw");
+        let shape = c.model(&m.model).expect("model").shape(&c.quant(&m.quant).expect("quant"));
+        let mut dev = hw.device("a".into());
+        dev.eta = eta;
+        dev.overhead_s = overhead_ms / 1e3;
+        dev.calibration = calibrated.then(|| Calibration {
+            decode: DecodeTerms { mem_factor: factor, attn_factor: factor, per_token_s: 1e-3, per_layer_s: 1e-5, per_vocab_row_s: 1e-9 },
+            prefill: None,
+            decode_holdout_pct: 10.0,
+            prefill_holdout_pct: None,
+            points: 1,
+            models: 1,
+            source: "test".into(),
+        });
+        let machine = Machine::single(dev);
+        let depth = (m.depth as f64 * shallower) as u64;
+        let ceiling = rooftune::compare::ceiling::decode_tok_s(&shape, &machine, depth);
+        prop_assert!(m.tok_s <= ceiling, "{} {} {} at depth {depth}: measured {} > ceiling {ceiling:.1}", m.hw, m.model, m.quant, m.tok_s);
+    }
+}

@@ -57,6 +57,8 @@ fn bandwidth_only(a: &MachineArgs) -> Result<(Machine, EtaBand)> {
         usable_bytes: bytes,
         capacity_bytes: bytes,
         flops: f64::INFINITY,
+        int8_ops: 0.0,
+        calibration: None,
         unified: true,
     };
     Ok((Machine::single(dev), EtaBand::default()))

@@ -4,6 +4,7 @@
 mod agentic_cmds;
 mod bench_cmds;
 mod build;
+mod calibrate_cmds;
 mod catalog_cmds;
 mod gguf_cmds;
 mod logs_cmds;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Model(c) => catalog_cmds::model(c),
         Command::Synth(a) => gguf_cmds::synth(&a),
         Command::Bench(a) => bench_cmds::bench(&a),
+        Command::Calibrate(a) => calibrate_cmds::calibrate(&a),
         Command::Tune(a) => tune_cmds::tune(&a),
         Command::Campaign(crate::cli::CampaignCommand::Export(mut a)) => {
             a.kind = if a.systemd {

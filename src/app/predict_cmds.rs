@@ -29,6 +29,19 @@ fn target(v: f64) -> Result<f64> {
     Ok(units::positive("--target (tok/s)", v, 1e6)?)
 }
 
+/// A published row's band: its family's, for its runtime.
+fn row_band(
+    cat: &crate::catalog::Catalog,
+    c: &crate::compare::calibration::Checked,
+) -> crate::roofline::decode::EtaBand {
+    use crate::compare::calibration::{band_for_runtime, runtime_class};
+    band_for_runtime(
+        cat,
+        &c.family,
+        runtime_class(c.measurement.runtime.as_deref()),
+    )
+}
+
 /// Refuse slot counts and depths the context cannot hold: `--np` above
 /// `--ctx` leaves slots with no cells, and a depth beyond a slot's share
 /// (`--ctx / --np`) would be priced for KV that is never allocated.
@@ -57,7 +70,15 @@ fn check_slots(ctx: u64, np: u64, deepest: u64) -> Result<(), UnitError> {
 pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     let sink = Sink::open(&a.out)?;
     let cat = build::catalog()?;
-    let (machine, band) = build::machine(&cat, &a.machine)?;
+    let (mut machine, band) = build::machine(&cat, &a.machine)?;
+    if let Some(name) = &a.calibration {
+        let cal = cat.hardware(name)?.calibration.clone().with_context(|| {
+            format!("profile `{name}` has no calibration (hint: `rooftune calibrate RESULTS.json... --save {name}`)")
+        })?;
+        if let Some(d) = machine.accel.first_mut().or(machine.host.as_mut()) {
+            d.calibration = Some(cal);
+        }
+    }
     let shape = build::shape(&cat, &a.model)?;
     let ctx = a.ctx;
     if ctx == 0 {
@@ -277,7 +298,7 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
         let rows: Vec<_> = rows
             .iter()
             .map(|c| {
-                let band = crate::compare::calibration::band_for(&cat, &c.family);
+                let band = row_band(&cat, c);
                 json!({
                     "measurement": c.measurement, "family": c.family,
                     "ceiling_tok_s": c.point.ceiling_tok_s, "estimate_tok_s": c.point.estimate_tok_s,
@@ -289,9 +310,7 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
         json!({ "rows": rows, "families": fits })
     };
     sink.emit_text(&data, || {
-        report::published::text(&rows, fits, |f| {
-            crate::compare::calibration::band_for(&cat, f)
-        })
+        report::published::text(&rows, fits, |c| row_band(&cat, c))
     })?;
     Ok(ExitCode::OK)
 }

@@ -94,14 +94,12 @@ fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
     }
 }
 
-/// Roofline ceilings (tok/s) for the single-stream probes. A prefill
-/// ceiling needs a peak-FLOP/s roof: a profile's datasheet value is one, a
-/// probe's naive matmul is not.
+/// Roofline ceilings (tok/s) for the single-stream probes.
 fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
     let (Some(shape), Some(machine)) = (&env.shape, &env.machine) else {
         return BTreeMap::new();
     };
-    crate::compare::ceiling::for_probes(shape, machine, probes, env.hardware.profile != "probe")
+    crate::compare::ceiling::for_probes(shape, machine, probes)
 }
 
 /// A campaign's ceilings are fixed when it starts: a resumed campaign keeps

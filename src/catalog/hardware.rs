@@ -77,13 +77,23 @@ pub struct HardwareProfile {
     pub gpu_usable_fraction: Option<Sourced<f64>>,
     /// Peak dense FP16/BF16 compute, TFLOP/s.
     pub fp16_tflops: Sourced<f64>,
-    /// Peak dense INT8 compute, TOP/s.
+    /// Peak dense INT8 compute, TOP/s: the roof for quantized weights where
+    /// the runtime dots them as integers (llama.cpp's CPU q8 dot products,
+    /// CUDA MMQ).
     #[serde(default)]
     pub int8_tops: Option<Sourced<f64>>,
+    /// A measured matrix-multiply rate, GFLOP/s (`hw probe`'s f32 matmul): a
+    /// lower bound on what the machine computes, shown beside the roofs, never
+    /// used as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_matmul_gflop_s: Option<Sourced<f64>>,
     /// Decode efficiency: fraction of bandwidth reached (eta).
     pub eta: Sourced<f64>,
     /// Fixed per-token overhead c, milliseconds.
     pub overhead_ms: Sourced<f64>,
+    /// Estimate terms fitted on this machine's own measurements (`rooftune calibrate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<super::calibrated::Calibration>,
     /// Free text.
     #[serde(default)]
     pub notes: Option<String>,

@@ -3,6 +3,7 @@
 //! and parsed once; user profiles (from `hw probe --save`) are added from the
 //! config directory.
 
+pub mod calibrated;
 pub mod hardware;
 pub mod measurements;
 pub mod model_spec;

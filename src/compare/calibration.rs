@@ -13,6 +13,22 @@ use crate::roofline::placement::{self, Placement};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+/// The runtime class of a published row (`llama.cpp`, `mlx`, `other`): the
+/// estimate band is fitted per platform family and runtime, because one chip
+/// runs MLX and llama.cpp at different shares of its bandwidth.
+pub fn runtime_class(runtime: Option<&str>) -> &'static str {
+    match runtime.map(str::to_lowercase) {
+        Some(r) if r.starts_with("llama.cpp") => "llama.cpp",
+        Some(r) if r.starts_with("mlx") => "mlx",
+        _ => "other",
+    }
+}
+
+/// The key a band is fitted under: `apple-silicon/mlx`.
+pub fn band_key(family: &str, runtime: &str) -> String {
+    format!("{family}/{runtime}")
+}
+
 /// A measurement with the engine's decode point for the same hardware, model, quant and depth.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -72,7 +88,7 @@ pub fn family_bands(cat: &Catalog) -> &'static BTreeMap<String, FamilyFit> {
             .into_iter()
             .filter(|c| c.measurement.kind == MeasurementKind::Plain)
             .map(|c| Row {
-                family: c.family,
+                family: band_key(&c.family, runtime_class(c.measurement.runtime.as_deref())),
                 measured: c.measurement.tok_s,
                 estimate: c.point.estimate_tok_s,
                 ceiling: c.point.ceiling_tok_s,
@@ -82,9 +98,15 @@ pub fn family_bands(cat: &Catalog) -> &'static BTreeMap<String, FamilyFit> {
     })
 }
 
-/// The band for a family, or the default when it has too few measurements.
+/// The band for a family on llama.cpp (the runtime rooftune serves), or the
+/// default when it has too few measurements.
 pub fn band_for(cat: &Catalog, family: &str) -> EtaBand {
+    band_for_runtime(cat, family, "llama.cpp")
+}
+
+/// The band for a family and runtime class, or the default when it has too few measurements.
+pub fn band_for_runtime(cat: &Catalog, family: &str, runtime: &str) -> EtaBand {
     family_bands(cat)
-        .get(family)
+        .get(&band_key(family, runtime))
         .map_or(EtaBand::default(), |f| f.band)
 }

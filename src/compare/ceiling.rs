@@ -77,21 +77,20 @@ pub fn prefill_tok_s(shape: &ModelShape, machine: &Machine) -> f64 {
 
 /// Ceilings (tok/s) for the single-stream rate probes, by probe key.
 ///
-/// A prefill ceiling needs a peak-FLOP/s figure that is an upper bound: a
-/// datasheet value is one, a probe's naive matmul is not (it can be 20x below
-/// llama.cpp's kernels), so `compute_is_a_roof` says which the machine holds.
+/// Every profile's compute figure is a roof: a datasheet peak, or for a
+/// probed CPU the theoretical peak of its data paths (`probe::roofs`); the
+/// probe's measured matmul is kept beside it and never used as one.
 pub fn for_probes(
     shape: &ModelShape,
     machine: &Machine,
     probes: &[Probe],
-    compute_is_a_roof: bool,
 ) -> BTreeMap<String, f64> {
     probes
         .iter()
         .filter_map(|p| {
             let v = match *p {
                 Probe::Decode { depth, .. } => decode_tok_s(shape, machine, depth),
-                Probe::Prefill { .. } if compute_is_a_roof => prefill_tok_s(shape, machine),
+                Probe::Prefill { .. } => prefill_tok_s(shape, machine),
                 _ => return None,
             };
             v.is_finite().then(|| (p.key(), v))

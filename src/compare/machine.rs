@@ -20,6 +20,8 @@ impl AsDevice for HardwareProfile {
             usable_bytes: self.usable_bytes(),
             capacity_bytes: self.capacity_bytes(),
             flops: self.fp16_tflops.value * 1e12,
+            calibration: self.calibration.clone(),
+            int8_ops: self.int8_tops.as_ref().map_or(0.0, |t| t.value * 1e12),
             unified: self.memory_kind == MemoryKind::Unified,
         }
     }

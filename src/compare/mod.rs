@@ -8,8 +8,10 @@
 //!
 //! - [`machine`]: one [`crate::roofline::machine::Machine`] from a hardware profile, one rule;
 //! - [`ceiling`]: ceilings per probe and per bench depth, % of ceiling, the above-ceiling flag;
+//! - [`calibrate`]: the estimate's terms fitted on this machine's bench results, held out by model;
 //! - [`calibration`]: published measurements against the engine, per-family estimate bands.
 
+pub mod calibrate;
 pub mod calibration;
 pub mod ceiling;
 pub mod machine;

@@ -1,4 +1,4 @@
-//! The only macOS-specific code of the probe: three sysctl reads through
+//! The only macOS-specific code of the probe: a few sysctl reads through
 //! `libc::sysctlbyname`. Everything computed from them (chip parsing, profile
 //! matching, the GPU-usable fraction) lives in plain functions in
 //! `matching.rs`, tested on every OS. Checked from Linux with
@@ -18,6 +18,16 @@ pub fn apple_info() -> Option<AppleInfo> {
         memsize_bytes: sysctl_u64("hw.memsize")?,
         wired_limit_mb: sysctl_u64("iogpu.wired_limit_mb"),
     })
+}
+
+/// The CPU's `hw.optional.*` features that are set, in `/proc/cpuinfo` spelling
+/// (the mapping is `roofs::MACOS_FEATURES`).
+pub fn arm_features() -> Vec<String> {
+    super::roofs::MACOS_FEATURES
+        .iter()
+        .filter(|(name, _)| sysctl_u64(name).is_some_and(|v| v != 0))
+        .map(|(_, flag)| (*flag).to_string())
+        .collect()
 }
 
 /// Read a sysctl into a buffer of the size the kernel asks for.

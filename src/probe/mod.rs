@@ -15,6 +15,7 @@ pub mod detect;
 mod macos;
 pub mod matching;
 pub mod profile;
+pub mod roofs;
 pub mod save;
 
 use crate::catalog::hardware::HardwareProfile;
@@ -147,8 +148,11 @@ pub struct ProbeResult {
     pub gpus: Vec<GpuMatch>,
     /// Memory bandwidth.
     pub bandwidth: BandwidthResult,
-    /// CPU matmul compute.
+    /// CPU matmul compute: a measured rate (a lower bound on the machine), not a roof.
     pub compute: ComputeResult,
+    /// The CPU's theoretical compute roofs per data path (upper bounds), when
+    /// the architecture is known.
+    pub roofs: Option<roofs::CpuRoofs>,
     /// Wall time of the whole probe, seconds.
     pub elapsed_s: f64,
     /// Things the reader should know (noise, debug build, small arrays, a profile that looks wrong).
@@ -204,6 +208,7 @@ pub fn probe(opts: ProbeOptions) -> Result<ProbeResult, ProbeError> {
             profile: matching::match_gpu(&g.name, &bundled.hardware).map(|p| p.name.clone()),
         })
         .collect();
+    let roofs = roofs::roofs(&roofs::detect(), detected.logical_cores);
     let mut result = ProbeResult {
         date: chrono::Local::now().format("%Y-%m-%d").to_string(),
         rooftune_version: env!("CARGO_PKG_VERSION"),
@@ -215,6 +220,7 @@ pub fn probe(opts: ProbeOptions) -> Result<ProbeResult, ProbeError> {
         gpus,
         bandwidth,
         compute,
+        roofs,
         elapsed_s: 0.0,
         warnings: Vec::new(),
     };

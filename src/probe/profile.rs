@@ -8,6 +8,7 @@
 //! everything else is a CPU profile (`memory_kind = "host"`) built from the
 //! measurement, usable alone or as `--host` for a GPU.
 
+use super::roofs::PathKind;
 use super::{ProbeError, ProbeResult};
 use crate::catalog::hardware::{Family, HardwareProfile, MemoryKind};
 use crate::catalog::sourced::Sourced;
@@ -72,7 +73,7 @@ fn triad_source(r: &ProbeResult) -> String {
 fn compute_source(r: &ProbeResult) -> String {
     let c = &r.compute;
     format!(
-        "{}: blocked f32 matmul n = {} ({}) on {} threads, best of {}: {:.1} GFLOP/s. An f32 figure standing in for FP16, from a plain Rust kernel: llama.cpp's kernels may reach more, so prefill ceilings built on it are conservative",
+        "{}: blocked f32 matmul n = {} ({}) on {} threads, best of {}: {:.1} GFLOP/s. A measured rate from a plain Rust kernel, a lower bound on the machine: llama.cpp's kernels reach more, so it is never used as a roof",
         measured(r),
         c.config.n,
         c.isa,
@@ -136,12 +137,9 @@ fn cpu(r: &ProbeResult, name: &str) -> HardwareProfile {
         bandwidth_gb_s: floored(triad, MIN_BANDWIDTH_GB_S, src(0.0, triad_source(r))),
         measured_bandwidth_gb_s: None,
         gpu_usable_fraction: r.gpu_share.as_ref().map(|s| src(s.fraction, s.source.clone())),
-        fp16_tflops: floored(
-            r.compute.best_gflop_s / 1e3,
-            MIN_TFLOPS,
-            src(0.0, compute_source(r)),
-        ),
-        int8_tops: None,
+        fp16_tflops: float_roof(r),
+        int8_tops: int8_roof(r),
+        measured_matmul_gflop_s: Some(src(r.compute.best_gflop_s, compute_source(r))),
         eta: src(
             0.85,
             "default for CPU decode against a probed triad: llama.cpp decode of a 1.43 GiB Q8_0 model read 16.4 GB/s where a STREAM-like triad measured 18.7 GB/s on the same Intel Xeon (87%, rooftune's development measurements); 0.85 leaves a little margin; calibrate with bench".into(),
@@ -152,6 +150,7 @@ fn cpu(r: &ProbeResult, name: &str) -> HardwareProfile {
             verified: false,
             note: None,
         },
+        calibration: None,
         notes: Some(format!(
             "Probed on {} ({} physical / {} logical cores, {}). The bandwidth is what the CPU cores reach{}.",
             d.os,
@@ -169,6 +168,35 @@ fn cpu(r: &ProbeResult, name: &str) -> HardwareProfile {
         )),
         origin: Some(origin(r)),
     }
+}
+
+/// The float roof (f32/f16 FMA) from the detected CPU; without one (an
+/// unknown architecture) the measured matmul, flagged as not a roof.
+fn float_roof(r: &ProbeResult) -> Sourced<f64> {
+    let roof = r
+        .roofs
+        .as_ref()
+        .and_then(|x| Some((x.best(PathKind::Float)?, x.source(PathKind::Float)?)));
+    match roof {
+        Some((p, source)) => floored(p.peak_gop_s / 1e3, MIN_TFLOPS, src(0.0, source)),
+        None => {
+            let mut s = floored(
+                r.compute.best_gflop_s / 1e3,
+                MIN_TFLOPS,
+                src(0.0, compute_source(r)),
+            );
+            s.verified = false;
+            s.note = Some("no roof for this CPU architecture: the measured matmul stands in, and ceilings built on it can be beaten".into());
+            s
+        }
+    }
+}
+
+/// The int8 dot-product roof (quantized weights), TOP/s.
+fn int8_roof(r: &ProbeResult) -> Option<Sourced<f64>> {
+    let roofs = r.roofs.as_ref()?;
+    let p = roofs.best(PathKind::Int8)?;
+    Some(src(p.peak_gop_s / 1e3, roofs.source(PathKind::Int8)?))
 }
 
 fn gpu_list(r: &ProbeResult) -> String {
@@ -208,6 +236,7 @@ fn apple(r: &ProbeResult, name: &str, base: &HardwareProfile) -> HardwareProfile
     if let Some(s) = &r.gpu_share {
         p.gpu_usable_fraction = Some(src(s.fraction, format!("{}: {}", measured(r), s.source)));
     }
+    p.measured_matmul_gflop_s = Some(src(r.compute.best_gflop_s, compute_source(r)));
     p.notes = Some(format!(
         "Bandwidth, compute, eta and overhead are the bundled `{}` profile's; memory and the GPU wired limit were read from this Mac. CPU matmul: {:.0} GFLOP/s.",
         base.name, r.compute.best_gflop_s
@@ -283,6 +312,15 @@ mod tests {
                 median_gflop_s: gflop_s,
                 isa: "avx2+fma",
             },
+            roofs: super::super::roofs::roofs(
+                &super::super::roofs::CpuFeatures {
+                    arch: super::super::roofs::Arch::X86,
+                    flags: ["avx".to_string(), "fma".into(), "avx2".into()].into(),
+                    max_clock_mhz: Some((3000.0, "test".into())),
+                    sve_vector_bits: None,
+                },
+                2,
+            ),
             elapsed_s: 1.0,
             warnings: Vec::new(),
         }
@@ -303,7 +341,17 @@ mod tests {
             .bandwidth_gb_s
             .source
             .starts_with("measured by rooftune hw probe on 2025-01-02"));
-        approx::assert_relative_eq!(p.fp16_tflops.value, 0.12);
+        // 2 cores x 3 GHz x 32 (AVX2 FMA) = 192 GFLOP/s; x 128 (vpmaddubsw) = 768 GOP/s.
+        approx::assert_relative_eq!(p.fp16_tflops.value, 0.192, max_relative = 1e-12);
+        approx::assert_relative_eq!(
+            p.int8_tops.as_ref().expect("int8").value,
+            0.768,
+            max_relative = 1e-12
+        );
+        assert!(p.fp16_tflops.source.contains("upper bound"));
+        let m = p.measured_matmul_gflop_s.as_ref().expect("measured");
+        assert_eq!(m.value, 120.0);
+        assert!(m.source.contains("never used as a roof"));
         assert_eq!(p.eta.value, 0.85);
         assert_eq!(p.overhead_ms.value, 0.3);
         approx::assert_relative_eq!(p.capacity_gib.value, 24.0);
@@ -319,7 +367,12 @@ mod tests {
         assert_eq!(p.bandwidth_gb_s.value, 1.0);
         assert!(!p.bandwidth_gb_s.verified);
         assert!(p.bandwidth_gb_s.note.is_some());
+        assert!(p.fp16_tflops.value > 0.01, "a roof, not the slow matmul");
+        let mut r = fake(None, 18.0, 2.0);
+        r.roofs = None;
+        let p = build(&r, "slow", bundled()).expect("profile");
         assert_eq!(p.fp16_tflops.value, 0.01);
+        assert!(!p.fp16_tflops.verified);
     }
 
     #[test]

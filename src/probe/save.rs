@@ -24,8 +24,10 @@ const KEY_ORDER: &[&str] = &[
     "gpu_usable_fraction",
     "fp16_tflops",
     "int8_tops",
+    "measured_matmul_gflop_s",
     "eta",
     "overhead_ms",
+    "calibration",
     "notes",
     "origin",
 ];

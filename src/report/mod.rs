@@ -2,6 +2,7 @@
 //! Tables are Markdown so they paste into issues and notes as they are.
 
 pub mod bench;
+pub mod calibrate;
 pub mod campaign;
 pub mod catalog;
 pub mod chart;

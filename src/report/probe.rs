@@ -130,7 +130,29 @@ fn measured(o: &mut String, r: &ProbeResult) {
     let c = &r.compute;
     let _ = writeln!(
         o,
-        "\nCPU compute: f32 matmul n = {} ({}), {} threads: {:.1} GFLOP/s best, {:.1} median\n(a plain Rust kernel: llama.cpp's kernels may reach more, so prefill ceilings built on it are conservative)",
+        "\nCPU compute, measured: f32 matmul n = {} ({}), {} threads: {:.1} GFLOP/s best, {:.1} median\n(a measured rate from a plain Rust kernel, a lower bound; the ceilings use the roofs below)",
         c.config.n, c.isa, c.config.threads, c.best_gflop_s, c.median_gflop_s
     );
+    if let Some(roofs) = &r.roofs {
+        let rows = roofs
+            .paths
+            .iter()
+            .map(|p| {
+                vec![
+                    p.path.to_string(),
+                    format!("{:?}", p.kind).to_lowercase(),
+                    format!("{}", p.ops_per_cycle_per_core),
+                    format!("{:.1}", p.peak_gop_s),
+                ]
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "\nCPU compute roofs (upper bounds): {} cores x {:.2} GHz ({})\n{}",
+            roofs.cores,
+            roofs.clock_ghz,
+            roofs.clock_source,
+            table(&["data path", "kind", "ops/cycle/core", "peak GOP/s"], rows)
+        );
+    }
 }

@@ -20,13 +20,13 @@ fn inside(c: &Checked, band: EtaBand) -> bool {
 pub fn text(
     rows: &[Checked],
     fits: &BTreeMap<String, FamilyFit>,
-    band_for: impl Fn(&str) -> EtaBand,
+    band_for: impl Fn(&Checked) -> EtaBand,
 ) -> String {
     let body = rows
         .iter()
         .map(|c| {
             let m = &c.measurement;
-            let b = band_for(&c.family);
+            let b = band_for(c);
             vec![
                 m.hw.clone(),
                 m.model.clone(),
@@ -75,10 +75,7 @@ pub fn text(
         .iter()
         .filter(|c| c.measurement.tok_s <= c.point.ceiling_tok_s)
         .count();
-    let in_band = plain
-        .iter()
-        .filter(|c| inside(c, band_for(&c.family)))
-        .count();
+    let in_band = plain.iter().filter(|c| inside(c, band_for(c))).count();
     let _ = writeln!(o, "\n{under} of {} plain-decode measurements are at or under their ceiling at spec bandwidth.", plain.len());
     let _ = writeln!(
         o,

@@ -1,13 +1,19 @@
-//! Decode: single-stream generation is memory-bound, every token re-reads
-//! the active weights and the KV cache up to the current depth.
+//! Decode: single-stream generation re-reads the active weights and the KV
+//! cache up to the current depth, and does 2 FLOPs per weight plus the
+//! attention over the context. A true roofline: the lower of the two bounds.
 //!
-//! ceiling tok/s = 1 / sum over tiers of (bytes read in tier / tier bandwidth)
-//! estimate tok/s = 1 / (sum over tiers of bytes / (eta x bandwidth) + c)
+//! ceiling s/token = max(sum over tiers of bytes in tier / tier bandwidth,
+//!                       FLOPs per token (weights + attention at depth) / compute roof)
+//! estimate s/token, uncalibrated = max(sum of bytes / (eta x bandwidth), compute bound) + c
+//! estimate s/token, calibrated   = the fitted terms of `estimate` (never below the ceiling)
 //!
-//! eta (achieved share of bandwidth) and c (fixed per-token overhead) come
-//! from the hardware profile; the band scales eta by the spread seen across
-//! published measurements (see `calibration`).
+//! The compute roof is the primary device's, for the path the weights take
+//! (`Device::peak_ops`). Uncalibrated, eta and c come from the hardware
+//! profile and the band scales eta by the spread seen across published
+//! measurements (see `calibration`); calibrated, the band is the fit's
+//! held-out error.
 
+use super::estimate;
 use super::kv::KvOptions;
 use super::machine::Machine;
 use super::placement::{kv_read_per_device, Assignment};
@@ -38,7 +44,11 @@ pub struct DecodePoint {
     pub kv_bytes: f64,
     /// Per-tier split.
     pub tiers: Vec<TierRead>,
-    /// Ceiling, tok/s.
+    /// FLOPs per token (weights and attention at this depth).
+    pub flops_per_token: f64,
+    /// Compute bound alone, tok/s (the roof for the weights' path / FLOPs per token).
+    pub compute_tok_s: f64,
+    /// Ceiling, tok/s: the lower of the bandwidth and compute bounds.
     pub ceiling_tok_s: f64,
     /// Estimate with the profile's eta and c, tok/s.
     pub estimate_tok_s: f64,
@@ -104,16 +114,157 @@ pub fn at_depth(
             ceiling_s: t,
         });
     }
-    let c = machine.primary().map_or(0.0, |d| d.overhead_s);
+    let primary = machine.primary();
+    let c = primary.map_or(0.0, |d| d.overhead_s);
+    let fpt = super::prefill::flops_per_token(shape, depth);
+    let compute_s = fpt / estimate::peak_ops(shape, machine);
+    let ceiling_s = ceiling_s.max(compute_s);
     let rate = |s: f64| if s > 0.0 { 1.0 / s } else { f64::INFINITY };
+    let (est_s, lo_s, hi_s) = match primary.and_then(|d| d.calibration.as_ref()) {
+        Some(cal) => {
+            let s = estimate::decode_s(cal, shape, machine, a, depth, opts, ceiling_s);
+            let e = cal.decode_holdout_pct / 100.0;
+            (s, s * (1.0 + e), s * (1.0 - e).max(0.0))
+        }
+        None => (
+            est.max(compute_s) + c,
+            est_lo.max(compute_s) + c,
+            est_hi.max(compute_s) + c,
+        ),
+    };
     DecodePoint {
         depth,
         weight_bytes: a.loads.iter().map(|l| l.weights_read).sum(),
         kv_bytes: kv.iter().sum(),
         tiers,
+        flops_per_token: fpt,
+        compute_tok_s: rate(compute_s),
         ceiling_tok_s: rate(ceiling_s),
-        estimate_tok_s: rate(est + c),
-        estimate_low_tok_s: rate(est_lo + c),
-        estimate_high_tok_s: rate(est_hi + c).min(rate(ceiling_s)),
+        estimate_tok_s: rate(est_s).min(rate(ceiling_s)),
+        estimate_low_tok_s: rate(lo_s).min(rate(ceiling_s)),
+        estimate_high_tok_s: rate(hi_s).min(rate(ceiling_s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roofline::machine::Device;
+    use crate::roofline::placement::{self, Placement};
+    use crate::shape::{CacheKind, Group, Layer};
+
+    /// 10 layers of 10 M weights at 1 byte each, full attention, 32 heads of 128.
+    fn shape() -> ModelShape {
+        let layer = Layer {
+            attention: Group {
+                params: 4e6,
+                bytes: 4e6,
+            },
+            ffn_dense: Group {
+                params: 6e6,
+                bytes: 6e6,
+            },
+            experts: Group::default(),
+            shared_experts: Group::default(),
+            norms: Group::default(),
+            cache: CacheKind::Full {
+                k_per_token: 1024,
+                v_per_token: 1024,
+            },
+            indexer_per_token: 0,
+            attn_flops_per_ctx_token: 2.0 * 32.0 * 256.0,
+        };
+        ModelShape {
+            name: "toy".into(),
+            quant_label: "q8_0".into(),
+            vocab: 1000,
+            hidden: 1000,
+            token_embd: Group {
+                params: 1e6,
+                bytes: 1e6,
+            },
+            output: Group::default(),
+            tied_embeddings: false,
+            globals: Group::default(),
+            layers: vec![layer; 10],
+            mtp: Group::default(),
+            experts: None,
+            ctx_train: 1 << 20,
+            rope_scaling: None,
+        }
+    }
+
+    fn machine(gflop_s: f64, cal: Option<Calibration>) -> Machine {
+        Machine::cpu_only(Device {
+            label: "cpu".into(),
+            bandwidth_gb_s: 100.0,
+            eta: 0.5,
+            overhead_s: 0.0,
+            usable_bytes: 1e12,
+            capacity_bytes: 1e12,
+            flops: gflop_s * 1e9,
+            int8_ops: 0.0,
+            calibration: cal,
+            unified: false,
+        })
+    }
+
+    use crate::roofline::estimate::{Calibration, DecodeTerms};
+
+    fn point(m: &Machine, depth: u64) -> DecodePoint {
+        let s = shape();
+        let a = placement::assign(&s, m, Placement::ALL);
+        at_depth(&s, m, &a, depth, KvOptions::default(), EtaBand::default())
+    }
+
+    #[test]
+    fn the_lower_bound_binds() {
+        // 100 MB read per token at 100 GB/s: 1 ms, 1000 tok/s.
+        let p = point(&machine(1e6, None), 0);
+        approx::assert_relative_eq!(p.ceiling_tok_s, 1000.0, max_relative = 1e-4);
+        // 2 x 100 M = 200 MFLOP per token at 20 GFLOP/s: 10 ms, 100 tok/s.
+        let p = point(&machine(20.0, None), 0);
+        approx::assert_relative_eq!(p.flops_per_token, 2e8, max_relative = 1e-9);
+        approx::assert_relative_eq!(p.ceiling_tok_s, 100.0, max_relative = 1e-9);
+        assert!(p.estimate_tok_s <= p.ceiling_tok_s);
+        // At depth the attention arithmetic adds 10 x 16384 x depth FLOPs.
+        let deep = point(&machine(20.0, None), 10_000);
+        approx::assert_relative_eq!(
+            deep.flops_per_token,
+            2e8 + 10.0 * 16384.0 * 1e4,
+            max_relative = 1e-9
+        );
+    }
+
+    #[test]
+    fn a_calibration_replaces_eta_and_its_error_is_the_band() {
+        let cal = Calibration {
+            decode: DecodeTerms {
+                mem_factor: 1.25,
+                attn_factor: 0.0,
+                per_token_s: 1e-3,
+                per_layer_s: 1e-4,
+                per_vocab_row_s: 1e-6,
+            },
+            prefill: None,
+            decode_holdout_pct: 10.0,
+            prefill_holdout_pct: None,
+            points: 3,
+            models: 3,
+            source: "test".into(),
+        };
+        let p = point(&machine(1e6, Some(cal)), 0);
+        // 1.25 x 1 ms + 1 ms + 10 x 0.1 ms + 1000 x 1 us = 4.25 ms.
+        approx::assert_relative_eq!(p.estimate_tok_s, 1.0 / 4.25e-3, max_relative = 1e-5);
+        approx::assert_relative_eq!(
+            p.estimate_low_tok_s,
+            1.0 / (4.25e-3 * 1.1),
+            max_relative = 1e-5
+        );
+        approx::assert_relative_eq!(
+            p.estimate_high_tok_s,
+            1.0 / (4.25e-3 * 0.9),
+            max_relative = 1e-5
+        );
     }
 }

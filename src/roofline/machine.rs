@@ -19,10 +19,29 @@ pub struct Device {
     pub usable_bytes: f64,
     /// Physical capacity, bytes.
     pub capacity_bytes: f64,
-    /// Peak dense FP16 compute, FLOP/s.
+    /// Peak dense FP16 compute, FLOP/s (the float FMA roof on a CPU).
     pub flops: f64,
+    /// Peak dense INT8 compute, op/s (0 when unknown): the roof for weights
+    /// the runtime dots as integers (llama.cpp's q8 dot products on CPUs).
+    pub int8_ops: f64,
+    /// Estimate terms fitted on this machine's measurements (`rooftune
+    /// calibrate`); when set they replace eta and the overhead in the estimate.
+    pub calibration: Option<crate::catalog::calibrated::Calibration>,
     /// Whether this device shares memory with the CPU (Apple, DGX Spark, Strix Halo).
     pub unified: bool,
+}
+
+impl Device {
+    /// The compute roof for a model's weights, op/s: quantized weights may take
+    /// the int8 dot-product path or be dequantized to the float path, so the
+    /// roof is the faster of the two; float weights take the float path.
+    pub fn peak_ops(&self, quantized_weights: bool) -> f64 {
+        if quantized_weights {
+            self.flops.max(self.int8_ops)
+        } else {
+            self.flops
+        }
+    }
 }
 
 /// Accelerators plus host memory.

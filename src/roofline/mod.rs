@@ -9,6 +9,8 @@ pub mod bars;
 pub mod calibration;
 pub mod context;
 pub mod decode;
+pub mod estimate;
+pub mod fit;
 pub mod kv;
 pub mod machine;
 pub mod memory;
@@ -209,15 +211,18 @@ pub fn predict(shape: &ModelShape, machine: &Machine, s: &Scenario) -> Predictio
             1.0,
             1.0 / last.ceiling_tok_s,
         ),
-        estimate_s: prefill::ttft_s(
-            shape,
-            machine,
-            s.prompt_tokens,
-            s.cached_tokens,
-            ubatch,
-            s.prefill_eff,
-            1.0 / last.estimate_tok_s,
-        ),
+        estimate_s: estimate::ttft_s(shape, machine, s.prompt_tokens, s.cached_tokens, s.kv)
+            .unwrap_or_else(|| {
+                prefill::ttft_s(
+                    shape,
+                    machine,
+                    s.prompt_tokens,
+                    s.cached_tokens,
+                    ubatch,
+                    s.prefill_eff,
+                    1.0 / last.estimate_tok_s,
+                )
+            }),
     };
     let active = shape.active_weights();
     let active_bpw = 8.0 * active.bytes / active.params.max(1.0);

@@ -1,8 +1,10 @@
 //! Prefill: prompt processing is compute-bound on big batches and
 //! bandwidth-bound on small ones. Two ceilings, the lower one binds:
 //!
-//! - compute: peak FLOP/s / FLOPs per token, where FLOPs per token =
-//!   2 x active parameters + attention over the tokens already in context;
+//! - compute: peak op/s of the path the weights take (int8 dot products for
+//!   quantized weights, float FMA otherwise: [`super::machine::Device::peak_ops`]) / FLOPs
+//!   per token, where FLOPs per token = 2 x active parameters + attention
+//!   over the tokens already in context;
 //! - bandwidth: each micro-batch of U tokens reads the weights once, so
 //!   U x bandwidth / bytes per micro-batch. For an MoE, a micro-batch touches
 //!   the union of its tokens' experts: a share 1 - (1 - K/E)^U of them
@@ -64,9 +66,12 @@ pub fn flops_per_token(shape: &ModelShape, depth: u64) -> f64 {
 /// Prefill ceilings at `depth` with micro-batch `ubatch`, with the whole model
 /// on the machine's primary device (offloaded tiers are handled by decode).
 pub fn at_depth(shape: &ModelShape, machine: &Machine, depth: u64, ubatch: u64) -> PrefillPoint {
-    let (flops, bw) = machine
-        .primary()
-        .map_or((1.0, 1.0), |d| (d.flops, d.bandwidth_gb_s * 1e9));
+    let (flops, bw) = machine.primary().map_or((1.0, 1.0), |d| {
+        (
+            d.peak_ops(shape.quantized_weights()),
+            d.bandwidth_gb_s * 1e9,
+        )
+    });
     let fpt = flops_per_token(shape, depth);
     let compute = flops / fpt;
     let u = ubatch.max(1);

@@ -26,6 +26,12 @@ ROOFTUNE_GEMMA="$(bash scripts/fetch-model.sh)"
 export ROOFTUNE_GEMMA
 echo "using $ROOFTUNE_GEMMA" >&2
 
+say "chromium for the HTML report's browser check (best effort)"
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "warning: chromium could not be installed; the report test checks the HTML as text and says so" >&2
+fi
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -10,6 +10,7 @@
 //! - [`solver`]: simulated annealing (argmin) over the lattice;
 //! - [`plan`]: `--dry-run`: what the budget allows and what it would cost;
 //! - [`quality`]: the quality guard (top-k divergence from the defaults);
+//! - [`stats`]: intervals on paired log ratios, measured noise, drift, the race;
 //! - [`fake`]: a scripted evaluator for fast, deterministic tests.
 
 pub mod fake;
@@ -21,6 +22,7 @@ pub mod server_eval;
 pub mod solver;
 pub mod space;
 pub mod spec;
+pub mod stats;
 pub mod trial;
 
 impl TuneError {

@@ -14,8 +14,15 @@
 //!   defaults first, screening, skips, anchors and drift, budget, Ctrl-C,
 //!   every result logged as it arrives;
 //! - [`manual`]: a hand-run `bench --log` trial into the same log;
-//! - [`verdict`]: the one rule that judges every trial line.
+//! - [`verdict`]: the one rule that judges every trial line;
+//! - [`evidence`]: the defaults as an estimate, the measured noise, each
+//!   configuration's paired interval over the defaults;
+//! - [`decision`]: the final race's reading: the best, its gain as an
+//!   interval, and whether to change anything (lossy configurations need
+//!   the quality guard as well).
 
+pub mod decision;
+pub mod evidence;
 pub mod history;
 pub mod log;
 pub mod manual;

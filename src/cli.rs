@@ -36,9 +36,102 @@ pub enum Command {
     Bench(BenchArgs),
     /// Search llama-server's start-up flags for a campaign's objective, logging every trial.
     Tune(TuneArgs),
-    /// Campaign logs: list, show, compare.
+    /// Campaign logs: list, show, compare, export the winner as a service.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// A campaign or a `bench --json` result as a self-contained HTML page with charts (or Markdown).
+    Report(ReportArgs),
+    /// Agents' usage logs (Codex CLI, Claude Code) and request logs: where an agent's time goes.
+    #[command(subcommand)]
+    Logs(LogsCommand),
+}
+
+/// `rooftune report`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench --json` file.
+    pub path: std::path::PathBuf,
+    /// Output format (default html) and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `rooftune logs ...`
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Read the logs under PATH... into per-call tables: prompt depth, cache share, TTFT and decode by input depth, where the time went. Never prints their text.
+    Analyze(LogsAnalyzeArgs),
+}
+
+/// `rooftune logs analyze`
+#[derive(Debug, Args)]
+pub struct LogsAnalyzeArgs {
+    /// Files or folders (default: `${CODEX_HOME:-~/.codex}`, `~/.claude/projects`, `~/.config/claude/projects`, `$CLAUDE_CONFIG_DIR`).
+    pub paths: Vec<std::path::PathBuf>,
+    /// Only logs written since: `30d`, `12h`, `2w` or a date `2026-01-31`.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// One row per source, or per source and model (provider/model for request logs).
+    #[arg(long, value_enum, default_value = "source")]
+    pub by: LogsBy,
+    /// Reader threads (default: every core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// Output format and file.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// What `campaign export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// A systemd unit.
+    Systemd,
+    /// A launchd agent plist.
+    Launchd,
+    /// A shell script.
+    Shell,
+}
+
+/// `rooftune campaign export`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("kind").required(true).args(["systemd", "launchd", "shell"]))]
+pub struct ExportArgs {
+    /// Campaign name (a folder under --dir), a folder, or a trials.jsonl.
+    pub name: String,
+    /// Folder holding campaign folders.
+    #[arg(long, default_value = "experiments")]
+    pub dir: std::path::PathBuf,
+    /// A systemd unit.
+    #[arg(long)]
+    pub systemd: bool,
+    /// A launchd agent (`~/Library/LaunchAgents/LABEL.plist`).
+    #[arg(long)]
+    pub launchd: bool,
+    /// A shell script.
+    #[arg(long)]
+    pub shell: bool,
+    /// Port for the server (default: the server's own).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// launchd label / systemd description (default `local.rooftune.NAME`).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Output file (`-` for standard output).
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Filled from the flags above.
+    #[arg(skip = ServiceKind::Shell)]
+    pub kind: ServiceKind,
+}
+
+/// `--by`
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogsBy {
+    /// One row per source.
+    Source,
+    /// One row per source and model.
+    Model,
 }
 
 /// Where a report goes and in which format (every command that reports).
@@ -132,6 +225,8 @@ pub enum CampaignCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Write the winner as a systemd unit, a launchd agent or a shell script.
+    Export(ExportArgs),
     /// Two campaigns' winners side by side, and the flags that differ.
     Compare {
         /// First campaign.

@@ -13,6 +13,16 @@ impl ExitCode {
     pub const USAGE: ExitCode = ExitCode(2);
     /// Interrupted by Ctrl-C (128 + SIGINT).
     pub const INTERRUPTED: ExitCode = ExitCode(130);
+    /// Stopped by SIGTERM (128 + SIGTERM), after tearing down like Ctrl-C.
+    pub const TERMINATED: ExitCode = ExitCode(143);
+
+    /// 130 for SIGINT, 143 for SIGTERM (128 + the signal, as shells report).
+    pub fn for_signal(signal: i32) -> ExitCode {
+        match signal {
+            libc::SIGTERM => ExitCode::TERMINATED,
+            _ => ExitCode::INTERRUPTED,
+        }
+    }
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -30,8 +40,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     use crate::tune::TuneError;
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<ServerError>() {
-            if matches!(e, ServerError::Interrupted) {
-                return ExitCode::INTERRUPTED;
+            if let ServerError::Interrupted { signal, .. } = e {
+                return ExitCode::for_signal(*signal);
             }
             if e.is_usage() {
                 return ExitCode::USAGE;
@@ -50,7 +60,17 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 .downcast_ref::<crate::catalog::CatalogError>()
                 .is_some()
             || cause.downcast_ref::<crate::units::UnitError>().is_some()
+            || cause
+                .downcast_ref::<crate::dtype::ggml::UnknownType>()
+                .is_some()
+            || matches!(
+                cause.downcast_ref::<crate::server::ClientError>(),
+                Some(crate::server::ClientError::BadUrl { .. })
+            )
             || cause.downcast_ref::<crate::gguf::GgufError>().is_some()
+            || cause
+                .downcast_ref::<crate::logs::LogsError>()
+                .is_some_and(crate::logs::LogsError::is_usage)
             || cause
                 .downcast_ref::<crate::server::UnknownBackend>()
                 .is_some()

@@ -10,6 +10,7 @@
 //! - [`probe`]: measuring the machine at hand (`hw probe`).
 //! - [`tune`]: the autotuner (search space, solver, campaign loop).
 //! - [`campaign`]: the append-only campaign log and what it says.
+//! - [`logs`]: agents' usage logs and request logs, read into where the time went.
 //! - [`report`]: rendering results as tables and JSON.
 //! - [`cli`] and [`app`]: the command line, converted to core types at the edge.
 #![warn(missing_docs)]
@@ -17,12 +18,14 @@
 pub mod app;
 pub mod bench;
 pub mod campaign;
+pub mod cancel;
 pub mod catalog;
 pub mod cli;
 pub mod compare;
 pub mod dtype;
 pub mod exit;
 pub mod gguf;
+pub mod logs;
 pub mod probe;
 pub mod report;
 pub mod roofline;

@@ -130,7 +130,8 @@ fn bad_flags() {
         .unwrap()
         .args(["bench", "--url", "localhost:8080/v1"])
         .assert()
-        .code(1)
+        // A bad --url is bad input: exit 2, like every usage error.
+        .code(2)
         .stderr(predicate::str::contains("must start with http://"));
     Command::cargo_bin("rooftune")
         .unwrap()
@@ -138,4 +139,19 @@ fn bad_flags() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--repeats"));
+}
+
+#[test]
+fn a_key_the_server_echoes_back_is_redacted() {
+    let secret = "sk-echo-secret-456";
+    let f = fake_url("echo_auth", None);
+    bench(&f.url)
+        .args(["--api-key-env", "ROOFTUNE_TEST_KEY", "--model-name", "m"])
+        .env("ROOFTUNE_TEST_KEY", secret)
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains(secret).not())
+        .stderr(predicate::str::contains(secret).not())
+        .stderr(predicate::str::contains("HTTP 401"))
+        .stderr(predicate::str::contains("[REDACTED]"));
 }

@@ -6,6 +6,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo};
 use rooftune::campaign::runner::{self, Setup};
+use rooftune::cancel::Cancel;
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
 use rooftune::tune::space::MachineFacts;
@@ -13,8 +14,6 @@ use rooftune::tune::spec;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 /// A small JSON-schema checker: type, const, enum, required, properties,
 /// additionalProperties (schema), items, minimum, oneOf, $ref to #/$defs.
@@ -142,7 +141,7 @@ fn write_campaign(dir: &Path, name: &str, spec_text: &str, script: Script) {
         ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), 500.0)]),
         server_bin: "llama-server".into(),
     };
-    let flag = Arc::new(AtomicBool::new(false));
+    let flag = Cancel::new();
     let mut fake = FakeEvaluator::new(script, flag.clone());
     runner::run(&setup, &mut fake, &flag, &mut |_| {}).unwrap();
 }
@@ -269,11 +268,14 @@ fn dry_run_prints_trials_skips_and_a_time_estimate() {
         "model = \"m.gguf\"\nhardware = \"m3-ultra-512\"\n[space]\n\"-b\" = [256, 2048]\n\"-ub\" = [512, 1024]\n[objective]\nmetric = \"prefill\"\n[budget]\ntrials = 3\n",
     )
     .unwrap();
+    // The plan is printed even though the model is missing; the missing
+    // model is then refused as the real run would (exit 2).
     rooftune()
         .args(["tune", "--dry-run"])
         .arg(&spec_path)
         .assert()
-        .success()
+        .code(2)
+        .stderr(predicate::str::contains("m.gguf` does not exist"))
         .stdout(predicate::str::contains(
             "4 configurations in the space, 2 can run, 2 skipped",
         ))
@@ -299,4 +301,95 @@ fn a_bad_spec_is_rejected_naming_the_line() {
         .code(2)
         .stderr(predicate::str::contains("bad.toml:4:"))
         .stderr(predicate::str::contains("q9_0"));
+}
+
+#[test]
+fn list_shows_an_unreadable_log_as_unreadable_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    write_campaign(dir.path(), "a", SPEC, script());
+    std::fs::create_dir_all(dir.path().join("broken")).unwrap();
+    std::fs::write(
+        dir.path().join("broken/trials.jsonl"),
+        "not json\n{\"v\":1}\n",
+    )
+    .unwrap();
+    rooftune()
+        .args(["campaign", "list", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| a "))
+        .stdout(predicate::str::contains("| broken "))
+        .stdout(predicate::str::contains("UNREADABLE"));
+}
+
+/// A dry-run spec with `budget` lines and a space (its model `m.gguf` is not written).
+fn dry_spec(dir: &Path, budget: &str, space: &str) -> std::path::PathBuf {
+    let p = dir.join("v.toml");
+    std::fs::write(
+        &p,
+        format!("model = \"m.gguf\"\nhardware = \"m3-ultra-512\"\n[space]\n{space}\n[objective]\nmetric = \"decode\"\n[budget]\n{budget}\n"),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn budget_overrides_follow_the_specs_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dry_spec(dir.path(), "trials = 3", "\"-b\" = [256, 2048]");
+    for (args, says) in [
+        (
+            &["--minutes", "nan"][..],
+            "--minutes must be a number of minutes above 0",
+        ),
+        (
+            &["--minutes=-1"][..],
+            "--minutes must be a number of minutes above 0",
+        ),
+        (&["--trials", "0"][..], "--trials must be at least 1"),
+    ] {
+        rooftune()
+            .args(["tune", "--dry-run"])
+            .args(args)
+            .arg(&spec)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    for (budget, says) in [
+        ("repeats = 0", "budget.repeats must be at least 1"),
+        ("minutes = nan", "budget.minutes must be a number"),
+        ("trials = 0", "budget.trials must be at least 1"),
+    ] {
+        let spec = dry_spec(dir.path(), budget, "\"-b\" = [256, 2048]");
+        rooftune()
+            .args(["tune", "--dry-run"])
+            .arg(&spec)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+}
+
+#[test]
+fn dry_run_checks_the_model_as_the_real_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dry_spec(dir.path(), "trials = 3", "\"-b\" = [256, 2048]");
+    rooftune()
+        .args(["tune", "--dry-run"])
+        .arg(&spec)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("m.gguf` does not exist"));
+    std::fs::create_dir(dir.path().join("m.gguf")).unwrap();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        rooftune()
+            .arg("tune")
+            .args(extra)
+            .arg(&spec)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("m.gguf` is not a file"));
+    }
 }

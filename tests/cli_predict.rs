@@ -242,6 +242,7 @@ fn absurd_numbers_are_rejected_with_the_reason() {
         ("--target", "-1"),
         ("--ctk", "q6_k"),
         ("--depth", "1.5"),
+        ("--np", "99999999999"),
     ] {
         rooftune()
             .args([
@@ -270,4 +271,36 @@ fn a_malformed_user_profile_names_the_file_and_line() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("broken.toml:3:").and(predicate::str::contains("hint")));
+}
+
+#[test]
+fn a_depth_beyond_the_slot_context_is_refused() {
+    for (args, says) in [
+        (
+            &["--ctx", "4096", "--depth", "100000"][..],
+            "--depth must be within the context of a slot (--ctx 4096 / --np 1 = 4096 tokens)",
+        ),
+        (
+            &["--ctx", "8192", "--np", "4", "--depth", "4096"][..],
+            "= 2048 tokens",
+        ),
+        (
+            &["--ctx", "4096", "--np", "99999999999"][..],
+            "--np must be at most --ctx (4096)",
+        ),
+    ] {
+        rooftune()
+            .args(["predict", "--hw", "m3-ultra", "--model", "glm-5.1"])
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    rooftune()
+        .args([
+            "predict", "--hw", "m3-ultra", "--model", "glm-5.1", "--ctx", "8192", "--np", "4",
+            "--depth", "2048",
+        ])
+        .assert()
+        .success();
 }

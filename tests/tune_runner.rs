@@ -6,6 +6,7 @@ use rooftune::campaign::history::History;
 use rooftune::campaign::log;
 use rooftune::campaign::record::{HardwareInfo, ModelInfo, Role, TrialLine, Verdict};
 use rooftune::campaign::runner::{self, Ending, Setup};
+use rooftune::cancel::Cancel;
 use rooftune::tune::fake::{FakeEvaluator, Script};
 use rooftune::tune::plan::Feasibility;
 use rooftune::tune::space::MachineFacts;
@@ -13,8 +14,6 @@ use rooftune::tune::spec;
 use rooftune::tune::trial::Status;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 const SPEC: &str = r#"
 model = "m.gguf"
@@ -83,7 +82,7 @@ fn script() -> Script {
 }
 
 fn run(s: &Setup, sc: Script) -> (Result<runner::Summary, runner::RunError>, FakeEvaluator) {
-    let flag = Arc::new(AtomicBool::new(false));
+    let flag = Cancel::new();
     let mut fake = FakeEvaluator::new(sc, flag.clone());
     let r = runner::run(s, &mut fake, &flag, &mut |l| {
         if std::env::var("RT_DEBUG").is_ok() {
@@ -147,6 +146,12 @@ fn invalid_configurations_are_skipped_with_a_reason() {
             "{why}"
         );
         assert!(!fake.calls.iter().any(|c| c.trial_id == l.id));
+        assert!(
+            l.verdict_reason.starts_with("skipped: ")
+                && !l.verdict_reason.contains("skipped: skipped:"),
+            "{}",
+            l.verdict_reason
+        );
     }
 }
 
@@ -427,4 +432,73 @@ fn a_lossy_configuration_that_changes_the_output_is_named_but_not_pasted() {
     assert!(!summary.paste.clone().unwrap().contains("q8_0"));
     let text = rooftune::report::campaign::render(&summary);
     assert!(text.contains("Faster but changes the output"), "{text}");
+}
+
+#[test]
+fn a_torn_last_line_is_cut_back_on_resume_and_kept_aside() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    run(&s, script()).0.unwrap();
+    // A crash mid-write: half a line, no newline.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&s.log_path)
+        .unwrap();
+    f.write_all(b"{\"v\":1,\"kind\":\"trial\",\"campaign\":\"c\",\"id\":8,\"sess")
+        .unwrap();
+    drop(f);
+    let mut s2 = setup(dir.path(), &SPEC.replace("trials = 8", "trials = 10"));
+    s2.resume = true;
+    let summary = run(&s2, script()).0.unwrap();
+    assert!(
+        summary.notes.iter().any(|n| n.contains("torn")),
+        "{:?}",
+        summary.notes
+    );
+    // The log reads back whole (show, list and resume all read it).
+    let h = History::read(&s.log_path).unwrap();
+    assert_eq!(h.trials_used(), 10);
+    let kept = std::fs::read_to_string(s.log_path.with_file_name("trials.jsonl.torn")).unwrap();
+    assert!(kept.contains("\"id\":8,\"sess"), "{kept}");
+}
+
+#[test]
+fn a_second_run_on_a_held_campaign_is_refused_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    let held = rooftune::campaign::lock::CampaignLock::acquire(&s.log_path)
+        .unwrap()
+        .unwrap();
+    let (r, fake) = run(&s, script());
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("in use by another rooftune run"), "{e}");
+    assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+    assert!(fake.calls.is_empty(), "nothing was measured");
+    drop(held);
+    run(&s, script()).0.unwrap();
+}
+
+#[test]
+fn resume_with_a_different_space_of_the_same_size_or_other_tokens_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), SPEC);
+    run(&s, script()).0.unwrap();
+    let other = SPEC
+        .replace("\"-t\" = [1, 2]", "\"-np\" = [1, 2]")
+        .replace("metric = \"decode\"", "metric = \"decode\"\ntokens = 64");
+    let mut s2 = setup(dir.path(), &other);
+    s2.resume = true;
+    let (r, fake) = run(&s2, script());
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("not comparable"), "{e}");
+    assert!(e.contains("search space: was -t=[1, 2]"), "{e}");
+    assert!(e.contains("objective"), "{e}");
+    assert!(fake.calls.is_empty());
+    // Another model file of the same name is refused too.
+    let mut s3 = setup(dir.path(), SPEC);
+    s3.resume = true;
+    s3.model.size_bytes = 2;
+    let e = run(&s3, script()).0.unwrap_err().to_string();
+    assert!(e.contains("model size (bytes): was 1, now 2"), "{e}");
 }

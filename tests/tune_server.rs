@@ -248,3 +248,25 @@ fn an_unwritable_log_stops_before_any_server_starts() {
         .stderr(predicate::str::contains("cannot write the campaign log"))
         .stderr(predicate::str::contains("stopping before measuring more"));
 }
+
+#[test]
+fn dry_run_refuses_a_raw_flag_the_binary_does_not_know() {
+    let server = need_server!();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec(
+        dir.path(),
+        "\n[space.raw]\n\"--no-such-flag\" = [\"1\", \"2\"]\n",
+    );
+    tune(&server)
+        .arg(&spec)
+        .arg("--dry-run")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "does not know flag `--no-such-flag`",
+        ));
+    assert!(
+        !dir.path().join("example").exists(),
+        "a dry run writes nothing"
+    );
+}

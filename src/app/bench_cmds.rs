@@ -41,10 +41,13 @@ fn plan(a: &BenchArgs) -> Result<Config> {
         Ok(())
     };
     at_least_1("--prompt-tokens", prompt_tokens)?;
-    at_least_1(
-        "--n-predict (needs 2 to time decode)",
-        a.n_predict.saturating_sub(1),
-    )?;
+    if a.n_predict < 2 {
+        bail!(UnitError::OutOfRange {
+            what: "--n-predict".into(),
+            rule: "at least 2 (the first token is time to first token; decode is timed from the second)".into(),
+            value: a.n_predict as f64
+        });
+    }
     at_least_1("--repeats", a.repeats as u64)?;
     at_least_1("--concurrency", a.concurrency as u64)?;
     units::positive("--timeout (seconds)", a.timeout, 1e6)?;
@@ -66,32 +69,29 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     let cfg = plan(a)?;
     let sink = super::output::Sink::open(&a.out)?;
     let machine = machine(a)?;
+    let cancel = crate::cancel::Cancel::from_signals();
     // A current-thread runtime on the main thread: the server is spawned from
     // this thread, which lives as long as rooftune (PR_SET_PDEATHSIG is per thread).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let outcome = rt.block_on(async {
+    let r = rt.block_on(async {
         tokio::select! {
-            r = run(a, &cfg, machine) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
-        }
-    });
-    match outcome {
-        None => {
-            eprintln!("interrupted: the server was stopped");
-            Ok(ExitCode::INTERRUPTED)
-        }
-        Some(r) => {
-            let r = r?;
-            if let Some(dir) = &a.log {
-                super::tune_cmds::log_bench(dir, &r, &a.extra)?;
+            r = run(a, &cfg, machine) => r,
+            // Dropping `run` drops its RunningServer, whose guard stops the group.
+            signal = cancel.cancelled() => Err(crate::server::ServerError::Interrupted {
+                signal,
+                had_server: a.url.is_none(),
             }
-            sink.emit_text(&r, || report::bench::markdown(&r))?;
-            Ok(ExitCode::OK)
+            .into()),
         }
+    })?;
+    if let Some(dir) = &a.log {
+        super::tune_cmds::log_bench(dir, &r, &a.extra)?;
     }
+    sink.emit_text(&r, || report::bench::markdown(&r))?;
+    Ok(ExitCode::OK)
 }
 
 /// The machine for ceilings: `--hw`, else the probed one.
@@ -202,6 +202,7 @@ async fn run(
         }
         (None, Some(model)) => {
             let shape = check_model(a.backend.get(), model)?;
+            notes.extend(crate::gguf::chat_template::file_warning(model, &a.extra));
             let (info, m) = run_local(a, model, cfg, &mut ev).await?;
             (info, m, shape)
         }

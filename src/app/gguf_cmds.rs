@@ -137,6 +137,9 @@ pub fn inspect(file: &Path, toml: bool, out: &crate::cli::OutputArgs) -> Result<
         return Ok(ExitCode::OK);
     }
     let (_, ins) = crate::gguf::shape::inspect(&m)?;
+    if let Some(w) = crate::gguf::chat_template::missing_warning(&m, &[]) {
+        eprintln!("warning: {w}");
+    }
     sink.emit_text(&ins, || render(&ins))?;
     Ok(ExitCode::OK)
 }

@@ -5,9 +5,11 @@ mod bench_cmds;
 mod build;
 mod catalog_cmds;
 mod gguf_cmds;
+mod logs_cmds;
 mod output;
 mod predict_cmds;
 mod probe_cmds;
+mod report_cmds;
 mod tune_cmds;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +27,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => gguf_cmds::synth(&a),
         Command::Bench(a) => bench_cmds::bench(&a),
         Command::Tune(a) => tune_cmds::tune(&a),
+        Command::Campaign(crate::cli::CampaignCommand::Export(mut a)) => {
+            a.kind = if a.systemd {
+                crate::cli::ServiceKind::Systemd
+            } else if a.launchd {
+                crate::cli::ServiceKind::Launchd
+            } else {
+                crate::cli::ServiceKind::Shell
+            };
+            report_cmds::export(&a)
+        }
         Command::Campaign(c) => tune_cmds::campaign(c),
+        Command::Report(a) => report_cmds::report(&a),
+        Command::Logs(c) => logs_cmds::logs(c),
     }
 }

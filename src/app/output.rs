@@ -57,10 +57,17 @@ impl Sink {
 
     /// Write `data` as JSON, or the document `doc` builds in the chosen format.
     pub fn emit<T: serde::Serialize>(self, data: &T, doc: impl FnOnce() -> Document) -> Result<()> {
-        let text = match format::renderer(self.format) {
-            Some(r) => r.render(&doc()),
-            None => format::json(data).context("writing the report as JSON")?,
+        let (text, assets) = match format::renderer(self.format) {
+            Some(r) => {
+                let d = doc();
+                (r.render(&d), r.assets(&d))
+            }
+            None => (
+                format::json(data).context("writing the report as JSON")?,
+                Vec::new(),
+            ),
         };
+        self.write_assets(&assets)?;
         self.write(&text)
     }
 
@@ -72,6 +79,26 @@ impl Sink {
         text: impl FnOnce() -> String,
     ) -> Result<()> {
         self.emit(data, || Document::from_text("", &text()))
+    }
+
+    /// Write the files that go beside the report (a Markdown report's charts).
+    fn write_assets(&self, assets: &[(String, String)]) -> Result<()> {
+        if assets.is_empty() {
+            return Ok(());
+        }
+        let Some((path, _)) = &self.file else {
+            eprintln!(
+                "note: {} chart(s) not written: give --output FILE to write them beside the report",
+                assets.len()
+            );
+            return Ok(());
+        };
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        for (name, body) in assets {
+            let p = dir.join(name);
+            std::fs::write(&p, body).with_context(|| format!("writing {}", p.display()))?;
+        }
+        Ok(())
     }
 
     /// Write text that is already in the chosen format.

@@ -29,6 +29,30 @@ fn target(v: f64) -> Result<f64> {
     Ok(units::positive("--target (tok/s)", v, 1e6)?)
 }
 
+/// Refuse slot counts and depths the context cannot hold: `--np` above
+/// `--ctx` leaves slots with no cells, and a depth beyond a slot's share
+/// (`--ctx / --np`) would be priced for KV that is never allocated.
+fn check_slots(ctx: u64, np: u64, deepest: u64) -> Result<(), UnitError> {
+    if np > ctx {
+        return Err(UnitError::OutOfRange {
+            what: "--np".into(),
+            rule: format!("at most --ctx ({ctx}) so that every slot holds some context"),
+            value: np as f64,
+        });
+    }
+    let slot = ctx / np.max(1);
+    if deepest > slot {
+        return Err(UnitError::OutOfRange {
+            what: "--depth".into(),
+            rule: format!(
+                "within the context of a slot (--ctx {ctx} / --np {np} = {slot} tokens); raise --ctx to look deeper"
+            ),
+            value: deepest as f64,
+        });
+    }
+    Ok(())
+}
+
 /// `rooftune predict`
 pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     let sink = Sink::open(&a.out)?;
@@ -65,6 +89,7 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
             value: 0.0
         });
     }
+    check_slots(ctx, a.np, deepest)?;
     let scenario = Scenario {
         ctx,
         depths,

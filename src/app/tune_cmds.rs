@@ -8,6 +8,7 @@ use crate::campaign::log::{self, LOG_FILE};
 use crate::campaign::record::{HardwareInfo, ModelInfo, TrialLine};
 use crate::campaign::runner::{self, Ending, Setup};
 use crate::campaign::summary;
+use crate::cancel::Cancel;
 use crate::cli::{CampaignCommand, MachineArgs, TuneArgs};
 use crate::exit::ExitCode;
 use crate::report;
@@ -22,23 +23,6 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Set by SIGINT; the campaign loop and the evaluator poll it.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Route Ctrl-C to [`INTERRUPTED`] instead of killing the process, so the
-/// running trial is logged as interrupted and its server stopped.
-fn install_sigint() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
-    }
-}
 
 /// What the campaign runs on, resolved from the spec.
 struct Env {
@@ -204,7 +188,8 @@ fn time_estimate(c: &Campaign, env: &Env, h: &History) -> (f64, f64) {
     (startup, per_repeat * c.budget.repeats as f64 + quality)
 }
 
-fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
+fn apply_overrides(c: &mut Campaign, a: &TuneArgs) -> Result<()> {
+    crate::tune::overrides::check(a.trials, a.minutes)?;
     if let Some(b) = a.backend {
         c.backend = b;
     }
@@ -224,13 +209,14 @@ fn apply_overrides(c: &mut Campaign, a: &TuneArgs) {
             c.budget.trials = None;
         }
     }
+    Ok(())
 }
 
 /// `rooftune tune`
 pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     let sink = Sink::open(&a.report)?;
     let mut c = spec::load(&a.spec)?;
-    apply_overrides(&mut c, a);
+    apply_overrides(&mut c, a)?;
     let log_path = log::path_in(&log_dir(a, &c));
     let env = environment(&c)?;
     let feas = feasibility(&c, &env);
@@ -248,11 +234,18 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
             }
             t
         })?;
+        for n in crate::campaign::preflight::check(&c, a.server_bin.as_deref())? {
+            eprintln!("note: {n}");
+        }
         return Ok(ExitCode::OK);
     }
+    crate::campaign::preflight::check_spec_server(&c, a.server_bin.as_deref())?;
+    crate::campaign::preflight::check_model(&c.model)?;
     let model = model_info(&c.model, true)?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
-    let mut eval = evaluator(&c, server_bin.as_deref(), a.timeout)?;
+    // From here Ctrl-C and SIGTERM mark the trial interrupted and stop its server.
+    let cancel = Cancel::from_signals();
+    let mut eval = evaluator(&c, server_bin.as_deref(), a.timeout, &cancel)?;
     let setup = Setup {
         log_path,
         resume: a.resume,
@@ -264,14 +257,16 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
         feasibility: feas,
         campaign: c,
     };
-    install_sigint();
     let quiet = sink.format != crate::report::format::Format::Text || !sink.to_stdout();
     let mut progress = |t: &TrialLine| {
         if !quiet {
             eprintln!("{}", progress_line(t));
         }
     };
-    let s = runner::run(&setup, eval.as_mut(), &INTERRUPTED, &mut progress)?;
+    let s = runner::run(&setup, eval.as_mut(), &cancel, &mut progress)?;
+    for n in &s.notes {
+        eprintln!("note: {n}");
+    }
     let sum = summary::summarize(&setup.campaign.name, &s.history);
     emit_summary(sink, &sum)?;
     match s.ending {
@@ -281,7 +276,9 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
                 setup.log_path.display(),
                 a.spec.display()
             );
-            Ok(ExitCode::INTERRUPTED)
+            Ok(ExitCode::for_signal(
+                cancel.signal().unwrap_or(libc::SIGINT),
+            ))
         }
         Ending::Finished(why) => {
             eprintln!(
@@ -332,8 +329,9 @@ fn evaluator(
     c: &Campaign,
     server_bin: Option<&Path>,
     timeout_s: f64,
+    cancel: &Cancel,
 ) -> Result<Box<dyn Evaluator>> {
-    let mut e = crate::tune::server_eval::ServerEvaluator::new(c, server_bin, &INTERRUPTED)?;
+    let mut e = crate::tune::server_eval::ServerEvaluator::new(c, server_bin, cancel.clone())?;
     e.timeout = std::time::Duration::from_secs_f64(timeout_s);
     Ok(Box::new(e))
 }
@@ -411,6 +409,7 @@ pub fn campaign(c: CampaignCommand) -> Result<ExitCode> {
             let cmp = summary::compare((&display_name(&a), &ha), (&display_name(&b), &hb));
             sink.emit_text(&cmp, || report::campaign::compare(&cmp))?;
         }
+        CampaignCommand::Export(_) => unreachable!("dispatched in app::run"),
     }
     Ok(ExitCode::OK)
 }

@@ -57,6 +57,14 @@ pub struct Ceilings {
     pub prefill_tok_s: f64,
     /// Weights read per generated token, bytes.
     pub bytes_per_token: f64,
+    /// Arithmetic per token at depth 0 (weights; attention adds with depth), FLOP.
+    pub flops_per_token: f64,
+    /// The machine's memory bandwidth (fastest tier), GB/s.
+    pub bandwidth_gb_s: f64,
+    /// The machine's compute roof (fastest tier), FLOP/s; infinite when unknown.
+    pub peak_flops: f64,
+    /// Micro-batch the prefill ceiling assumes (weights read once per micro-batch).
+    pub ubatch: u64,
 }
 
 impl Ceilings {

@@ -194,6 +194,9 @@ pub struct Listed {
     pub best: Option<String>,
     /// When the last trial finished.
     pub last: Option<String>,
+    /// Why the log could not be read (the other fields are then empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// Campaigns under `dir` (each `dir/NAME/trials.jsonl`), by name.
@@ -214,10 +217,29 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, CampaignError> {
         if !path.is_file() {
             continue;
         }
-        let h = History::read(&path)?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let h = match History::read(&path) {
+            Ok(h) => h,
+            // One bad log must not hide the others: list it as unreadable.
+            Err(err) => {
+                let why = err.to_string();
+                let first = why.lines().next().unwrap_or_default().to_string();
+                out.push(Listed {
+                    name,
+                    objective: format!("UNREADABLE: {first}"),
+                    trials: 0,
+                    best_score: None,
+                    best: None,
+                    last: None,
+                    unreadable: Some(why),
+                    path,
+                });
+                continue;
+            }
+        };
         let winner = h.winner();
         out.push(Listed {
-            name: e.file_name().to_string_lossy().into_owned(),
+            name,
             objective: h
                 .sessions
                 .last()
@@ -228,6 +250,7 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, CampaignError> {
             best_score: winner.and_then(|w| w.objective.score),
             best: winner.map(|w| w.config().label()),
             last: h.trials.last().map(|t| t.finished_at.clone()),
+            unreadable: None,
             path,
         });
     }

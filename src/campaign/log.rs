@@ -2,8 +2,9 @@
 //!
 //! Each line is written with one `write_all` and then `sync_data`, so after
 //! a crash or a reboot the log holds every finished trial and at most one
-//! torn last line, which the reader skips (and the writer closes with a
-//! newline before appending).
+//! torn last line. The reader skips it; the writer cuts the file back to the
+//! end of the last complete line before appending (so the torn bytes never
+//! end up as a bad line in the middle) and keeps them in `trials.jsonl.torn`.
 
 use super::record::{Line, FORMAT_VERSION};
 use super::CampaignError;
@@ -24,6 +25,28 @@ pub fn path_in(dir: &Path) -> PathBuf {
 pub struct LogWriter {
     file: File,
     path: PathBuf,
+    /// A torn last line found on open and moved aside, to tell the user.
+    pub repaired: Option<TornLine>,
+}
+
+/// A torn last line cut from a log on open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TornLine {
+    /// Bytes cut.
+    pub bytes: u64,
+    /// Where they were kept.
+    pub kept_in: PathBuf,
+}
+
+impl std::fmt::Display for TornLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the log's last line was torn (a crash mid-write?): its {} bytes were moved to `{}` and the log now ends at its last complete line",
+            self.bytes,
+            self.kept_in.display()
+        )
+    }
 }
 
 impl LogWriter {
@@ -42,12 +65,15 @@ impl LogWriter {
             .read(true)
             .open(path)
             .map_err(err)?;
-        if ends_without_newline(&mut file) {
-            file.write_all(b"\n").map_err(err)?;
-        }
+        let repaired = if ends_without_newline(&mut file) {
+            cut_torn_line(&mut file, path).map_err(err)?
+        } else {
+            None
+        };
         Ok(LogWriter {
             file,
             path: path.to_path_buf(),
+            repaired,
         })
     }
 
@@ -74,6 +100,36 @@ impl LogWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Cut a regular file back to the end of its last complete line, keeping
+/// the cut bytes (appended) in `<log>.torn`. Other files get a newline.
+fn cut_torn_line(file: &mut File, path: &Path) -> std::io::Result<Option<TornLine>> {
+    if !file.metadata()?.is_file() {
+        file.write_all(b"\n")?;
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut bytes)?;
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let torn = &bytes[keep..];
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".torn");
+    let kept_in = path.with_file_name(name);
+    let mut side = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&kept_in)?;
+    side.write_all(torn)?;
+    side.write_all(b"\n")?;
+    side.sync_data()?;
+    file.set_len(keep as u64)?;
+    file.sync_data()?;
+    Ok(Some(TornLine {
+        bytes: torn.len() as u64,
+        kept_in,
+    }))
 }
 
 fn ends_without_newline(file: &mut File) -> bool {
@@ -174,6 +230,7 @@ mod tests {
             space_size: 4,
             confidence: None,
             min_top1: None,
+            comparable: None,
         })
     }
 
@@ -190,11 +247,18 @@ mod tests {
         drop(f);
         assert_eq!(read(&p).unwrap().len(), 1);
         let mut w = LogWriter::open(&p).unwrap();
+        let torn = w.repaired.clone().expect("the torn line is reported");
+        assert_eq!(torn.bytes, 19);
         w.append(&session(2)).unwrap();
-        let lines = read(&p);
-        // The torn line is now in the middle: an error naming line 2.
-        let e = lines.unwrap_err().to_string();
-        assert!(e.contains(":2:"), "{e}");
+        // The torn bytes are gone from the log (not a bad line in the
+        // middle) and kept beside it.
+        assert_eq!(read(&p).unwrap().len(), 2);
+        assert_eq!(
+            std::fs::read_to_string(&torn.kept_in).unwrap(),
+            "{\"v\":1,\"kind\":\"sess\n"
+        );
+        assert!(torn.to_string().contains("trials.jsonl.torn"));
+        assert!(LogWriter::open(&p).unwrap().repaired.is_none());
     }
 
     #[test]

@@ -19,13 +19,20 @@
 //!   configuration's paired interval over the defaults;
 //! - [`decision`]: the final race's reading: the best, its gain as an
 //!   interval, and whether to change anything (lossy configurations need
-//!   the quality guard as well).
+//!   the quality guard as well);
+//! - [`preflight`]: what the real run would refuse, for `tune --dry-run`;
+//! - [`lock`]: one run per campaign at a time;
+//! - [`comparable`]: what must match for a resume to rank old and new trials together.
 
+pub mod comparable;
 pub mod decision;
 pub mod evidence;
+pub mod export;
 pub mod history;
+pub mod lock;
 pub mod log;
 pub mod manual;
+pub mod preflight;
 pub mod record;
 pub mod runner;
 pub mod summary;
@@ -44,6 +51,7 @@ impl CampaignError {
                 | CampaignError::Mismatch { .. }
                 | CampaignError::Exists { .. }
                 | CampaignError::Version { .. }
+                | CampaignError::Incomparable { .. }
         )
     }
 }
@@ -116,5 +124,21 @@ pub enum CampaignError {
         path: PathBuf,
         /// Trials in it.
         trials: usize,
+    },
+    /// Another run holds the campaign.
+    #[error("the campaign log `{path}` is in use by another rooftune run{}\n(hint: wait for it to finish, or pass --out DIR for a separate campaign)", .holder.map_or(String::new(), |p| format!(" (pid {p})")))]
+    Locked {
+        /// Log path.
+        path: PathBuf,
+        /// The holder's pid, if it wrote one.
+        holder: Option<u32>,
+    },
+    /// `--resume` of a log whose trials are not comparable with this run's.
+    #[error("cannot resume `{path}`: its trials are not comparable with this run's\n{differences}\n(hint: resuming would rank trials from different setups together; use a new --out DIR or restore what changed)")]
+    Incomparable {
+        /// Log path.
+        path: PathBuf,
+        /// One indented line per difference: `  space: was ..., now ...`.
+        differences: String,
     },
 }

@@ -50,6 +50,9 @@ pub struct SessionLine {
     /// Least top-1 agreement a lossy configuration needs to be recommended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_top1: Option<f64>,
+    /// What this session's trials depend on (absent in older logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparable: Option<Box<super::comparable::Comparable>>,
 }
 
 /// Why a trial was run.

@@ -11,17 +11,20 @@
 //!    and take the full repeats only if it is promising.
 //! 5. Every few trials re-measure the anchor; if it drifted, re-run the
 //!    trials since the last clean anchor (new lines supersede old ones).
-//! 6. Stop on the budget, Ctrl-C (the running trial is logged as
+//! 6. Stop on the budget, Ctrl-C or SIGTERM (the running trial is logged as
 //!    interrupted), or a log that cannot be written (an error).
 
+use super::comparable::{self, Comparable};
 use super::evidence::{self, LogEvidence};
 use super::history::History;
+use super::lock::CampaignLock;
 use super::log::{self, LogWriter};
 use super::record::{
     HardwareInfo, Line, ModelInfo, ObjectiveValue, Role, SessionLine, TrialLine, Verdict,
     FORMAT_VERSION,
 };
 use super::CampaignError;
+use crate::cancel::Cancel;
 use crate::trial::{Measurements, Status};
 use crate::tune::lattice::Point;
 use crate::tune::plan::{self, Feasibility};
@@ -46,7 +49,6 @@ pub enum RunError {
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Cost the solver is told for a configuration that failed or was skipped
 /// (every measured configuration costs `-score < 0`).
@@ -80,7 +82,7 @@ pub struct Setup {
 pub enum Ending {
     /// The budget was spent or the solver finished; the reason says which.
     Finished(String),
-    /// Ctrl-C.
+    /// Ctrl-C or SIGTERM.
     Interrupted,
 }
 
@@ -91,12 +93,14 @@ pub struct Summary {
     pub ending: Ending,
     /// Every line of the log.
     pub history: History,
+    /// Things the user should know about the log (a torn line cut off).
+    pub notes: Vec<String>,
 }
 
 struct Runner<'a> {
     setup: &'a Setup,
     eval: &'a mut dyn Evaluator,
-    interrupt: &'a AtomicBool,
+    interrupt: &'a Cancel,
     progress: &'a mut dyn FnMut(&TrialLine),
     writer: LogWriter,
     history: History,
@@ -111,14 +115,19 @@ struct Runner<'a> {
 pub fn run(
     setup: &Setup,
     eval: &mut dyn Evaluator,
-    interrupt: &AtomicBool,
+    interrupt: &Cancel,
     progress: &mut dyn FnMut(&TrialLine),
 ) -> Result<Summary, RunError> {
     let c = &setup.campaign;
+    // Held until this function returns: one run per campaign.
+    let _lock = CampaignLock::acquire(&setup.log_path)?;
     let history = History::from_lines(log::read_or_empty(&setup.log_path)?);
-    check_log_matches(setup, &history)?;
+    let server = eval.server();
+    let comparable = comparable_of(setup, &server);
+    check_log_matches(setup, &history, &comparable)?;
     check_flags_known(c, eval)?;
     let mut writer = LogWriter::open(&setup.log_path)?;
+    let notes: Vec<String> = writer.repaired.iter().map(ToString::to_string).collect();
     let session = history.sessions.len() as u32 + 1;
     let session_line = Line::Session(SessionLine {
         v: FORMAT_VERSION,
@@ -134,9 +143,9 @@ pub fn run(
         space_size: c.space.size(),
         confidence: Some(c.race.confidence),
         min_top1: Some(c.min_top1),
+        comparable: Some(Box::new(comparable)),
     });
     writer.append(&session_line)?;
-    let server = eval.server();
     let mut r = Runner {
         setup,
         eval,
@@ -159,10 +168,29 @@ pub fn run(
     Ok(Summary {
         ending,
         history: r.history,
+        notes,
     })
 }
 
-fn check_log_matches(setup: &Setup, h: &History) -> Result<(), RunError> {
+/// What this run's trials depend on, for the session line and resume.
+fn comparable_of(setup: &Setup, server: &crate::tune::trial::ServerInfo) -> Comparable {
+    let c = &setup.campaign;
+    Comparable {
+        space: c
+            .space
+            .dims
+            .iter()
+            .map(|d| comparable::dimension(&d.flag, &d.values))
+            .collect(),
+        objective: serde_json::to_string(&c.objective).unwrap_or_else(|_| c.objective.label()),
+        model_size_bytes: setup.model.size_bytes,
+        model_sha256: setup.model.sha256.clone(),
+        backend: c.backend.get().name().into(),
+        build: server.build.clone(),
+    }
+}
+
+fn check_log_matches(setup: &Setup, h: &History, now: &Comparable) -> Result<(), RunError> {
     let c = &setup.campaign;
     if h.trials.is_empty() {
         return Ok(());
@@ -189,6 +217,16 @@ fn check_log_matches(setup: &Setup, h: &History) -> Result<(), RunError> {
     if first.seed != c.seed {
         return mismatch("seed", first.seed.to_string(), c.seed.to_string());
     }
+    if let Some(old) = h.sessions.iter().find_map(|s| s.comparable.as_deref()) {
+        let d = now.differences(old);
+        if !d.is_empty() {
+            return Err(CampaignError::Incomparable {
+                path: setup.log_path.clone(),
+                differences: d.join("\n"),
+            }
+            .into());
+        }
+    }
     if first.objective != c.objective.label() {
         return mismatch("objective", first.objective.clone(), c.objective.label());
     }
@@ -202,14 +240,22 @@ fn check_log_matches(setup: &Setup, h: &History) -> Result<(), RunError> {
     Ok(())
 }
 
-fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), RunError> {
+/// Refuse a flag of the space that the server binary does not list in `--help`.
+pub fn check_flags_known(c: &Campaign, eval: &mut dyn Evaluator) -> Result<(), RunError> {
     let Some(help) = eval.help_text() else {
         return Ok(());
     };
     let backend = c.backend.get();
+    let mut flags = c.space.flags();
+    flags.extend(
+        c.fixed
+            .iter()
+            .filter(|a| a.starts_with('-'))
+            .map(|a| a.split('=').next().unwrap_or(a).to_string()),
+    );
     let bad = backend
         .flags()
-        .unknown_to_binary(&c.space.flags(), &help, backend.name());
+        .unknown_to_binary(&flags, &help, backend.name());
     match bad.into_iter().next() {
         Some((flag, hint)) => Err(RunError::Tune(TuneError::UnknownToBinary {
             server: backend.name().into(),
@@ -370,7 +416,7 @@ impl Runner<'_> {
 
     /// The race is not part of the trial budget; Ctrl-C and minutes still stop it.
     fn check_race_stop(&mut self) -> Result<(), Stop> {
-        if self.interrupt.load(Ordering::SeqCst) {
+        if self.interrupt.is_cancelled() {
             self.interrupted = true;
             return Err(Stop("interrupted".into()));
         }
@@ -391,7 +437,7 @@ impl Runner<'_> {
     }
 
     fn check_stop(&mut self) -> Result<(), Stop> {
-        if self.interrupt.load(Ordering::SeqCst) {
+        if self.interrupt.is_cancelled() {
             self.interrupted = true;
             return Err(Stop("interrupted".into()));
         }
@@ -519,7 +565,7 @@ impl Runner<'_> {
         }
         let line = self.append(line)?;
         if line.status == Status::Interrupted {
-            self.interrupt.store(true, Ordering::SeqCst);
+            self.interrupt.cancel(libc::SIGINT);
             self.interrupted = true;
             return Err(Stop("interrupted".into()));
         }
@@ -630,10 +676,12 @@ impl Runner<'_> {
 
     /// The full command line to paste.
     fn command(&self, config: &Config) -> String {
+        let mut args = config.args();
+        args.extend(self.setup.campaign.fixed.iter().cloned());
         self.setup.campaign.backend.get().paste_command(
             &self.setup.server_bin,
             std::path::Path::new(&self.setup.model.path),
-            &config.args(),
+            &args,
         )
     }
 

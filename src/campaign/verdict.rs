@@ -158,12 +158,14 @@ pub fn judge(line: &mut TrialLine, e: &Evidence) {
         ),
         (st, _, _) => (
             Verdict::Discard,
+            // A reason may already say its status ("skipped: ..."): not twice.
             format!(
                 "{}: {}",
                 st.as_str(),
-                line.reason
-                    .clone()
-                    .unwrap_or_else(|| "no reason given".into())
+                line.reason.as_deref().map_or("no reason given", |r| r
+                    .strip_prefix(st.as_str())
+                    .and_then(|r| r.strip_prefix(": "))
+                    .unwrap_or(r))
             ),
         ),
     };

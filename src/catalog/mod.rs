@@ -60,6 +60,14 @@ pub enum CatalogError {
         /// Command that lists the known names.
         list_cmd: &'static str,
     },
+    /// `bpw:X` with X outside what a quantization can be.
+    #[error("quantization `{name}`: bits per weight must be above 0.5 and at most 32, got {bpw}\n(hint: e.g. `bpw:4.5`; `rooftune model quants` lists named ones)")]
+    BadBpw {
+        /// As given.
+        name: String,
+        /// The number.
+        bpw: f64,
+    },
     /// A file that could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -265,6 +273,10 @@ impl Catalog {
                     bpw,
                 });
             }
+            return Err(CatalogError::BadBpw {
+                name: name.into(),
+                bpw,
+            });
         }
         let known = self
             .mixes

@@ -101,7 +101,14 @@ pub fn for_probes(
 
 /// Ceilings for a `bench` run at its decode depths.
 pub fn for_bench(shape: &ModelShape, machine: &Machine, source: &str, depths: &[u64]) -> Ceilings {
+    let ubatch = KvOptions::default().ubatch;
+    let pre = prefill::at_depth(shape, machine, 0, ubatch);
+    let dev = machine.primary();
     Ceilings {
+        flops_per_token: pre.flops_per_token,
+        bandwidth_gb_s: dev.map_or(f64::NAN, |d| d.bandwidth_gb_s),
+        peak_flops: dev.map_or(f64::NAN, |d| d.flops),
+        ubatch,
         hardware: machine.label(),
         source: source.into(),
         decode_tok_s: depths

@@ -1,11 +1,13 @@
 //! GGUF: reading real model files into shapes, writing synthetic models.
 //!
+//! - [`chat_template`]: whether a file carries a chat template; the warning when not.
 //! - [`reader`]: headers, metadata and tensor infos (never tensor data), split shards.
 //! - [`value`]: the metadata value types.
 //! - [`shape`]: a file's metadata and tensors -> the roofline's `ModelShape` and a model spec.
 //! - [`writer`]: GGUF v3 writing, streamed or sparse.
 //! - [`synth`]: random-weight models llama-server runs.
 
+pub mod chat_template;
 pub mod reader;
 pub mod shape;
 pub mod synth;

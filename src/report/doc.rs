@@ -25,6 +25,8 @@ pub enum Block {
     KeyValues(Vec<(String, String)>),
     /// A table.
     Table(Table),
+    /// A chart.
+    Chart(super::chart::Chart),
     /// A command line to paste, with a label (`Paste:`).
     Code {
         /// What it is.
@@ -87,6 +89,20 @@ impl Document {
     pub fn table(&mut self, t: Table) -> &mut Self {
         self.blocks.push(Block::Table(t));
         self
+    }
+
+    /// Add a chart.
+    pub fn chart(&mut self, c: super::chart::Chart) -> &mut Self {
+        self.blocks.push(Block::Chart(c));
+        self
+    }
+
+    /// The charts, in order.
+    pub fn charts(&self) -> impl Iterator<Item = &super::chart::Chart> {
+        self.blocks.iter().filter_map(|b| match b {
+            Block::Chart(c) => Some(c),
+            _ => None,
+        })
     }
 
     /// The tables, in order.

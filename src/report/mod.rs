@@ -4,8 +4,11 @@
 pub mod bench;
 pub mod campaign;
 pub mod catalog;
+pub mod chart;
+pub mod charts;
 pub mod doc;
 pub mod format;
+pub mod logs;
 pub mod matrix;
 pub mod predict;
 pub mod probe;

@@ -179,10 +179,11 @@ pub fn check_magic(path: &Path, magic: &[u8], what: &str, hint: &str) -> Result<
     if !path.is_file() {
         return Err(ServerError::BadModel {
             path: path.into(),
-            problem: if path.exists() {
-                "is not a file"
-            } else {
-                "does not exist"
+            problem: match std::fs::metadata(path) {
+                Ok(_) => "is not a file",
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => "is a loop of symbolic links",
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+                Err(_) => "cannot be read",
             }
             .into(),
             hint: hint.into(),

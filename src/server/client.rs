@@ -93,6 +93,11 @@ pub struct RequestRecord {
     pub token_times_s: Vec<f64>,
     /// Tokens in each of those events (1 unless the server batches).
     pub event_tokens: Vec<u32>,
+    /// The event that ended generation (stop / finish_reason) arrived;
+    /// the end of decode on the client clock, even when the last tokens'
+    /// events carried no text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_s: Option<f64>,
     /// Stream finished.
     pub end_s: f64,
     /// Events with content.
@@ -107,6 +112,11 @@ pub struct RequestRecord {
     pub finish_reason: Option<String>,
     /// Prompt tokens rooftune sent (exact for token prompts).
     pub prompt_tokens_sent: Option<u64>,
+    /// Generated token ids (native dialect), for checks such as
+    /// [`Client::detokenize`]. Never serialized: generated text stays out of
+    /// exported logs and reports.
+    #[serde(skip)]
+    pub token_ids: Vec<u32>,
 }
 
 impl RequestRecord {
@@ -130,13 +140,18 @@ impl RequestRecord {
             .or(self.prompt_tokens_sent)
     }
 
-    /// Decode rate on the client clock: tokens after the first over the time
-    /// from the first to the last output event.
+    /// Decode rate on the client clock: the tokens after the first event's
+    /// over the time from the first token event to the end of generation
+    /// (the finishing event, else the last token event). Both ends are
+    /// events, so tokens whose events carried no text (bytes of a
+    /// multi-byte character) are timed as well as counted.
     pub fn client_decode_tok_s(&self) -> Option<f64> {
         let first = self.first_token_s?;
-        let last = *self.token_times_s.last()?;
+        let last_token = *self.token_times_s.last()?;
+        let last = self.finish_s.map_or(last_token, |f| f.max(last_token));
         let n = self.generated_tokens();
-        (last > first && n > 1).then(|| (n - 1) as f64 / (last - first))
+        let in_first = u64::from(*self.event_tokens.first().unwrap_or(&1));
+        (last > first && n > in_first).then(|| (n - in_first) as f64 / (last - first))
     }
 
     /// Decode rate from the server's timings.
@@ -230,6 +245,56 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// The same error with every text a server could have sent (and the
+    /// URL) passed through [`super::redact::redact`].
+    pub fn redacted(self, key: Option<&str>) -> ClientError {
+        let r = |s: String| super::redact::redact(&s, key);
+        match self {
+            ClientError::BadUrl { url, reason } => ClientError::BadUrl {
+                url: r(url),
+                reason: r(reason),
+            },
+            ClientError::Transport { url, reason } => ClientError::Transport {
+                url: r(url),
+                reason: r(reason),
+            },
+            ClientError::Timeout { url, what, after_s } => ClientError::Timeout {
+                url: r(url),
+                what,
+                after_s,
+            },
+            ClientError::Status { url, status, body } => ClientError::Status {
+                url: r(url),
+                status,
+                body: r(body),
+            },
+            ClientError::Unsupported { url, status } => ClientError::Unsupported {
+                url: r(url),
+                status,
+            },
+            ClientError::Malformed { url, reason, event } => ClientError::Malformed {
+                url: r(url),
+                reason: r(reason),
+                event: r(event),
+            },
+            ClientError::InStream { url, message } => ClientError::InStream {
+                url: r(url),
+                message: r(message),
+            },
+            ClientError::EndedEarly {
+                url,
+                tokens,
+                after_s,
+            } => ClientError::EndedEarly {
+                url: r(url),
+                tokens,
+                after_s,
+            },
+        }
+    }
+}
+
 /// An HTTP client for one server.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -316,6 +381,34 @@ impl Client {
         &self.root
     }
 
+    /// HTTP status of `GET root+path`, with a short timeout.
+    pub async fn status(&self, path: &str) -> Result<u16, ClientError> {
+        self.status_raw(path).await.map_err(|e| self.redacted(e))
+    }
+
+    /// Token ids of `text` (llama.cpp `/tokenize`).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, ClientError> {
+        self.tokenize_raw(text).await.map_err(|e| self.redacted(e))
+    }
+
+    /// Send one streamed generation and record every event's arrival.
+    /// `t0` is the benchmark's start, for `sent_at_s`. Errors never carry
+    /// the API key, whatever the server echoed back.
+    pub async fn generate(
+        &self,
+        dialect: Dialect,
+        req: &GenRequest,
+        t0: Instant,
+    ) -> Result<RequestRecord, ClientError> {
+        self.generate_raw(dialect, req, t0)
+            .await
+            .map_err(|e| self.redacted(e))
+    }
+
+    fn redacted(&self, e: ClientError) -> ClientError {
+        e.redacted(self.api_key.as_deref())
+    }
+
     fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.api_key {
             Some(k) => rb.bearer_auth(k),
@@ -324,7 +417,7 @@ impl Client {
     }
 
     /// HTTP status of `GET root+path`, with a short timeout.
-    pub async fn status(&self, path: &str) -> Result<u16, ClientError> {
+    async fn status_raw(&self, path: &str) -> Result<u16, ClientError> {
         let url = format!("{}{path}", self.root);
         let rb = self
             .auth(self.http.get(&url))
@@ -392,7 +485,7 @@ impl Client {
     }
 
     /// Token ids of `text` without special tokens (llama.cpp `POST /tokenize`).
-    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, ClientError> {
+    async fn tokenize_raw(&self, text: &str) -> Result<Vec<u32>, ClientError> {
         let url = format!("{}/tokenize", self.root);
         let v = self
             .post_json(&url, &json!({"content": text, "add_special": false}))
@@ -408,6 +501,20 @@ impl Client {
             .ok_or_else(|| ClientError::Malformed {
                 url,
                 reason: "no `tokens` array".into(),
+                event: truncate(&v.to_string(), 200),
+            })
+    }
+
+    /// Text of token ids (llama.cpp `POST /detokenize`).
+    pub async fn detokenize(&self, ids: &[u32]) -> Result<String, ClientError> {
+        let url = format!("{}/detokenize", self.root);
+        let v = self.post_json(&url, &json!({ "tokens": ids })).await?;
+        v.get("content")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Malformed {
+                url,
+                reason: "no `content` string".into(),
                 event: truncate(&v.to_string(), 200),
             })
     }
@@ -456,7 +563,7 @@ impl Client {
 
     /// Send one streamed generation and record every event's arrival.
     /// `t0` is the benchmark's start, for `sent_at_s`.
-    pub async fn generate(
+    async fn generate_raw(
         &self,
         dialect: Dialect,
         req: &GenRequest,
@@ -628,10 +735,15 @@ fn apply_event(
     let mut finished = false;
     match dialect {
         Dialect::LlamaCompletion => {
-            let ids = v
-                .get("tokens")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len) as u32;
+            let id_list = v.get("tokens").and_then(Value::as_array);
+            let ids = id_list.map_or(0, Vec::len) as u32;
+            rec.token_ids.extend(
+                id_list
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_u64)
+                    .map(|t| t as u32),
+            );
             let stop = v.get("stop").and_then(Value::as_bool).unwrap_or(false);
             tokens = if ids > 0 {
                 ids
@@ -659,13 +771,24 @@ fn apply_event(
                 let content = nonempty_str(delta.and_then(|d| d.get("content")));
                 let reasoning = nonempty_str(delta.and_then(|d| d.get("reasoning_content")))
                     || nonempty_str(delta.and_then(|d| d.get("reasoning")));
+                // A text delta with no text still stands for a generated token
+                // (a byte of a multi-byte character); the opening role delta
+                // and the closing one do not.
+                let textless = delta.and_then(Value::as_object).is_some_and(|d| {
+                    !d.contains_key("role")
+                        && ["content", "reasoning_content", "reasoning"]
+                            .iter()
+                            .any(|k| d.get(*k).is_some_and(Value::is_string))
+                }) && !content
+                    && !reasoning
+                    && c.get("finish_reason").and_then(Value::as_str).is_none();
                 if content {
                     rec.content_events += 1;
                 }
                 if reasoning {
                     rec.reasoning_events += 1;
                 }
-                tokens = u32::from(content || reasoning);
+                tokens = u32::from(content || reasoning || textless);
                 if let Some(r) = c.get("finish_reason").and_then(Value::as_str) {
                     rec.finish_reason = Some(r.to_string());
                     finished = true;
@@ -680,6 +803,9 @@ fn apply_event(
                     .and_then(Value::as_u64);
             }
         }
+    }
+    if finished {
+        rec.finish_s.get_or_insert(at);
     }
     if tokens > 0 {
         rec.first_token_s.get_or_insert(at);
@@ -743,7 +869,48 @@ mod tests {
         assert_eq!(r.generated_tokens(), 3);
         assert_eq!(r.usage.cached_tokens, Some(0));
         assert_eq!(r.server_decode_tok_s(), Some(750.0));
-        approx::assert_relative_eq!(r.client_decode_tok_s().unwrap(), 20.0, epsilon = 1e-9);
+        // 3 tokens, 2 events with text: the third token is timed by the
+        // finishing event (0.4), so 2 tokens over 0.2 s.
+        approx::assert_relative_eq!(r.client_decode_tok_s().unwrap(), 10.0, epsilon = 1e-9);
+    }
+
+    #[test]
+    fn textless_events_are_timed_and_counted() {
+        // Two tokens with text, then two bytes of one character with none,
+        // then the finish: 4 tokens, the last 3 over 0.3 s.
+        let d = Dialect::OpenAiChat;
+        let mut r = RequestRecord::default();
+        apply(
+            d,
+            r#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#,
+            0.0,
+            &mut r,
+        )
+        .unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":"a"}}]}"#, 0.1, &mut r).unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":"b"}}]}"#, 0.2, &mut r).unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":""}}]}"#, 0.3, &mut r).unwrap();
+        apply(d, r#"{"choices":[{"delta":{"content":""}}]}"#, 0.4, &mut r).unwrap();
+        apply(
+            d,
+            r#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#,
+            0.4,
+            &mut r,
+        )
+        .unwrap();
+        apply(
+            d,
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":4}}"#,
+            0.41,
+            &mut r,
+        )
+        .unwrap();
+        let rate = r.client_decode_tok_s().unwrap();
+        assert!((rate - 10.0).abs() < 1e-9, "{rate}");
+        // A stream whose every token event is textless still has a TTFT.
+        let mut r = RequestRecord::default();
+        apply(d, r#"{"choices":[{"delta":{"content":""}}]}"#, 0.25, &mut r).unwrap();
+        assert_eq!(r.first_token_s, Some(0.25));
     }
 
     #[test]
@@ -762,6 +929,9 @@ mod tests {
         assert_eq!(r.prompt_tokens(), Some(5));
         assert_eq!(r.server_prefill_tok_s(), Some(500.0));
         assert_eq!(r.finish_reason.as_deref(), Some("limit"));
+        assert_eq!(r.token_ids, vec![147]);
+        // Generated ids never reach serialized records (exported logs).
+        assert!(!serde_json::to_string(&r).unwrap().contains("token_ids"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod flags;
 pub mod llama;
 pub mod locate;
 pub mod logscan;
+pub mod redact;
 pub mod session;
 pub mod supervise;
 
@@ -243,9 +244,14 @@ pub enum ServerError {
         /// Last port tried.
         last: u16,
     },
-    /// Interrupted by Ctrl-C.
-    #[error("interrupted; the server was stopped")]
-    Interrupted,
+    /// Interrupted by Ctrl-C or SIGTERM (exit 130 or 143).
+    #[error("interrupted by {}; {}", crate::cancel::Cancel::describe(*signal), if *had_server { "the server was stopped" } else { "nothing was left running" })]
+    Interrupted {
+        /// The signal (SIGINT or SIGTERM).
+        signal: i32,
+        /// Whether rooftune had started a server (and stopped it).
+        had_server: bool,
+    },
     /// A client for the started server could not be made.
     #[error(transparent)]
     Client(ClientError),
@@ -261,7 +267,7 @@ impl ServerError {
         use crate::trial::Status;
         match self {
             ServerError::NotReady { .. } => Status::Timeout,
-            ServerError::Interrupted => Status::Interrupted,
+            ServerError::Interrupted { .. } => Status::Interrupted,
             ServerError::Crashed {
                 exit, alloc_failed, ..
             } if *alloc_failed || exit.signal == Some(libc::SIGKILL) => Status::Oom,

@@ -8,12 +8,18 @@
 //! its `Drop` does the same shutdown synchronously on any early return, error
 //! or Ctrl-C.
 //!
-//! Surviving our own death: on Linux the child asks the kernel for
-//! `PR_SET_PDEATHSIG(SIGKILL)`. That signal fires when the *thread* that
-//! spawned it ends, so spawn from a thread that lives as long as the run
-//! (rooftune uses a current-thread runtime on the main thread). On macOS,
-//! which has no such call, a tiny `/bin/sh` watchdog polls our pid and kills
-//! the group when we are gone ([`spawn_watchdog`], the one macOS-only path).
+//! Surviving our own death (SIGKILL, a crash): on Linux the child asks the
+//! kernel for `PR_SET_PDEATHSIG(SIGKILL)` (the only platform code here, in
+//! [`child_setup`]). That signal fires when the *thread* that spawned it
+//! ends, so spawn from a thread that lives as long as the run (rooftune uses
+//! a current-thread runtime on the main thread). It reaches only the direct
+//! child, though: a `--server-bin` wrapper script (Homebrew, Nix, distro
+//! packages) would die and leave llama-server running. So on every platform
+//! a tiny `/bin/sh` watchdog joins the server's process group, polls our
+//! pid, and kills the whole group when we are gone ([`spawn_watchdog`]); it
+//! goes with the group on a normal stop. SIGINT and SIGTERM do not kill
+//! rooftune outright: they cancel a [`crate::cancel::Cancel`] token and the
+//! guard tears the group down.
 
 use super::backend::{reserved_in, Backend, LaunchConfig};
 use super::client::Client;
@@ -131,10 +137,23 @@ impl Process {
             source,
         })?;
         let pid = child.id() as i32;
-        let watchdog = if cfg!(target_os = "macos") {
-            spawn_watchdog(parent, pid).ok()
-        } else {
-            None
+        let watchdog = match spawn_watchdog(parent, pid) {
+            Ok(w) => Some(w),
+            Err(_) => {
+                // No guard, no server: the group must not outlive us unguarded.
+                // SAFETY: kill(2) on the group we just created.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+                let mut child = child;
+                let _ = child.wait();
+                return Err(ServerError::Spawn {
+                    program: "/bin/sh".into(),
+                    source: std::io::Error::other(
+                        "could not start the watchdog that guards the server",
+                    ),
+                });
+            }
         };
         Ok(Process {
             child,
@@ -262,16 +281,19 @@ fn child_setup(parent: libc::pid_t, as_limit: Option<u64>) -> std::io::Result<()
     Ok(())
 }
 
-/// A detached `/bin/sh` loop that kills process group `pgid` once process
-/// `parent` is gone, and exits by itself when the group is gone. Used on
-/// macOS (no `PR_SET_PDEATHSIG`); plain POSIX, so it is tested on Linux too.
+/// A `/bin/sh` loop, itself a member of process group `pgid`, that kills
+/// the group (itself included) once process `parent` is gone: SIGTERM, two
+/// seconds, SIGKILL. It ignores SIGTERM so it outlives its own first signal,
+/// and dies with the group's SIGKILL on a normal stop. Plain POSIX: the same
+/// guard on Linux (where `PR_SET_PDEATHSIG` reaches only the direct child)
+/// and macOS (which has no such call).
 pub fn spawn_watchdog(
     parent: libc::pid_t,
     pgid: libc::pid_t,
 ) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do kill -0 -{pgid} 2>/dev/null || exit 0; sleep 0.5; done; \
+        "trap '' TERM INT HUP; while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; \
          kill -TERM -{pgid} 2>/dev/null; sleep 2; kill -KILL -{pgid} 2>/dev/null; exit 0"
     );
     std::process::Command::new("/bin/sh")
@@ -280,7 +302,7 @@ pub fn spawn_watchdog(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .process_group(0)
+        .process_group(pgid)
         .spawn()
 }
 
@@ -297,6 +319,12 @@ pub fn choose_port(preferred: Option<u16>) -> Result<(u16, Option<String>), Serv
             })
     };
     match preferred {
+        // Port 0 means "any": the server would be told to listen on 0 and we
+        // would poll port 0 until the timeout.
+        Some(0) => {
+            let q = free()?;
+            Ok((q, Some(format!("--port 0 means any free port; using {q}"))))
+        }
         Some(p) if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() => Ok((p, None)),
         Some(p) => {
             let q = free()?;
@@ -532,6 +560,13 @@ mod tests {
         let (p, note) = choose_port(Some(busy)).unwrap();
         assert_ne!(p, busy);
         assert!(note.unwrap().contains(&busy.to_string()));
+    }
+
+    #[test]
+    fn port_zero_picks_a_real_port() {
+        let (p, note) = choose_port(Some(0)).unwrap();
+        assert_ne!(p, 0);
+        assert!(note.unwrap().contains("--port 0"));
     }
 
     #[tokio::test]

@@ -8,10 +8,9 @@ use super::trial::{
     Evaluator, Measurements, Probe, ServerInfo, SlotInfo, Stat, Status, TokenStep, TrialOutcome,
     TrialRequest,
 };
+use crate::cancel::Cancel;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// What the fake does.
 #[derive(Debug, Clone)]
@@ -61,13 +60,13 @@ pub struct FakeEvaluator {
     pub calls: Vec<TrialRequest>,
     /// Events in order (`start <id>`, `screen`, `full`, `stop`).
     pub events: Vec<String>,
-    interrupt: Arc<AtomicBool>,
+    interrupt: Cancel,
     rng: StdRng,
 }
 
 impl FakeEvaluator {
     /// A fake with a script; it raises `interrupt` when the script says.
-    pub fn new(script: Script, interrupt: Arc<AtomicBool>) -> FakeEvaluator {
+    pub fn new(script: Script, interrupt: Cancel) -> FakeEvaluator {
         FakeEvaluator {
             script,
             calls: Vec::new(),
@@ -156,7 +155,7 @@ impl Evaluator for FakeEvaluator {
             return out;
         }
         if self.script.interrupt_at == Some(req.trial_id) {
-            self.interrupt.store(true, Ordering::SeqCst);
+            self.interrupt.cancel(libc::SIGINT);
             out.status = Some(Status::Interrupted);
             out.reason = Some("Ctrl-C during the trial".into());
             self.events.push("stop".into());

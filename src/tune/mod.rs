@@ -11,13 +11,16 @@
 //! - [`plan`]: `--dry-run`: what the budget allows and what it would cost;
 //! - [`quality`]: the quality guard (top-k divergence from the defaults);
 //! - [`stats`]: intervals on paired log ratios, measured noise, drift, the race;
+//! - [`replay`]: an evaluator that replays a recorded grid (solver benchmarks);
 //! - [`fake`]: a scripted evaluator for fast, deterministic tests.
 
 pub mod fake;
 pub mod lattice;
 pub mod objective;
+pub mod overrides;
 pub mod plan;
 pub mod quality;
+pub mod replay;
 pub mod server_eval;
 pub mod solver;
 pub mod space;
@@ -29,8 +32,11 @@ impl TuneError {
     /// True for errors in what the user wrote (exit code 2).
     pub fn is_usage(&self) -> bool {
         match self {
-            TuneError::Spec { .. } | TuneError::UnknownToBinary { .. } => true,
-            TuneError::SpecRead { .. } => true,
+            TuneError::Spec { .. }
+            | TuneError::UnknownToBinary { .. }
+            | TuneError::BadOverride { .. }
+            | TuneError::Preflight { .. }
+            | TuneError::SpecRead { .. } => true,
             TuneError::Server(e) => e.is_usage(),
             _ => false,
         }
@@ -71,6 +77,20 @@ pub enum TuneError {
         flag: String,
         /// What to do.
         hint: String,
+    },
+    /// A command-line override breaks the rule the spec's key follows.
+    #[error("{flag} {problem}")]
+    BadOverride {
+        /// The flag (`--minutes`).
+        flag: &'static str,
+        /// What is wrong, as for the spec's key.
+        problem: String,
+    },
+    /// The model or the space cannot run (found before any trial, or by `--dry-run`).
+    #[error("this campaign cannot run:\n{problems}\n(hint: fix the spec or the files it names; `tune --dry-run` checks this without starting anything)")]
+    Preflight {
+        /// One indented line per problem.
+        problems: String,
     },
     /// The server cannot be found or prepared.
     #[error(transparent)]

@@ -5,7 +5,7 @@
 //! While the server is up it measures every probe of the campaign (all
 //! depths, the concurrent streams) and the quality prompts, then stops it.
 //! Screening and full repeats run on the same server: the second pass only
-//! adds repeats. Ctrl-C (the shared interrupt flag) stops the server and
+//! adds repeats. Ctrl-C or SIGTERM (the shared Cancel token) stops the server and
 //! returns an `interrupted` outcome; a crash, OOM or timeout is a status
 //! decided from the error's variant and the exit signal, never its text.
 
@@ -17,10 +17,10 @@ use super::trial::{
 use super::TuneError;
 use crate::bench::measure::{self, Target};
 use crate::bench::probes::{plans, samples};
+use crate::cancel::Cancel;
 use crate::server::{self, Backend, ClientError, Phase, ServerError, Session, StartOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Starts the campaign's backend per trial and measures it.
@@ -29,9 +29,11 @@ pub struct ServerEvaluator {
     backend: &'static dyn Backend,
     bin: PathBuf,
     model: PathBuf,
+    /// The campaign's `fixed` arguments, after each configuration's flags.
+    fixed: Vec<String>,
     build: String,
     rt: tokio::runtime::Runtime,
-    interrupt: &'static AtomicBool,
+    cancel: Cancel,
     /// Longest a start-up or a request may take.
     pub timeout: Duration,
 }
@@ -42,7 +44,7 @@ impl ServerEvaluator {
     pub fn new(
         c: &Campaign,
         bin: Option<&Path>,
-        interrupt: &'static AtomicBool,
+        cancel: Cancel,
     ) -> Result<ServerEvaluator, TuneError> {
         let backend = c.backend.get();
         let found = backend.locate(bin.map(Path::to_path_buf))?;
@@ -57,8 +59,9 @@ impl ServerEvaluator {
             backend,
             bin: found.path,
             model: c.model.clone(),
+            fixed: c.fixed.clone(),
             rt,
-            interrupt,
+            cancel,
             timeout: Duration::from_secs(300),
         })
     }
@@ -146,12 +149,14 @@ impl ServerEvaluator {
             ..StartOptions::default()
         };
         let t0 = Instant::now();
+        let mut args = req.config.args();
+        args.extend(self.fixed.iter().cloned());
         let started = server::start_for_measurement(
             self.backend,
             &self.bin,
             self.build.clone(),
             &self.model,
-            &req.config.args(),
+            &args,
             &opts,
             self.timeout,
         )
@@ -238,20 +243,18 @@ impl Evaluator for ServerEvaluator {
         req: &TrialRequest,
         promote: &mut dyn FnMut(&Measurements) -> bool,
     ) -> TrialOutcome {
-        let interrupt = self.interrupt;
+        let cancel = self.cancel.clone();
         let fut = async {
-            let watch = async {
-                while !interrupt.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            };
             tokio::select! {
                 o = self.trial(req, promote) => o,
                 // Dropping the trial future drops the session, whose guard
                 // stops the server's process group.
-                _ = watch => TrialOutcome {
+                signal = cancel.cancelled() => TrialOutcome {
                     status: Some(Status::Interrupted),
-                    reason: Some("Ctrl-C during the trial; the server was stopped".into()),
+                    reason: Some(format!(
+                        "{} during the trial; the server was stopped",
+                        Cancel::describe(signal)
+                    )),
                     ..TrialOutcome::default()
                 },
             }

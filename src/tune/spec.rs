@@ -6,6 +6,7 @@
 //! model = "example.gguf"         # relative to this file
 //! hardware = "probe"             # or a profile name from `rooftune hw list`
 //! seed = 1
+//! fixed = ["--no-jinja", "--chat-template", "gemma"]   # on every trial
 //! [space]
 //! "-t" = [1, 2]
 //! "-ub" = { from = 64, to = 512, times = 2 }
@@ -48,6 +49,8 @@ struct RawSpec {
     backend: Option<String>,
     #[serde(default)]
     seed: Option<u64>,
+    #[serde(default)]
+    fixed: Option<Spanned<Vec<String>>>,
     space: BTreeMap<String, Spanned<toml::Value>>,
     #[serde(default)]
     constraints: RawConstraints,
@@ -184,6 +187,9 @@ pub struct Campaign {
     pub backend: crate::server::BackendKind,
     /// Seed of the solver.
     pub seed: u64,
+    /// Server arguments passed on every trial, the defaults included
+    /// (`--no-jinja --chat-template gemma`); flags rooftune does not search.
+    pub fixed: Vec<String>,
     /// The search space.
     pub space: Space,
     /// Constraints.
@@ -284,6 +290,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         })?,
     };
     let space = parse_space(path, text, &raw.space, backend)?;
+    let fixed = parse_fixed(path, text, raw.fixed.as_ref(), &space, backend)?;
     let objective = parse_objective(path, text, &raw.objective)?;
     let headroom_bytes = match &raw.constraints.memory_headroom {
         Some(h) => crate::units::parse_bytes(h).map_err(|e| {
@@ -302,6 +309,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         server: raw.server.as_deref().map(resolve),
         backend,
         seed: raw.seed.unwrap_or(1),
+        fixed,
         space,
         constraints: Constraints {
             min_ctx: raw.constraints.min_ctx.unwrap_or(0),
@@ -334,18 +342,51 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
     })
 }
 
-fn parse_budget(path: &Path, text: &str, b: &RawBudget) -> Result<Budget, TuneError> {
-    let at = text.find("[budget]").unwrap_or(0);
-    let repeats = b.repeats.unwrap_or(3).max(1);
-    let screen_repeats = b.screen_repeats.unwrap_or(1).clamp(1, repeats);
-    if b.trials == Some(0) || b.minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
-        return Err(spec_err(
-            path,
-            text,
-            at,
-            "budget.trials and budget.minutes must be positive".into(),
+/// The budget's rules, shared by the spec (`budget.trials`) and the command
+/// line (`--trials`): `Err` says what is wrong with the value.
+pub fn check_trials(trials: u32) -> Result<(), String> {
+    if trials == 0 {
+        return Err("must be at least 1, got 0 (leave it out for no trial limit)".into());
+    }
+    Ok(())
+}
+
+/// `budget.minutes` / `--minutes`: a finite number above 0.
+pub fn check_minutes(minutes: f64) -> Result<(), String> {
+    if !minutes.is_finite() || minutes <= 0.0 {
+        return Err(format!(
+            "must be a number of minutes above 0, got {minutes} (leave it out for no time limit)"
         ));
     }
+    Ok(())
+}
+
+/// `budget.repeats` / `budget.screen_repeats`: at least 1.
+pub fn check_repeats(repeats: u32) -> Result<(), String> {
+    if repeats == 0 {
+        return Err("must be at least 1, got 0".into());
+    }
+    Ok(())
+}
+
+fn parse_budget(path: &Path, text: &str, b: &RawBudget) -> Result<Budget, TuneError> {
+    let at = text.find("[budget]").unwrap_or(0);
+    let checks = [
+        ("budget.trials", b.trials.map_or(Ok(()), check_trials)),
+        ("budget.minutes", b.minutes.map_or(Ok(()), check_minutes)),
+        ("budget.repeats", b.repeats.map_or(Ok(()), check_repeats)),
+        (
+            "budget.screen_repeats",
+            b.screen_repeats.map_or(Ok(()), check_repeats),
+        ),
+    ];
+    for (key, r) in checks {
+        if let Err(why) = r {
+            return Err(spec_err(path, text, at, format!("{key} {why}")));
+        }
+    }
+    let repeats = b.repeats.unwrap_or(3);
+    let screen_repeats = b.screen_repeats.unwrap_or(1).min(repeats);
     let screen_margin = b.screen_margin.unwrap_or(0.1);
     if !(0.0..1.0).contains(&screen_margin) {
         return Err(spec_err(
@@ -384,6 +425,57 @@ fn parse_race(path: &Path, text: &str, r: &RawRace) -> Result<Race, TuneError> {
             .max(crate::tune::stats::MIN_ROUNDS as u32),
         confidence,
     })
+}
+
+/// `fixed = [...]`: arguments for every trial. A flag rooftune knows must be
+/// searched (a one-value list in [space]) so its memory and rules are checked;
+/// a flag may not be both fixed and searched.
+fn parse_fixed(
+    path: &Path,
+    text: &str,
+    fixed: Option<&Spanned<Vec<String>>>,
+    space: &Space,
+    backend: crate::server::BackendKind,
+) -> Result<Vec<String>, TuneError> {
+    let table = backend.get().flags();
+    let Some(fixed) = fixed else {
+        return Ok(Vec::new());
+    };
+    let at = fixed.span().start;
+    for a in fixed.get_ref() {
+        let flag = a.split('=').next().unwrap_or(a);
+        if a.trim().is_empty() {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                "`fixed` holds an empty argument".into(),
+            ));
+        }
+        if !flag.starts_with('-') {
+            continue;
+        }
+        if let Some(def) = table.flag(flag) {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                format!(
+                    "`{flag}` in `fixed` is a flag rooftune checks: put it in [space] with one value (\"{}\" = [...])",
+                    def.name
+                ),
+            ));
+        }
+        if space.dims.iter().any(|d| d.flag == flag) {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                format!("`{flag}` is both in `fixed` and searched in [space.raw]; keep one"),
+            ));
+        }
+    }
+    Ok(fixed.get_ref().clone())
 }
 
 fn parse_quality(q: &RawQuality) -> Option<QualityProbe> {
@@ -752,6 +844,21 @@ trials = 5
         )
         .unwrap();
         assert_eq!(c.objective.terms.len(), 2);
+    }
+
+    #[test]
+    fn fixed_arguments() {
+        let c = parse(
+            Path::new("e.toml"),
+            "model = \"m\"\nfixed = [\"--no-jinja\", \"--chat-template\", \"gemma\"]\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decode\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.fixed, vec!["--no-jinja", "--chat-template", "gemma"]);
+        let e = err("model = \"m\"\nfixed = [\"-t\", \"2\"]\n[space]\n\"-fa\" = [\"on\"]\n[objective]\nmetric = \"decode\"\n");
+        assert!(e.starts_with("e.toml:2:"), "{e}");
+        assert!(e.contains("put it in [space]"), "{e}");
+        let e = err("model = \"m\"\nfixed = [\"--x=1\"]\n[space]\n\"-t\" = [1]\n[space.raw]\n\"--x\" = [\"2\"]\n[objective]\nmetric = \"decode\"\n");
+        assert!(e.contains("both"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 FAKE_MODE picks the behaviour: ok, crash_load, load_error, never_ready,
 hang, early, malformed, crash_request, no_tokenize, oom_load (an allocation
-failure in the log, then abort), killed_load (SIGKILL, as the OOM killer does). FAKE_PIDFILE gets our pid.
+failure in the log, then abort), killed_load (SIGKILL, as the OOM killer does),
+echo_auth (every POST answers 401 echoing the request's headers, as some
+proxies do). FAKE_PIDFILE gets our pid.
 FAKE_API_KEY makes every POST require `Authorization: Bearer <key>`.
 """
 import json, os, signal, sys, time
@@ -68,6 +70,10 @@ class H(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(n) or b"{}")
+        if mode == "echo_auth":
+            echoed = "; ".join(f"{k.lower()}: {v}" for k, v in self.headers.items())
+            return self.send_json(401, {"error": {"message": f"unauthorized; request was: {echoed}"},
+                                        "headers": dict(self.headers.items())})
         if key and self.headers.get("Authorization") != f"Bearer {key}":
             return self.send_json(401, {"error": {"message": "bad key"}})
         if self.path == "/tokenize":

@@ -18,6 +18,21 @@ macro_rules! need_server {
         }
     };
 }
+/// The real model (Gemma 3 270M Q4_K_M) path, or return from the test with a
+/// note. Same policy as `need_server!`: skipped when it is not fetched; when
+/// `ROOFTUNE_GEMMA` names it (scripts/test.sh does), it must be there.
+#[allow(unused_macros)]
+macro_rules! need_gemma {
+    () => {
+        match gemma_model() {
+            Some(p) => p,
+            None => {
+                eprintln!("skipped: no Gemma 3 270M model (run scripts/fetch-model.sh, or set ROOFTUNE_GEMMA)");
+                return;
+            }
+        }
+    };
+}
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -68,6 +83,22 @@ pub fn real_server() -> Option<PathBuf> {
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-llama-server.sh");
     let out = Command::new(script).arg("--print-path").output().ok()?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
+}
+
+/// The real model: `$ROOFTUNE_GEMMA`, else the cached download if there is one
+/// (`scripts/fetch-model.sh --print-path`, which never downloads).
+pub fn gemma_model() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ROOFTUNE_GEMMA") {
+        return Some(p.into());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-model.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("--print-path")
+        .output()
+        .ok()?;
     let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
 }

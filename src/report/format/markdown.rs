@@ -13,6 +13,12 @@ fn cell(s: &str) -> String {
 }
 
 impl Renderer for Markdown {
+    fn assets(&self, doc: &Document) -> Vec<(String, String)> {
+        doc.charts()
+            .map(|c| (format!("{}.svg", c.id), super::svg::render(c) + "\n"))
+            .collect()
+    }
+
     fn render(&self, doc: &Document) -> String {
         let mut out = String::new();
         if !doc.title.is_empty() {
@@ -30,6 +36,9 @@ impl Renderer for Markdown {
                         out.push_str(&format!("- **{k}**: {v}\n"));
                     }
                     out.push('\n');
+                }
+                Block::Chart(c) => {
+                    out.push_str(&format!("![{}]({}.svg)\n\n", c.title, c.id));
                 }
                 Block::Code { label, code } => {
                     out.push_str(&format!("{label}\n\n```sh\n{code}\n```\n\n"));

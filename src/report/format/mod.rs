@@ -3,7 +3,9 @@
 //! says where it goes.
 
 mod csv;
+mod html;
 mod markdown;
+pub mod svg;
 mod text;
 
 use super::doc::Document;
@@ -20,11 +22,19 @@ pub enum Format {
     Markdown,
     /// The tables as comma-separated values.
     Csv,
+    /// One self-contained HTML page: inline SVG charts and CSS, no network.
+    Html,
 }
 
 impl Format {
     /// Every format, in `--help` order.
-    pub const ALL: &'static [Format] = &[Format::Text, Format::Json, Format::Markdown, Format::Csv];
+    pub const ALL: &'static [Format] = &[
+        Format::Text,
+        Format::Json,
+        Format::Markdown,
+        Format::Csv,
+        Format::Html,
+    ];
 
     /// The word on the command line.
     pub fn as_str(self) -> &'static str {
@@ -33,6 +43,7 @@ impl Format {
             Format::Json => "json",
             Format::Markdown => "markdown",
             Format::Csv => "csv",
+            Format::Html => "html",
         }
     }
 }
@@ -44,7 +55,7 @@ impl std::str::FromStr for Format {
             .iter()
             .copied()
             .find(|f| f.as_str() == s || (s == "md" && *f == Format::Markdown))
-            .ok_or_else(|| format!("unknown format `{s}` (use text, json, markdown or csv)"))
+            .ok_or_else(|| format!("unknown format `{s}` (use text, json, markdown, csv or html)"))
     }
 }
 
@@ -52,6 +63,11 @@ impl std::str::FromStr for Format {
 pub trait Renderer {
     /// The document as this format's text.
     fn render(&self, doc: &Document) -> String;
+    /// Files that go beside the output (a Markdown report's charts), as
+    /// (file name, contents).
+    fn assets(&self, _doc: &Document) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// The renderer for a document format (None for JSON, which renders the
@@ -61,6 +77,7 @@ pub fn renderer(format: Format) -> Option<Box<dyn Renderer>> {
         Format::Text => Some(Box::new(text::Text)),
         Format::Markdown => Some(Box::new(markdown::Markdown)),
         Format::Csv => Some(Box::new(csv::Csv)),
+        Format::Html => Some(Box::new(html::Html)),
         Format::Json => None,
     }
 }

@@ -39,6 +39,12 @@ impl Renderer for Text {
                         out.push_str(&format!("{k:<w$} {v}\n"));
                     }
                 }
+                Block::Chart(c) => {
+                    out.push_str(&format!(
+                        "(chart: {}; see it with --format html or markdown)\n",
+                        c.title
+                    ));
+                }
                 Block::Code { label, code } => {
                     out.push_str(&format!("{label}\n  {code}\n"));
                 }

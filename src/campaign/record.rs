@@ -12,6 +12,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// A session line is written once per run; boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Line {
     /// A run of `rooftune tune` started or resumed.
     Session(SessionLine),

@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo run --quiet --example solver_bench -- \
-  "${1:-tests/data/grid-32.jsonl}" "${2:-benches/replay.toml}" "${3:-20}"
+  "${1:-tests/data/grid.jsonl}" "${2:-benches/replay.toml}" "${3:-20}"

@@ -170,6 +170,9 @@ pub struct TuneArgs {
     /// Continue the campaign's log after Ctrl-C, a crash or a reboot.
     #[arg(long)]
     pub resume: bool,
+    /// With --resume: measure the machine again for the ceilings instead of keeping the campaign's first ones.
+    #[arg(long, requires = "resume")]
+    pub reprobe: bool,
     /// Print the trials the budget allows, the skipped configurations and a time estimate; start nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -273,6 +273,10 @@ fn bad_files_give_one_clear_line() {
     let mut b = good.clone();
     b[pos..pos + 8].copy_from_slice(&(1u64 << 30).to_le_bytes());
     assert!(err(&b).contains(&format!("tensor `{}` ends at byte", last.name)));
+    assert!(
+        err(&b).contains("damaged header"),
+        "an absurd offset is a corrupt header, not a short download"
+    );
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> usize {
@@ -298,4 +302,45 @@ fn cli_error_for_a_bad_file_is_one_line_and_exit_2() {
         e.starts_with("error: model file `") && e.contains("truncated"),
         "{e}"
     );
+}
+
+#[test]
+fn a_file_without_a_training_window_is_warned_about() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("noctx.gguf");
+    rooftune()
+        .args([
+            "synth",
+            "--layers",
+            "1",
+            "--hidden",
+            "64",
+            "--ff",
+            "128",
+            "--ctx-train",
+            "77777",
+            "-o",
+        ])
+        .arg(&p)
+        .assert()
+        .success();
+    // Zero the value of `llama.context_length` (key, u32 type id, then the value).
+    let mut b = std::fs::read(&p).unwrap();
+    let key = b"llama.context_length";
+    let at = find(&b, key) + key.len() + 4;
+    let width = if b[at..at + 8] == 77777u64.to_le_bytes() {
+        8
+    } else {
+        4
+    };
+    b[at..at + width].iter_mut().for_each(|x| *x = 0);
+    std::fs::write(&p, &b).unwrap();
+    let out = rooftune()
+        .args(["model", "inspect"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    assert!(e.contains("context_length` is 0"), "{e}");
 }

@@ -189,6 +189,7 @@ fn no_fixture_text_reaches_any_output() {
         vec![".", "--by", "model", "--json"],
         vec![".", "--format", "csv"],
         vec![".", "--markdown"],
+        vec![".", "--format", "html"],
     ] {
         let (out, err, code) = run(&args);
         assert_eq!(code, Some(0), "{err}");

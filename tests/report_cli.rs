@@ -35,6 +35,10 @@ settle_s = 0
 "#;
 
 fn write_campaign(dir: &Path) -> std::path::PathBuf {
+    write_campaign_with_ceiling(dir, 500.0)
+}
+
+fn write_campaign_with_ceiling(dir: &Path, ceiling: f64) -> std::path::PathBuf {
     let spec_path = dir.join("demo.toml");
     std::fs::write(&spec_path, SPEC).unwrap();
     let campaign = spec::load(&spec_path).unwrap();
@@ -56,7 +60,7 @@ fn write_campaign(dir: &Path) -> std::path::PathBuf {
             path: "/models/m.gguf".into(),
             ..Default::default()
         },
-        ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), 500.0)]),
+        ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), ceiling)]),
         server_bin: "/opt/llama/bin/llama-server".into(),
     };
     let flag = Cancel::new();
@@ -259,4 +263,22 @@ fn the_winner_exports_as_a_service() {
             );
         }
     }
+}
+
+#[test]
+fn a_measurement_above_its_ceiling_is_flagged_not_shown_as_a_percentage() {
+    let dir = tempfile::tempdir().unwrap();
+    // The fake's `-t 2` runs at about 190 tok/s: above a 150 tok/s ceiling.
+    let campaign = write_campaign_with_ceiling(dir.path(), 150.0);
+    let out = rooftune()
+        .args(["campaign", "show"])
+        .arg(&campaign)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("decode: above ceiling: wrong profile?"),
+        "{text}"
+    );
 }

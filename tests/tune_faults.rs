@@ -109,3 +109,74 @@ fn tune_and_bench_exit_alike_for_a_missing_binary() {
         assert!(e.contains("no `llama-server` found"), "{e}");
     }
 }
+
+/// Rewrite every trial line's ceilings in a log to `value`.
+fn set_logged_ceilings(log: &Path, value: f64) {
+    let text = std::fs::read_to_string(log).unwrap();
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if let Some(c) = v.get_mut("ceilings").and_then(|c| c.as_object_mut()) {
+                for (_, x) in c.iter_mut() {
+                    *x = serde_json::json!(value);
+                }
+            }
+            v.to_string()
+        })
+        .collect();
+    std::fs::write(log, out.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_resumed_campaign_keeps_its_first_ceilings_unless_reprobed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tune("ok", dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = dir.path().join("faults/trials.jsonl");
+    let first = History::read(&log).unwrap();
+    assert!(
+        !first.trials[0].ceilings.is_empty(),
+        "the first session logs its ceilings"
+    );
+    set_logged_ceilings(&log, 12345.0);
+    let resume = |extra: &[&str]| {
+        let trials = if extra.is_empty() { "2" } else { "3" };
+        Command::cargo_bin("rooftune")
+            .unwrap()
+            .timeout(Duration::from_secs(120))
+            .env("FAKE_MODE", "ok")
+            .arg("tune")
+            .arg(dir.path().join("faults.toml"))
+            .arg("--server-bin")
+            .arg(fake_server())
+            .args(["--resume", "--trials", trials, "--timeout", "30s"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = resume(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = History::read(&log).unwrap();
+    let last = h.trials.last().unwrap();
+    assert!(last.id > 0);
+    assert!(
+        last.ceilings.values().all(|c| *c == 12345.0),
+        "kept the campaign's ceilings: {:?}",
+        last.ceilings
+    );
+    let o = resume(&["--reprobe"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() || e.contains("budget"), "{e}");
+    let h = History::read(&log).unwrap();
+    let last = h.trials.last().unwrap();
+    assert!(
+        last.ceilings.values().all(|c| *c != 12345.0),
+        "--reprobe measured again: {:?}",
+        last.ceilings
+    );
+}

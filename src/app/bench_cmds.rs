@@ -203,6 +203,9 @@ async fn run(
         (None, Some(model)) => {
             let shape = check_model(a.backend.get(), model)?;
             notes.extend(crate::gguf::chat_template::file_warning(model, &a.extra));
+            if let Ok(m) = GgufModel::open(model) {
+                notes.extend(crate::gguf::shape::metadata_warnings(&m));
+            }
             let (info, m) = run_local(a, model, cfg, &mut ev).await?;
             (info, m, shape)
         }

@@ -140,6 +140,9 @@ pub fn inspect(file: &Path, toml: bool, out: &crate::cli::OutputArgs) -> Result<
     if let Some(w) = crate::gguf::chat_template::missing_warning(&m, &[]) {
         eprintln!("warning: {w}");
     }
+    for w in crate::gguf::shape::metadata_warnings(&m) {
+        eprintln!("warning: {w}");
+    }
     sink.emit_text(&ins, || render(&ins))?;
     Ok(ExitCode::OK)
 }

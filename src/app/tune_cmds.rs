@@ -104,6 +104,34 @@ fn ceilings(probes: &[Probe], env: &Env) -> BTreeMap<String, f64> {
     crate::compare::ceiling::for_probes(shape, machine, probes, env.hardware.profile != "probe")
 }
 
+/// A campaign's ceilings are fixed when it starts: a resumed campaign keeps
+/// the ones its first trial logged (a machine re-probed under load would move
+/// them and make trials of two sessions incomparable), unless `--reprobe`.
+fn campaign_ceilings(
+    a: &TuneArgs,
+    c: &Campaign,
+    env: &Env,
+    log_path: &Path,
+) -> Result<BTreeMap<String, f64>> {
+    let fresh = ceilings(&c.objective.probes(), env);
+    if !a.resume || a.reprobe {
+        return Ok(fresh);
+    }
+    let h = History::from_lines(log::read_or_empty(log_path)?);
+    match h.trials.iter().find(|t| !t.ceilings.is_empty()) {
+        Some(first) => {
+            if first.ceilings != fresh {
+                eprintln!(
+                    "note: keeping the ceilings this campaign started with (trial {}); pass --reprobe to measure the machine again",
+                    first.id
+                );
+            }
+            Ok(first.ceilings.clone())
+        }
+        None => Ok(fresh),
+    }
+}
+
 fn model_info(path: &Path, hash: bool) -> Result<ModelInfo> {
     let size = std::fs::metadata(path)
         .with_context(|| {
@@ -246,13 +274,14 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     // From here Ctrl-C and SIGTERM mark the trial interrupted and stop its server.
     let cancel = Cancel::from_signals();
     let mut eval = evaluator(&c, server_bin.as_deref(), a.timeout, &cancel)?;
+    let ceilings = campaign_ceilings(a, &c, &env, &log_path)?;
     let setup = Setup {
         log_path,
         resume: a.resume,
         accelerated: env.machine.as_ref().is_some_and(|m| !m.accel.is_empty()),
         hardware: env.hardware.clone(),
         model,
-        ceilings: ceilings(&c.objective.probes(), &env),
+        ceilings,
         server_bin: eval.server().binary,
         feasibility: feas,
         campaign: c,

@@ -32,6 +32,8 @@ pub struct Row {
     pub pct_of_ceiling: Option<f64>,
     /// Percent of the roofline ceiling of every measurement that has one.
     pub pct_by_key: Vec<(String, f64)>,
+    /// Measurements above their ceiling (the profile is wrong, not a result).
+    pub above_ceiling: Vec<String>,
     /// Whether only screening was measured.
     pub screened_only: bool,
     /// Lossy tags.
@@ -133,12 +135,28 @@ fn row(t: &TrialLine) -> Row {
         score: t.objective.score,
         pct_of_ceiling: t.objective.pct_of_ceiling,
         pct_by_key: pct_by_key(t),
+        above_ceiling: above_ceiling(t),
         screened_only: t.status == Status::Ok && !t.full,
         lossy: t.lossy.clone(),
         verdict: t.verdict,
         reason: t.verdict_reason.clone(),
         supersedes: t.supersedes.clone(),
     }
+}
+
+/// Measurements above their ceiling (by key): flagged wherever shown.
+fn above_ceiling(t: &TrialLine) -> Vec<String> {
+    t.measurements
+        .iter()
+        .filter(|(k, v)| {
+            let rate = !k.starts_with("ttft");
+            rate && t
+                .ceilings
+                .get(*k)
+                .is_some_and(|c| crate::compare::ceiling::above(v.mean, *c))
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn pct_by_key(t: &TrialLine) -> Vec<(String, f64)> {

@@ -175,6 +175,31 @@ impl GgufFile {
 
     /// Every tensor's data must lie inside the file.
     fn check_extents(&self) -> Result<(), GgufError> {
+        // All tensors together need about this many bytes of data; a tensor
+        // that claims an offset beyond them has a damaged header, while a
+        // file that ends inside the data was cut short.
+        let needed: u64 = self
+            .tensors
+            .iter()
+            .map(|t| t.bytes.saturating_add(64))
+            .fold(0u64, u64::saturating_add);
+        for t in &self.tensors {
+            if t.offset > needed {
+                return Err(GgufError::Malformed {
+                    path: self.path.clone(),
+                    what: format!(
+                        "has a damaged header: tensor `{}` ends at byte {}, but its offset {} is beyond the {} bytes all the tensors need",
+                        one_line(&t.name),
+                        self.data_offset
+                            .saturating_add(t.offset)
+                            .saturating_add(t.bytes),
+                        t.offset,
+                        needed
+                    ),
+                    hint: HINT_HEADER,
+                });
+            }
+        }
         for t in &self.tensors {
             let end = self
                 .data_offset
@@ -217,6 +242,7 @@ const HINT_TRUNCATED: &str =
     "the download may be incomplete; compare the file size with the source";
 const HINT_CORRUPT: &str = "the file is damaged or not a GGUF model";
 const HINT_DAMAGED: &str = "the download may be incomplete, or the file is damaged";
+const HINT_HEADER: &str = "the file's header is corrupt: download or convert the model again";
 
 struct Cursor<'p, R> {
     r: R,

@@ -483,6 +483,33 @@ pub struct Inspection {
     pub tokenizer: Option<(String, u64)>,
 }
 
+/// What in a file's metadata makes the figures doubtful, one line each:
+/// a `context_length` of 0 (no training window: every slot is capped at 0)
+/// or an `attention.head_count` of 0 in every layer (no attention: a KV
+/// cache of 0 bytes).
+pub fn metadata_warnings(m: &GgufModel) -> Vec<String> {
+    let Ok(hp) = hparams(m) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if hp.ctx_train == 0 {
+        out.push(format!(
+            "`{}.context_length` is 0 or missing: the file gives no training window, so the context verdicts and slot sizes cannot be trusted (pass -c explicitly)",
+            hp.arch
+        ));
+    }
+    if !hp.n_head.is_empty()
+        && hp.n_head.iter().all(|&h| h == 0)
+        && hp.recurrent_layers.iter().all(|r| !r)
+    {
+        out.push(format!(
+            "`{}.attention.head_count` is 0 in every layer: no attention, so the KV cache comes out as 0 bytes; the file's metadata is probably wrong",
+            hp.arch
+        ));
+    }
+    out
+}
+
 /// Derive the engine's shape and the inspection report.
 pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
     let hp = hparams(m)?;

@@ -34,6 +34,23 @@ fn value_cell(r: &Row) -> String {
 }
 
 fn pct_cell(single: Option<f64>, by_key: &[(String, f64)]) -> String {
+    pct_cell_flagged(single, by_key, &[])
+}
+
+/// The % of ceiling cell, with measurements above their ceiling named as
+/// such (never shown as more than 100 %).
+fn pct_cell_flagged(single: Option<f64>, by_key: &[(String, f64)], above: &[String]) -> String {
+    if !above.is_empty() {
+        let keys: Vec<&str> = above
+            .iter()
+            .map(|k| k.split('_').next().unwrap_or(k))
+            .collect();
+        return format!(
+            "{}: {}",
+            keys.join(", "),
+            crate::compare::ceiling::ABOVE_CEILING
+        );
+    }
     match single {
         Some(x) => format!("{x:.0}%"),
         None if by_key.is_empty() => "-".into(),
@@ -65,7 +82,7 @@ pub fn trials(s: &CampaignSummary) -> Table {
                 r.status.as_str().to_string(),
                 value_cell(r),
                 opt(r.score, |x| pct((x - 1.0) * 100.0)),
-                pct_cell(r.pct_of_ceiling, &r.pct_by_key),
+                pct_cell_flagged(r.pct_of_ceiling, &r.pct_by_key, &r.above_ceiling),
                 if r.lossy.is_empty() {
                     String::new()
                 } else {

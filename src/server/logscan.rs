@@ -107,9 +107,10 @@ pub fn scan(text: &str) -> StartupFacts {
         {
             f.alloc_failed = true;
         }
+        // A failed assertion names the cause; the backtrace after it does not.
         let better = |cur: &Option<String>| {
             cur.as_deref()
-                .is_none_or(|c| !c.contains("error loading model"))
+                .is_none_or(|c| !c.contains("error loading model") && !c.contains("GGML_ASSERT"))
         };
         if (l.contains("error loading model:")
             || l.contains("failed to allocate")
@@ -117,7 +118,8 @@ pub fn scan(text: &str) -> StartupFacts {
             || l.contains("failed to create context")
             || l.contains("std::bad_alloc")
             || l.contains("invalid argument:")
-            || l.contains("couldn't bind"))
+            || l.contains("couldn't bind")
+            || l.contains("GGML_ASSERT"))
             && better(&f.error)
         {
             f.error = Some(l.to_string());
@@ -149,6 +151,18 @@ mod tests {
 0.00.011.513 I srv    load_model: initializing, n_slots = 4, n_ctx_slot = 4096, kv_unified = 'true'
 0.00.013.332 I srv  llama_server: model loaded
 ";
+
+    #[test]
+    fn an_assertion_is_the_diagnosis_not_the_backtrace() {
+        let log = "0.00.001 I srv    load_model: loading model 'm.gguf'\n/src/llama-context.cpp:42: GGML_ASSERT(n_ctx > 0) failed\n#0  0x00007f ggml_print_backtrace\n#1  0x00007f ggml_abort\n";
+        let f = scan(log);
+        assert!(
+            f.error
+                .as_deref()
+                .is_some_and(|e| e.contains("GGML_ASSERT(n_ctx > 0) failed")),
+            "{f:?}"
+        );
+    }
 
     #[test]
     fn slots_cap_and_kv() {

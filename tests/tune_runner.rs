@@ -32,6 +32,8 @@ repeats = 3
 screen_repeats = 1
 [anchor]
 every = 0
+[race]
+finalists = 0
 "#;
 
 fn setup(dir: &Path, text: &str) -> Setup {
@@ -333,6 +335,103 @@ fn log_lines_carry_the_version_and_the_schema_fields() {
         let v = serde_json::to_value(&l).unwrap();
         assert_eq!(v["v"], 1);
     }
+}
+
+const RACE_SPEC: &str = r#"
+model = "m.gguf"
+seed = 3
+[space]
+"-t" = [1, 2]
+"-fa" = ["auto", "on", "off"]
+"-ctk" = ["f16", "q8_0"]
+[objective]
+metric = "decode"
+[budget]
+trials = 12
+repeats = 5
+screen_repeats = 1
+[anchor]
+every = 4
+settle_s = 0
+[race]
+finalists = 2
+rounds = 16
+"#;
+
+fn decide(s: &Setup) -> rooftune::campaign::decision::Decision {
+    rooftune::campaign::decision::decide(&History::read(&s.log_path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_race_recommends_a_truly_better_configuration_under_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), RACE_SPEC);
+    let sc = Script {
+        effects: vec![
+            ("-t".into(), "1".into(), 0.5),
+            ("-fa".into(), "off".into(), 1.1),
+        ],
+        noise: 0.2,
+        ..Script::default()
+    };
+    run(&s, sc).0.unwrap();
+    let t = trials(&s);
+    assert!(t.iter().any(|l| l.role == Role::Race && l.round == Some(1)));
+    let d = decide(&s);
+    let r = d.recommend.clone().expect("a recommendation");
+    assert!(r.config.contains("-fa off"), "{d:?}");
+    assert!(r.interval.unwrap().better());
+    // A configuration identical in effect to the defaults (`-fa auto` at
+    // -t default) is pooled with them, never raced against them.
+    assert!(!d
+        .raced_against
+        .iter()
+        .any(|c| c.contains("-fa auto") && !c.contains("-t")));
+    // Screening by evidence: every screened-out line logs its interval.
+    for l in t.iter().filter(|l| l.status == Status::Ok && !l.full) {
+        assert!(l.objective.interval.is_some(), "{l:?}");
+        assert!(l.verdict_reason.contains("gain"), "{}", l.verdict_reason);
+    }
+}
+
+#[test]
+fn identical_configurations_keep_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), RACE_SPEC);
+    let sc = Script {
+        noise: 0.2,
+        ..Script::default()
+    };
+    run(&s, sc).0.unwrap();
+    let d = decide(&s);
+    assert!(d.recommend.is_none(), "{d:?}");
+    assert!(d.why.starts_with("keep the defaults"), "{}", d.why);
+    let summary = rooftune::campaign::summary::summarize("c", &History::read(&s.log_path).unwrap());
+    assert_eq!(summary.paste.as_deref(), Some("llama-server -m m.gguf"));
+}
+
+#[test]
+fn a_lossy_configuration_that_changes_the_output_is_named_but_not_pasted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), RACE_SPEC);
+    let sc = Script {
+        effects: vec![
+            ("-ctk".into(), "q8_0".into(), 1.3),
+            ("-fa".into(), "off".into(), 1.1),
+        ],
+        ..Script::default()
+    };
+    run(&s, sc).0.unwrap();
+    let d = decide(&s);
+    let lossy = d.faster_but_lossy.expect("named faster but lossy");
+    assert!(lossy.config.contains("-ctk q8_0"));
+    assert!(lossy.quality.unwrap().top1_agreement < 0.95);
+    let r = d.recommend.expect("a lossless recommendation");
+    assert!(r.lossy.is_empty() && r.config.contains("-fa off"), "{r:?}");
+    let summary = rooftune::campaign::summary::summarize("c", &History::read(&s.log_path).unwrap());
+    assert!(!summary.paste.clone().unwrap().contains("q8_0"));
+    let text = rooftune::report::campaign::render(&summary);
+    assert!(text.contains("Faster but changes the output"), "{text}");
 }
 
 #[test]

@@ -51,7 +51,7 @@ fn example_campaign_runs_against_the_real_server() {
     let server = need_server!();
     let _lock = server_lock();
     let dir = tempfile::tempdir().unwrap();
-    let spec = example_spec(dir.path(), "");
+    let spec = example_spec(dir.path(), "\n[race]\nfinalists = 0\n");
     tune(&server)
         .arg(&spec)
         .args(["--trials", "3"])
@@ -127,7 +127,7 @@ fn a_server_that_exits_is_logged_as_crashed_and_the_campaign_goes_on() {
     std::fs::write(
         &spec,
         format!(
-            "model = {:?}\nhardware = \"probe\"\n[space]\n\"-t\" = [2]\n[space.raw]\n\"--rope-scaling\" = [\"none\", \"bogus\"]\n[objective]\nmetric = \"decode\"\ntokens = 8\n[budget]\ntrials = 3\nrepeats = 1\n[quality]\nenabled = false\n",
+            "model = {:?}\nhardware = \"probe\"\n[space]\n\"-t\" = [2]\n[space.raw]\n\"--rope-scaling\" = [\"none\", \"bogus\"]\n[objective]\nmetric = \"decode\"\ntokens = 8\n[budget]\ntrials = 3\nrepeats = 1\n[quality]\nenabled = false\n[race]\nfinalists = 0\n",
             tiny_model().display().to_string()
         ),
     )
@@ -154,7 +154,7 @@ fn ctrl_c_mid_trial_marks_it_interrupted_and_resume_finishes() {
     let server = need_server!();
     let _lock = server_lock();
     let dir = tempfile::tempdir().unwrap();
-    let spec = example_spec(dir.path(), "");
+    let spec = example_spec(dir.path(), "\n[race]\nfinalists = 0\n");
     let log_path = dir.path().join("example/trials.jsonl");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"))
         .args(["tune", "--trials", "3", "--server-bin"])
@@ -235,7 +235,7 @@ fn an_unwritable_log_stops_before_any_server_starts() {
     }
     let _lock = server_lock();
     let dir = tempfile::tempdir().unwrap();
-    let spec = example_spec(dir.path(), "");
+    let spec = example_spec(dir.path(), "\n[race]\nfinalists = 0\n");
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::os::unix::fs::symlink("/dev/full", out.join("trials.jsonl")).unwrap();

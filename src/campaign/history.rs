@@ -63,13 +63,36 @@ impl History {
             .collect()
     }
 
-    /// The reference: the first measured defaults trial (or, if the
-    /// defaults failed, the first measured trial).
+    /// The reference for a trial measured now: the defaults measured
+    /// nearest in time (the last measured trial that runs what the defaults
+    /// run: the first, an anchor, a race round), or, if the defaults never
+    /// measured, the first measured trial.
     pub fn reference(&self) -> Option<&TrialLine> {
         self.trials
             .iter()
-            .find(|t| t.role == Role::Default && t.status == Status::Ok)
+            .rev()
+            .find(|t| t.status == Status::Ok && super::evidence::same_as_defaults(t))
             .or_else(|| self.trials.iter().find(|t| t.status == Status::Ok))
+    }
+
+    /// The defaults block drift is judged from: the last measurement of the
+    /// defaults that did not drift, or a drifted one whose level was then
+    /// accepted (re-runs followed it).
+    pub fn drift_baseline(&self) -> Option<&TrialLine> {
+        let drifted = |t: &TrialLine| t.reason.as_deref().is_some_and(|r| r.starts_with("drift"));
+        let mut rerun_after = false;
+        for t in self.trials.iter().rev() {
+            if t.role == Role::Rerun {
+                rerun_after = true;
+            }
+            if t.status == Status::Ok
+                && matches!(t.role, Role::Default | Role::Anchor)
+                && (!drifted(t) || rerun_after)
+            {
+                return Some(t);
+            }
+        }
+        None
     }
 
     /// The defaults trial, whatever its status, if it finished.
@@ -84,7 +107,7 @@ impl History {
         let mut v: Vec<&TrialLine> = self
             .effective()
             .into_iter()
-            .filter(|t| t.role != Role::Anchor && t.status == Status::Ok)
+            .filter(|t| !matches!(t.role, Role::Anchor | Role::Race) && t.status == Status::Ok)
             .collect();
         v.sort_by(|a, b| {
             let s = |t: &TrialLine| t.objective.score.unwrap_or(f64::NEG_INFINITY);

@@ -228,6 +228,8 @@ mod tests {
             seed: 1,
             objective: "decode_tok_s@0".into(),
             space_size: 4,
+            confidence: None,
+            min_top1: None,
             comparable: None,
         })
     }

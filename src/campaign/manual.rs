@@ -130,11 +130,13 @@ pub fn line(
             score,
             pct_of_ceiling: None,
             noise: objective.as_ref().map_or(0.0, |o| o.noise(&m)),
+            interval: None,
         },
         measurements: m,
         verdict: Verdict::Discard,
         verdict_reason: String::new(),
         supersedes: Vec::new(),
+        round: None,
         slots: facts.and_then(|f| {
             Some(SlotInfo {
                 n_slots: f.n_slots?,
@@ -153,6 +155,18 @@ pub fn line(
         .backend
         .parse::<crate::server::BackendKind>()
         .unwrap_or_default();
+    if let Some(o) = &objective {
+        if !super::evidence::same_as_defaults(&line) {
+            let confidence = h
+                .sessions
+                .last()
+                .and_then(|s| s.confidence)
+                .unwrap_or(super::evidence::DEFAULT_CONFIDENCE);
+            let ev = super::evidence::LogEvidence::of(h, o, confidence);
+            let b = super::evidence::block(&line, o);
+            line.objective.interval = ev.interval_for(h, &line, Some(&b));
+        }
+    }
     let evidence =
         super::verdict::Evidence::from_history(h, f64::INFINITY, server.get().defaults_label());
     super::verdict::judge(&mut line, &evidence);

@@ -15,11 +15,18 @@
 //!   every result logged as it arrives;
 //! - [`manual`]: a hand-run `bench --log` trial into the same log;
 //! - [`verdict`]: the one rule that judges every trial line;
+//! - [`evidence`]: the defaults as an estimate, the measured noise, each
+//!   configuration's paired interval over the defaults;
+//! - [`decision`]: the final race's reading: the best, its gain as an
+//!   interval, and whether to change anything (lossy configurations need
+//!   the quality guard as well);
 //! - [`preflight`]: what the real run would refuse, for `tune --dry-run`;
 //! - [`lock`]: one run per campaign at a time;
 //! - [`comparable`]: what must match for a resume to rank old and new trials together.
 
 pub mod comparable;
+pub mod decision;
+pub mod evidence;
 pub mod export;
 pub mod history;
 pub mod lock;

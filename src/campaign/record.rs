@@ -12,6 +12,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// A session line is written once per run; boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Line {
     /// A run of `rooftune tune` started or resumed.
     Session(SessionLine),
@@ -44,6 +46,12 @@ pub struct SessionLine {
     pub objective: String,
     /// Configurations in the lattice.
     pub space_size: u64,
+    /// Two-sided confidence of the campaign's intervals and tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// Least top-1 agreement a lossy configuration needs to be recommended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_top1: Option<f64>,
     /// What this session's trials depend on (absent in older logs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparable: Option<Box<super::comparable::Comparable>>,
@@ -63,6 +71,8 @@ pub enum Role {
     Rerun,
     /// A hand-run trial from `rooftune bench --log`.
     Manual,
+    /// A round of the final race (a finalist or the defaults re-measured).
+    Race,
 }
 
 /// KEEP or DISCARD, as in a lab notebook.
@@ -113,6 +123,11 @@ pub struct ObjectiveValue {
     pub pct_of_ceiling: Option<f64>,
     /// Relative spread of the measurement, (max - min) / median.
     pub noise: f64,
+    /// The configuration's gain over the defaults (every measurement of it
+    /// so far, each paired with the defaults measured nearest in time) as a
+    /// log-ratio interval; absent in older logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<crate::tune::stats::Interval>,
 }
 
 /// One trial.
@@ -161,6 +176,9 @@ pub struct TrialLine {
     pub verdict_reason: String,
     /// Ids of the lines this one replaces (drift re-runs).
     pub supersedes: Vec<u64>,
+    /// The race round this line measured (race lines only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u32>,
     /// Slot layout the server printed.
     pub slots: Option<SlotInfo>,
     /// Top-k samples for the quality guard.

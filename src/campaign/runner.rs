@@ -15,6 +15,7 @@
 //!    interrupted), or a log that cannot be written (an error).
 
 use super::comparable::{self, Comparable};
+use super::evidence::{self, LogEvidence};
 use super::history::History;
 use super::lock::CampaignLock;
 use super::log::{self, LogWriter};
@@ -30,6 +31,7 @@ use crate::tune::plan::{self, Feasibility};
 use crate::tune::solver::{self, Oracle, Settings, Stop};
 use crate::tune::space::Config;
 use crate::tune::spec::Campaign;
+use crate::tune::stats::Block;
 use crate::tune::trial::{Evaluator, TrialOutcome, TrialRequest};
 use crate::tune::TuneError;
 
@@ -139,6 +141,8 @@ pub fn run(
         seed: c.seed,
         objective: c.objective.label(),
         space_size: c.space.size(),
+        confidence: Some(c.race.confidence),
+        min_top1: Some(c.min_top1),
         comparable: Some(Box::new(comparable)),
     });
     writer.append(&session_line)?;
@@ -274,7 +278,7 @@ impl Runner<'_> {
             if self.interrupted {
                 return Ok(Ending::Interrupted);
             }
-            if let Err(s) = self.run_trial(Config::default(), Role::Default, Vec::new()) {
+            if let Err(s) = self.run_trial(Config::default(), Role::Default, Vec::new(), None) {
                 return Ok(self.ending_for(s));
             }
         }
@@ -305,12 +309,123 @@ impl Runner<'_> {
             temperature: 0.1,
             max_iters: (c.space.size().saturating_mul(3) + 20).min(10_000),
         };
-        match solver::search(self, &sizes, start, settings) {
-            Ok(_) => Ok(Ending::Finished(
-                "the solver stopped: no unmeasured configuration near the best".into(),
-            )),
+        let searched = match solver::search(self, &sizes, start, settings) {
+            Ok(_) => "the solver stopped: no unmeasured configuration near the best".to_string(),
+            Err(s) => s.0,
+        };
+        if self.interrupted || self.fatal.is_some() {
+            return Ok(Ending::Interrupted);
+        }
+        match self.race() {
+            Ok(why) => Ok(Ending::Finished(format!("{searched}; {why}"))),
             Err(s) => Ok(self.ending_for(s)),
         }
+    }
+
+    /// The finalists: the best fully measured configurations of the
+    /// search that do not run what the defaults run, best first; and, when
+    /// they are all lossy, the best lossless one (even if only screened),
+    /// so a lossless alternative has its evidence when the quality guard
+    /// refuses a lossy winner.
+    fn finalists(&self) -> Vec<Config> {
+        let n = self.setup.campaign.race.finalists as usize;
+        let lossy = |t: &TrialLine| !t.lossy.is_empty();
+        let ranked: Vec<&TrialLine> = self
+            .history
+            .ranked()
+            .into_iter()
+            .filter(|t| !evidence::same_as_defaults(t))
+            .collect();
+        let mut out: Vec<&TrialLine> = Vec::new();
+        for t in ranked.iter().filter(|t| t.full) {
+            if out.len() < n && !out.iter().any(|o| o.config_order == t.config_order) {
+                out.push(t);
+            }
+        }
+        if n > 0 && !out.is_empty() && out.iter().all(|t| lossy(t)) {
+            if let Some(t) = ranked.iter().find(|t| !lossy(t)) {
+                out.push(t);
+            }
+        }
+        out.into_iter().map(|t| t.config()).collect()
+    }
+
+    /// Each finished race round's block means, contestant by contestant
+    /// (index 0: the defaults).
+    fn race_rounds(&self, contestants: &[Config]) -> Vec<Vec<Option<f64>>> {
+        let o = &self.setup.campaign.objective;
+        let mut rounds: Vec<Vec<Option<f64>>> = Vec::new();
+        for t in self.history.effective() {
+            let (Role::Race, Some(r), Status::Ok) = (t.role, t.round, t.status) else {
+                continue;
+            };
+            let Some(i) = contestants.iter().position(|c| c.0 == t.config_order) else {
+                continue;
+            };
+            let r = r.max(1) as usize - 1;
+            if rounds.len() <= r {
+                rounds.resize(r + 1, vec![None; contestants.len()]);
+            }
+            let b = evidence::block(t, o);
+            if b.n() > 0 {
+                rounds[r][i] = Some(b.mean());
+            }
+        }
+        rounds
+    }
+
+    /// The final race: the finalists and the defaults re-measured
+    /// interleaved, round after round, until the best is separated from
+    /// the rest at the campaign's confidence or the rounds run out.
+    fn race(&mut self) -> Result<String, Stop> {
+        let r = self.setup.campaign.race;
+        let finalists = self.finalists();
+        if r.finalists == 0 || finalists.is_empty() {
+            return Ok("no race (no finalist)".into());
+        }
+        let mut contestants = vec![Config::default()];
+        contestants.extend(finalists);
+        loop {
+            let rounds = self.race_rounds(&contestants);
+            let res = crate::tune::stats::race(
+                &rounds,
+                contestants.len(),
+                0,
+                r.confidence,
+                r.rounds as usize,
+            );
+            if res.separated {
+                return Ok(format!(
+                    "the race separated the best after {} rounds",
+                    res.rounds
+                ));
+            }
+            if res.rounds >= r.rounds as usize {
+                return Ok(format!(
+                    "the race used its {} rounds without separating the best",
+                    r.rounds
+                ));
+            }
+            let round = res.rounds as u32 + 1;
+            for i in res.alive {
+                self.check_race_stop()?;
+                self.run_trial(contestants[i].clone(), Role::Race, Vec::new(), Some(round))?;
+            }
+        }
+    }
+
+    /// The race is not part of the trial budget; Ctrl-C and minutes still stop it.
+    fn check_race_stop(&mut self) -> Result<(), Stop> {
+        if self.interrupt.is_cancelled() {
+            self.interrupted = true;
+            return Err(Stop("interrupted".into()));
+        }
+        if let Some(m) = self.setup.campaign.budget.minutes {
+            if self.history.minutes_used() >= m {
+                return Err(Stop(format!("the budget of {m} minutes is spent")));
+            }
+        }
+        Ok(())
     }
 
     fn ending_for(&self, s: Stop) -> Ending {
@@ -361,7 +476,7 @@ impl Runner<'_> {
             return Ok(());
         }
         let drifted = |l: &TrialLine| l.reason.as_deref().is_some_and(|r| r.starts_with("drift"));
-        let mut line = self.run_trial(Config::default(), Role::Anchor, Vec::new())?;
+        let mut line = self.run_trial(Config::default(), Role::Anchor, Vec::new(), None)?;
         if drifted(&line) {
             // Let the disturbance pass: re-measure the anchor until it is
             // clean (or the retries run out), then re-run the suspect trials.
@@ -370,7 +485,7 @@ impl Runner<'_> {
                     break;
                 }
                 self.settle(a.settle_s)?;
-                line = self.run_trial(Config::default(), Role::Anchor, Vec::new())?;
+                line = self.run_trial(Config::default(), Role::Anchor, Vec::new(), None)?;
             }
             for id in since {
                 self.check_stop()?;
@@ -378,7 +493,7 @@ impl Runner<'_> {
                     continue;
                 };
                 let cfg = old.config();
-                self.run_trial(cfg, Role::Rerun, vec![id])?;
+                self.run_trial(cfg, Role::Rerun, vec![id], None)?;
             }
         }
         Ok(())
@@ -416,21 +531,38 @@ impl Runner<'_> {
         config: Config,
         role: Role,
         supersedes: Vec<u64>,
+        round: Option<u32>,
     ) -> Result<TrialLine, Stop> {
         let id = self.history.next_id();
         let req = self.request(id, &config, role);
         let started_at = now();
         let objective = self.setup.campaign.objective.clone();
-        let reference = self.history.reference().map(|t| t.measurements.clone());
         let bar = self.best_score().map_or(0.0, |(s, _)| {
             s * (1.0 - self.setup.campaign.budget.screen_margin)
         });
-        let mut promote = |m: &Measurements| match &reference {
-            Some(r) => objective.score(m, r).is_some_and(|s| s >= bar),
-            None => true,
+        let evidence = LogEvidence::of(
+            &self.history,
+            &objective,
+            self.setup.campaign.race.confidence,
+        );
+        // Dropped after the first look only when the whole interval (the
+        // noise the log has measured) lies below the bar.
+        let mut promote = |m: &Measurements| {
+            let b = Block {
+                seq: id,
+                logs: objective.log_perf(m),
+            };
+            match evidence.interval(&[&b]) {
+                Some(iv) if bar > 0.0 => iv.hi >= bar.ln(),
+                _ => true,
+            }
         };
         let out = self.eval.evaluate(&req, &mut promote);
-        let line = self.line(id, config, role, supersedes, out, started_at);
+        let mut line = self.line(id, config, role, supersedes, out, started_at);
+        if round.is_some() {
+            line.round = round;
+            self.judge(&mut line);
+        }
         let line = self.append(line)?;
         if line.status == Status::Interrupted {
             self.interrupt.cancel(libc::SIGINT);
@@ -519,11 +651,13 @@ impl Runner<'_> {
                 score,
                 pct_of_ceiling,
                 noise: c.objective.noise(&out.measurements),
+                interval: None,
             },
             measurements: out.measurements,
             verdict: Verdict::Discard,
             verdict_reason: String::new(),
             supersedes,
+            round: None,
             slots: out.slots,
             quality: out.quality,
             started_at,
@@ -531,6 +665,11 @@ impl Runner<'_> {
             startup_s: out.startup_s,
             measure_s: out.measure_s,
         };
+        if line.status == Status::Ok && !evidence::same_as_defaults(&line) {
+            let ev = LogEvidence::of(&self.history, &c.objective, c.race.confidence);
+            let b = evidence::block(&line, &c.objective);
+            line.objective.interval = ev.interval_for(&self.history, &line, Some(&b));
+        }
         self.judge(&mut line);
         line
     }
@@ -590,7 +729,7 @@ impl Oracle for Runner<'_> {
         self.check_stop()?;
         self.maybe_anchor()?;
         self.check_stop()?;
-        let line = self.run_trial(cfg, Role::Search, Vec::new())?;
+        let line = self.run_trial(cfg, Role::Search, Vec::new(), None)?;
         let c = Self::cost_of(&line);
         self.told.insert(p.clone(), c);
         Ok(c)

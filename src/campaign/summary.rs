@@ -113,6 +113,10 @@ pub struct CampaignSummary {
     pub builds: Vec<String>,
     /// The backend's server name (`llama-server`), for "over X's defaults".
     pub server: String,
+    /// What the evidence supports (the race's reading), if the defaults were measured.
+    pub decision: Option<super::decision::Decision>,
+    /// The command to paste: the recommended configuration's, or the defaults'.
+    pub paste: Option<String>,
 }
 
 fn row(t: &TrialLine) -> Row {
@@ -173,6 +177,7 @@ pub fn summarize(name: &str, h: &History) -> CampaignSummary {
     rows.extend(h.trials.iter().filter(|t| !shown.contains(&t.id)).map(row));
     let winner = h.winner().map(|w| winner(h, w));
     let (startup_s, measure_s) = h.time_split_s();
+    let decision = super::decision::decide(h);
     let mut builds: Vec<String> = h.trials.iter().map(|t| t.server.build.clone()).collect();
     builds.sort();
     builds.dedup();
@@ -214,6 +219,11 @@ pub fn summarize(name: &str, h: &History) -> CampaignSummary {
             measure_s,
         },
         builds,
+        paste: decision
+            .as_ref()
+            .and_then(|d| d.recommend.as_ref().map(|r| r.command.clone()))
+            .or_else(|| h.default_trial().map(|d| d.command.clone())),
+        decision,
     }
 }
 

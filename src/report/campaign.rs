@@ -163,6 +163,86 @@ fn winner_text(w: &Winner, objective: &str, server: &str) -> String {
     o
 }
 
+fn contender_line(c: &crate::campaign::decision::Contender) -> String {
+    let iv = c.interval.map_or_else(
+        || "no interval".into(),
+        |iv| {
+            format!(
+                "gain {}, P(better than the defaults) {:.0}%",
+                iv.label(),
+                iv.p_better * 100.0
+            )
+        },
+    );
+    format!(
+        "`{}` (trial {}): {iv}; {} measurement(s), {} repeats",
+        c.config, c.id, c.measurements, c.repeats
+    )
+}
+
+/// The evidence section: the decision, the best with its interval, how it
+/// was raced, and a lossy configuration that was faster but not admitted.
+fn decision_text(d: &crate::campaign::decision::Decision, server: &str) -> String {
+    let mut o = String::from("\nEvidence:\n");
+    let _ = writeln!(o, "  Decision: {}", d.why);
+    if let Some(b) = &d.best {
+        let _ = writeln!(o, "  Best tested: {}", contender_line(b));
+        if let Some(q) = &b.quality {
+            let _ = writeln!(
+                o,
+                "    quality: top-1 agreement {:.0}% (needs {:.0}% when lossy), mean KL {:.4} nats",
+                q.top1_agreement * 100.0,
+                d.min_top1 * 100.0,
+                q.mean_kl_nats
+            );
+        }
+    } else {
+        let _ = writeln!(o, "  Best tested: {server}'s defaults");
+    }
+    if d.rounds > 0 {
+        let _ = writeln!(
+            o,
+            "  Race: {} rounds against {}; {}",
+            d.rounds,
+            if d.raced_against.is_empty() {
+                "-".to_string()
+            } else {
+                d.raced_against.join(", ")
+            },
+            if d.separated {
+                "the best is separated from the rest"
+            } else {
+                "cannot separate the best from every other contestant"
+            }
+        );
+    }
+    if let Some(f) = &d.faster_but_lossy {
+        let q = f.quality.map_or_else(
+            || "quality not sampled".into(),
+            |q| format!("top-1 agreement {:.0}%", q.top1_agreement * 100.0),
+        );
+        let _ = writeln!(
+            o,
+            "  Faster but changes the output: `{}` ({}, {q}); not pasted",
+            f.config,
+            f.interval.map_or_else(|| "?".into(), |iv| iv.label())
+        );
+    }
+    if let Some(r) = &d.recommend {
+        if d.best.as_ref().is_some_and(|b| b.id != r.id) {
+            let _ = writeln!(o, "  Recommended instead: {}", contender_line(r));
+        }
+    }
+    let _ = writeln!(
+        o,
+        "  Noise: {:.1}% a repeat within a server start, {:.1}% between starts ({:.0}% intervals)",
+        d.noise_within * 100.0,
+        d.noise_between * 100.0,
+        d.confidence * 100.0
+    );
+    o
+}
+
 /// The campaign's report as a document: the header, the trials table,
 /// drift, the winner with the command line to paste, where the time went.
 pub fn document(s: &CampaignSummary) -> Document {
@@ -183,8 +263,14 @@ pub fn document(s: &CampaignSummary) -> Document {
     match &s.winner {
         Some(w) => {
             after.push_str(&winner_text(w, &s.objective, &s.server));
+            if let Some(dec) = &s.decision {
+                after.push_str(&decision_text(dec, &s.server));
+            }
             d.text(after);
-            d.code("\nPaste:", w.command.clone());
+            d.code(
+                "\nPaste:",
+                s.paste.clone().unwrap_or_else(|| w.command.clone()),
+            );
         }
         None => {
             after.push_str("No configuration was fully measured yet.\n");

@@ -10,6 +10,8 @@
 //! - [`solver`]: simulated annealing (argmin) over the lattice;
 //! - [`plan`]: `--dry-run`: what the budget allows and what it would cost;
 //! - [`quality`]: the quality guard (top-k divergence from the defaults);
+//! - [`stats`]: intervals on paired log ratios, measured noise, drift, the race;
+//! - [`replay`]: an evaluator that replays a recorded grid (solver benchmarks);
 //! - [`fake`]: a scripted evaluator for fast, deterministic tests.
 
 pub mod fake;
@@ -18,10 +20,12 @@ pub mod objective;
 pub mod overrides;
 pub mod plan;
 pub mod quality;
+pub mod replay;
 pub mod server_eval;
 pub mod solver;
 pub mod space;
 pub mod spec;
+pub mod stats;
 pub mod trial;
 
 impl TuneError {

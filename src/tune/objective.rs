@@ -130,6 +130,38 @@ impl Objective {
         Some(log_sum.exp())
     }
 
+    /// Log performance of each repeat: the weighted mean of `ln(value)` over
+    /// the terms (times negated), so the difference of two configurations'
+    /// means is the log of their score ratio. Repeats are matched by index
+    /// (every repeat measures every term); a repeat with a value that is not
+    /// positive is left out.
+    pub fn log_perf(&self, m: &Measurements) -> Vec<f64> {
+        let total: f64 = self.terms.iter().map(|t| t.weight).sum();
+        let stats: Option<Vec<_>> = self.terms.iter().map(|t| m.get(&t.probe.key())).collect();
+        let Some(stats) = stats.filter(|_| total > 0.0) else {
+            return Vec::new();
+        };
+        let n = stats.iter().map(|s| s.samples.len()).min().unwrap_or(0);
+        (0..n)
+            .filter_map(|k| {
+                let mut sum = 0.0;
+                for (t, s) in self.terms.iter().zip(&stats) {
+                    let v = s.samples[k];
+                    if v.is_nan() || v <= 0.0 {
+                        return None;
+                    }
+                    let sign = if t.probe.higher_is_better() {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                    sum += t.weight / total * sign * v.ln();
+                }
+                Some(sum)
+            })
+            .collect()
+    }
+
     /// Relative noise of a score: the largest noise ([`crate::trial::Stat::noise`]) of its terms.
     pub fn noise(&self, m: &Measurements) -> f64 {
         self.terms
@@ -198,5 +230,9 @@ mod tests {
         );
         assert!(Objective::from_label("speed").is_none());
         assert_eq!(o.value(&better), None);
+        // Log performance per repeat: the score's log, term by term.
+        let lp = o.log_perf(&better)[0] - o.log_perf(&reference)[0];
+        assert_relative_eq!(lp, 2f64.ln(), epsilon = 1e-12);
+        assert!(o.log_perf(&m(&[("ttft_s@512", 1.0)])).is_empty());
     }
 }

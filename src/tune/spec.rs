@@ -61,6 +61,16 @@ struct RawSpec {
     anchor: RawAnchor,
     #[serde(default)]
     quality: RawQuality,
+    #[serde(default)]
+    race: RawRace,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRace {
+    finalists: Option<u32>,
+    rounds: Option<u32>,
+    confidence: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -107,6 +117,7 @@ struct RawQuality {
     prompts: Option<Vec<String>>,
     n_predict: Option<u64>,
     n_probs: Option<u32>,
+    min_top1: Option<f64>,
 }
 
 /// Where the hardware description comes from.
@@ -148,7 +159,8 @@ pub struct Budget {
 pub struct Anchor {
     /// Re-measure the anchor after this many trials (0: never).
     pub every: u32,
-    /// Relative change of the anchor's score that counts as drift.
+    /// Smallest relative change of the re-measured defaults worth re-running
+    /// for (0.05 = 5%); the change must also be beyond the measured noise.
     pub drift: f64,
     /// After drift, wait this long before measuring the anchor again, seconds.
     pub settle_s: f64,
@@ -192,6 +204,32 @@ pub struct Campaign {
     pub quality: Option<QualityProbe>,
     /// Measure every configuration in lattice order instead of searching.
     pub grid: bool,
+    /// The final race and the confidence of every comparison.
+    pub race: Race,
+    /// Least top-1 agreement with the defaults a lossy configuration needs
+    /// to be recommended (0.95 = 95% of positions choose the same token).
+    pub min_top1: f64,
+}
+
+/// The final race: the finalists and the defaults re-measured interleaved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Race {
+    /// Best configurations of the search that race the defaults (0: no race).
+    pub finalists: u32,
+    /// Most rounds (each round measures every contestant once).
+    pub rounds: u32,
+    /// Two-sided confidence of every interval and test (0.95).
+    pub confidence: f64,
+}
+
+impl Default for Race {
+    fn default() -> Self {
+        Race {
+            finalists: 3,
+            rounds: 8,
+            confidence: 0.95,
+        }
+    }
 }
 
 /// Default quality prompts: fixed text, so every trial answers the same.
@@ -281,12 +319,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         budget,
         anchor: Anchor {
             every: raw.anchor.every.unwrap_or(5),
-            drift: raw.anchor.drift.unwrap_or(0.15),
+            drift: raw.anchor.drift.unwrap_or(0.05),
             settle_s: raw.anchor.settle_s.unwrap_or(15.0).clamp(0.0, 3600.0),
             retries: raw.anchor.retries.unwrap_or(2),
         },
         quality: parse_quality(&raw.quality),
         grid: false,
+        race: parse_race(path, text, &raw.race)?,
+        min_top1: match raw.quality.min_top1 {
+            Some(m) if !(0.0..=1.0).contains(&m) => {
+                let at = text.find("min_top1").unwrap_or(0);
+                return Err(spec_err(
+                    path,
+                    text,
+                    at,
+                    "quality.min_top1 must be in [0, 1] (0.95 = 95% top-1 agreement)".into(),
+                ));
+            }
+            Some(m) => m,
+            None => 0.95,
+        },
     })
 }
 
@@ -350,6 +402,28 @@ fn parse_budget(path: &Path, text: &str, b: &RawBudget) -> Result<Budget, TuneEr
         repeats,
         screen_repeats,
         screen_margin,
+    })
+}
+
+fn parse_race(path: &Path, text: &str, r: &RawRace) -> Result<Race, TuneError> {
+    let d = Race::default();
+    let confidence = r.confidence.unwrap_or(d.confidence);
+    if !(0.5..1.0).contains(&confidence) {
+        let at = text.find("[race]").unwrap_or(0);
+        return Err(spec_err(
+            path,
+            text,
+            at,
+            "race.confidence must be in [0.5, 1) (0.95 = 95%)".into(),
+        ));
+    }
+    Ok(Race {
+        finalists: r.finalists.unwrap_or(d.finalists),
+        rounds: r
+            .rounds
+            .unwrap_or(d.rounds)
+            .max(crate::tune::stats::MIN_ROUNDS as u32),
+        confidence,
     })
 }
 

@@ -133,13 +133,24 @@ fn probed_machine() -> Option<(Machine, String)> {
     }
 }
 
-/// Check a model file before starting anything: the backend takes it, and
-/// the GGUF reader can give its shape for the ceilings (a file whose
-/// metadata the reader cannot turn into a shape is still benchmarked,
-/// without ceilings).
-fn check_model(backend: &dyn Backend, path: &Path) -> Result<Option<ModelShape>> {
+/// Check a model file before starting anything, reading its header once:
+/// the backend takes it; the GGUF reader gives its shape for the ceilings (a
+/// file whose metadata the reader cannot turn into a shape is still
+/// benchmarked, without ceilings) and what in it deserves a warning (no chat
+/// template for these server flags, a zero context or head count).
+fn check_model(
+    backend: &dyn Backend,
+    path: &Path,
+    server_args: &[String],
+    notes: &mut Vec<String>,
+) -> Result<Option<ModelShape>> {
     backend.check_model(path)?;
     let gguf = GgufModel::open(path)?;
+    notes.extend(crate::gguf::chat_template::missing_warning(
+        &gguf,
+        server_args,
+    ));
+    notes.extend(crate::gguf::shape::metadata_warnings(&gguf));
     Ok(crate::gguf::shape::model_shape(&gguf).ok())
 }
 
@@ -201,11 +212,7 @@ async fn run(
             (info, m, None)
         }
         (None, Some(model)) => {
-            let shape = check_model(a.backend.get(), model)?;
-            notes.extend(crate::gguf::chat_template::file_warning(model, &a.extra));
-            if let Ok(m) = GgufModel::open(model) {
-                notes.extend(crate::gguf::shape::metadata_warnings(&m));
-            }
+            let shape = check_model(a.backend.get(), model, &a.extra, &mut notes)?;
             let (info, m) = run_local(a, model, cfg, &mut ev).await?;
             (info, m, shape)
         }

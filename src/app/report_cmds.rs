@@ -15,7 +15,7 @@ use crate::report::doc::{Document, Table};
 use crate::report::format::Format;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `rooftune report`
 pub fn report(a: &ReportArgs) -> Result<ExitCode> {
@@ -57,10 +57,9 @@ pub fn report(a: &ReportArgs) -> Result<ExitCode> {
     Ok(ExitCode::OK)
 }
 
+/// The campaign a log belongs to: its folder's name.
 fn campaign_name(log: &Path) -> String {
-    log.parent()
-        .and_then(|d| d.file_name())
-        .map_or("campaign".into(), |f| f.to_string_lossy().into_owned())
+    super::tune_cmds::display_name(&log.display().to_string())
 }
 
 /// The campaign report with its charts.
@@ -226,7 +225,7 @@ pub fn bench_document(v: &Value) -> Document {
 /// `rooftune campaign export NAME --systemd|--launchd|--shell`
 pub fn export(a: &ExportArgs) -> Result<ExitCode> {
     let sink = Sink::open(&a.out)?;
-    let log = resolve_log(&a.name, &a.dir);
+    let log = super::tune_cmds::resolve(&a.name, &a.dir);
     let h = History::read(&log)?;
     let name = campaign_name(&log);
     let Some(w) = h.winner() else {
@@ -255,15 +254,4 @@ pub fn export(a: &ExportArgs) -> Result<ExitCode> {
     };
     sink.write(&text)?;
     Ok(ExitCode::OK)
-}
-
-fn resolve_log(name: &str, dir: &Path) -> PathBuf {
-    let p = Path::new(name);
-    if p.is_file() {
-        p.to_path_buf()
-    } else if p.join(LOG_FILE).is_file() {
-        p.join(LOG_FILE)
-    } else {
-        dir.join(name).join(LOG_FILE)
-    }
 }

@@ -393,7 +393,7 @@ pub fn log_bench(
 
 /// Where a campaign's log is: a `trials.jsonl`, a folder holding one, or a
 /// name under `dir`.
-fn resolve(name: &str, dir: &Path) -> PathBuf {
+pub(super) fn resolve(name: &str, dir: &Path) -> PathBuf {
     let p = Path::new(name);
     if p.is_file() {
         p.to_path_buf()
@@ -404,7 +404,7 @@ fn resolve(name: &str, dir: &Path) -> PathBuf {
     }
 }
 
-fn display_name(name: &str) -> String {
+pub(super) fn display_name(name: &str) -> String {
     let p = Path::new(name);
     let p = if p.file_name().is_some_and(|f| f == LOG_FILE) {
         p.parent().unwrap_or(p)

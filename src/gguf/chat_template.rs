@@ -43,12 +43,6 @@ pub fn missing_warning(m: &GgufModel, server_args: &[String]) -> Option<String> 
     ))
 }
 
-/// [`missing_warning`] for a file by path; `None` too when it cannot be read
-/// (whoever opens it next reports that).
-pub fn file_warning(path: &std::path::Path, server_args: &[String]) -> Option<String> {
-    missing_warning(&GgufModel::open(path).ok()?, server_args)
-}
-
 /// The flags to suggest for an architecture (llama.cpp's built-in names).
 fn hint_for(arch: &str) -> &'static str {
     if arch.starts_with("gemma") {

@@ -165,6 +165,25 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
 }
 
+// Helpers for `Backend::start_value`: pick among a flag's values.
+/// Index of the numeric value nearest `want`, not above `at_most`.
+pub fn nearest(values: &[String], want: f64, at_most: Option<f64>) -> Option<usize> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.parse::<f64>().ok().map(|x| (i, x)))
+        .filter(|(_, x)| at_most.is_none_or(|m| *x <= m))
+        .min_by(|a, b| (a.1 - want).abs().total_cmp(&(b.1 - want).abs()))
+        .map(|(i, _)| i)
+}
+
+/// Index of the first of `prefs` among `values`.
+pub fn word(values: &[String], prefs: &[&str]) -> Option<usize> {
+    prefs
+        .iter()
+        .find_map(|p| values.iter().position(|v| v == p))
+}
+
 /// The first extra argument that is one of `reserved` (`--port` or `--port=1`).
 pub fn reserved_in<'a>(extra: &'a [String], reserved: &[&str]) -> Option<&'a str> {
     extra.iter().map(String::as_str).find(|a| {

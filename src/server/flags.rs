@@ -55,8 +55,9 @@ pub struct FlagDef {
     pub removed: Option<String>,
 }
 
-/// An interaction between flags.
-#[derive(Debug, Clone, PartialEq)]
+/// An interaction between flags (a `[[rule]]` of the table, tagged by `kind`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
 pub enum Rule {
     /// `small <= large`, with server defaults for unset flags.
     AtMost {
@@ -83,7 +84,10 @@ pub enum Rule {
         why: String,
     },
     /// A thread count above the machine's physical cores.
-    ThreadsAtMostCores(String),
+    ThreadsAtMostCores {
+        /// The thread-count flag.
+        flag: String,
+    },
 }
 
 /// The values of a configuration, as the rules read them.
@@ -124,7 +128,7 @@ struct FileForm {
     #[serde(default)]
     flag: Vec<FlagRow>,
     #[serde(default)]
-    rule: Vec<RuleRow>,
+    rule: Vec<Rule>,
 }
 
 #[derive(Deserialize)]
@@ -143,27 +147,6 @@ struct FlagRow {
     #[serde(default)]
     note: String,
     removed: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
-enum RuleRow {
-    AtMost {
-        small: String,
-        large: String,
-        small_default: i64,
-        large_default: i64,
-    },
-    Needs {
-        flag: String,
-        plain: Vec<String>,
-        needs: String,
-        forbidden: String,
-        why: String,
-    },
-    ThreadsAtMostCores {
-        flag: String,
-    },
 }
 
 impl FlagTable {
@@ -203,37 +186,7 @@ impl FlagTable {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let rules = form
-            .rule
-            .into_iter()
-            .map(|r| match r {
-                RuleRow::AtMost {
-                    small,
-                    large,
-                    small_default,
-                    large_default,
-                } => Rule::AtMost {
-                    small,
-                    large,
-                    small_default,
-                    large_default,
-                },
-                RuleRow::Needs {
-                    flag,
-                    plain,
-                    needs,
-                    forbidden,
-                    why,
-                } => Rule::Needs {
-                    flag,
-                    plain,
-                    needs,
-                    forbidden,
-                    why,
-                },
-                RuleRow::ThreadsAtMostCores { flag } => Rule::ThreadsAtMostCores(flag),
-            })
-            .collect();
+        let rules = form.rule;
         Ok(FlagTable {
             backend: form.backend,
             flags,
@@ -344,7 +297,7 @@ fn check_rule(rule: &Rule, c: &dyn FlagValues, cores: u32) -> Option<String> {
             (!plain.iter().any(|p| p == v) && c.value(needs) == Some(forbidden.as_str()))
                 .then(|| format!("invalid: {flag} {v} with {needs} {forbidden}: {why}"))
         }
-        Rule::ThreadsAtMostCores(f) => {
+        Rule::ThreadsAtMostCores { flag: f } => {
             let t = c.int(f)?;
             (t > cores as i64 && cores > 0).then(|| {
                 format!(

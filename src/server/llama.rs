@@ -7,7 +7,7 @@
 //! same endpoint for `n_probs` top-k log-probabilities. Its flags are the
 //! data in `backends/llama-server.toml`.
 
-use super::backend::{self, Backend, LaunchConfig, QualityRequest, StartHints};
+use super::backend::{self, nearest, word, Backend, LaunchConfig, QualityRequest, StartHints};
 use super::client::Dialect;
 use super::flags::FlagTable;
 use super::logscan::{self, StartupFacts};
@@ -136,24 +136,6 @@ impl Backend for LlamaServer {
             _ => word(v, &["default", "auto", "false"]),
         }
     }
-}
-
-/// Index of the numeric value nearest `want`, not above `at_most`.
-pub fn nearest(values: &[String], want: f64, at_most: Option<f64>) -> Option<usize> {
-    values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.parse::<f64>().ok().map(|x| (i, x)))
-        .filter(|(_, x)| at_most.is_none_or(|m| *x <= m))
-        .min_by(|a, b| (a.1 - want).abs().total_cmp(&(b.1 - want).abs()))
-        .map(|(i, _)| i)
-}
-
-/// Index of the first of `prefs` among `values`.
-pub fn word(values: &[String], prefs: &[&str]) -> Option<usize> {
-    prefs
-        .iter()
-        .find_map(|p| values.iter().position(|v| v == p))
 }
 
 /// `completion_probabilities` of a `/completion` answer (b11434 shape:

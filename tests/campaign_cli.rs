@@ -2,17 +2,13 @@
 //! and `campaign list|show|compare` commands on logs the campaign loop wrote
 //! (with the scripted fake evaluator; the real server is in `tune_server.rs`).
 
+mod campaign_support;
+
 use assert_cmd::Command;
+use campaign_support::{run_fake_campaign, Paths};
 use predicates::prelude::*;
-use rooftune::campaign::record::{HardwareInfo, ModelInfo};
-use rooftune::campaign::runner::{self, Setup};
-use rooftune::cancel::Cancel;
-use rooftune::tune::fake::{FakeEvaluator, Script};
-use rooftune::tune::plan::Feasibility;
-use rooftune::tune::space::MachineFacts;
-use rooftune::tune::spec;
+use rooftune::tune::fake::Script;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A small JSON-schema checker: type, const, enum, required, properties,
@@ -117,33 +113,11 @@ settle_s = 0
 "#;
 
 fn write_campaign(dir: &Path, name: &str, spec_text: &str, script: Script) {
-    let spec_path = dir.join(format!("{name}.toml"));
-    std::fs::write(&spec_path, spec_text).unwrap();
-    let campaign = spec::load(&spec_path).unwrap();
-    let setup = Setup {
-        log_path: dir.join(name).join("trials.jsonl"),
-        resume: false,
-        feasibility: Feasibility {
-            backend: rooftune::server::BackendKind::Llama,
-            machine: MachineFacts { physical_cores: 2 },
-            min_ctx: 0,
-            shape: None,
-            memory_bytes: None,
-            headroom_bytes: 0.0,
-        },
-        campaign,
-        accelerated: false,
-        hardware: HardwareInfo::default(),
-        model: ModelInfo {
-            path: "m.gguf".into(),
-            ..Default::default()
-        },
-        ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), 500.0)]),
-        server_bin: "llama-server".into(),
+    let paths = Paths {
+        model: "m.gguf",
+        server_bin: "llama-server",
     };
-    let flag = Cancel::new();
-    let mut fake = FakeEvaluator::new(script, flag.clone());
-    runner::run(&setup, &mut fake, &flag, &mut |_| {}).unwrap();
+    run_fake_campaign(dir, name, spec_text, script, 500.0, paths);
 }
 
 fn script() -> Script {

@@ -6,15 +6,11 @@
 //! SVG files beside it; the winner exports as a systemd unit, a launchd
 //! plist (well-formed XML) and a shell script.
 
+mod campaign_support;
+
 use assert_cmd::Command;
-use rooftune::campaign::record::{HardwareInfo, ModelInfo};
-use rooftune::campaign::runner::{self, Setup};
-use rooftune::cancel::Cancel;
-use rooftune::tune::fake::{FakeEvaluator, Script};
-use rooftune::tune::plan::Feasibility;
-use rooftune::tune::space::MachineFacts;
-use rooftune::tune::spec;
-use std::collections::BTreeMap;
+use campaign_support::{run_fake_campaign, Paths};
+use rooftune::tune::fake::Script;
 use std::path::Path;
 
 const SPEC: &str = r#"
@@ -39,40 +35,17 @@ fn write_campaign(dir: &Path) -> std::path::PathBuf {
 }
 
 fn write_campaign_with_ceiling(dir: &Path, ceiling: f64) -> std::path::PathBuf {
-    let spec_path = dir.join("demo.toml");
-    std::fs::write(&spec_path, SPEC).unwrap();
-    let campaign = spec::load(&spec_path).unwrap();
-    let setup = Setup {
-        log_path: dir.join("demo").join("trials.jsonl"),
-        resume: false,
-        feasibility: Feasibility {
-            backend: rooftune::server::BackendKind::Llama,
-            machine: MachineFacts { physical_cores: 2 },
-            min_ctx: 0,
-            shape: None,
-            memory_bytes: None,
-            headroom_bytes: 0.0,
-        },
-        campaign,
-        accelerated: false,
-        hardware: HardwareInfo::default(),
-        model: ModelInfo {
-            path: "/models/m.gguf".into(),
-            ..Default::default()
-        },
-        ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), ceiling)]),
-        server_bin: "/opt/llama/bin/llama-server".into(),
-    };
-    let flag = Cancel::new();
     let script = Script {
         effects: vec![("-t".into(), "2".into(), 1.9)],
         noise: 0.02,
         crash_when: vec![("-ub".into(), "128".into())],
         ..Script::default()
     };
-    let mut fake = FakeEvaluator::new(script, flag.clone());
-    runner::run(&setup, &mut fake, &flag, &mut |_| {}).unwrap();
-    dir.join("demo")
+    let paths = Paths {
+        model: "/models/m.gguf",
+        server_bin: "/opt/llama/bin/llama-server",
+    };
+    run_fake_campaign(dir, "demo", SPEC, script, ceiling, paths)
 }
 
 fn rooftune() -> Command {

@@ -62,6 +62,35 @@ fn a_hung_request_is_a_timeout() {
     assert_eq!(status, Status::Timeout, "{why}");
 }
 
+/// A binary that starts serving when asked for `--help` (some wrappers do)
+/// costs rooftune a bounded wait, not a hang, and is not left running.
+#[test]
+fn a_binary_that_serves_on_help_is_killed_and_the_campaign_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("help.pid");
+    let out = Command::cargo_bin("rooftune")
+        .unwrap()
+        .timeout(Duration::from_secs(120))
+        .env("FAKE_MODE", "serve_on_help")
+        .env("FAKE_HELP_PIDFILE", &pidfile)
+        .arg("tune")
+        .arg(spec(dir.path()))
+        .arg("--server-bin")
+        .arg(fake_server())
+        .args(["--timeout", "30s"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    let pid = read_pid(&pidfile, Duration::from_secs(1)).expect("--help was asked");
+    assert!(
+        gone_within(pid, Duration::from_secs(5)),
+        "the --help process was left running"
+    );
+    let h = History::read(&dir.path().join("faults/trials.jsonl")).unwrap();
+    assert_eq!(h.trials[0].status, Status::Ok, "{e}");
+}
+
 #[test]
 fn an_allocation_failure_or_a_sigkill_is_an_oom() {
     let (status, why) = first_status("oom_load");

@@ -111,16 +111,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The binary's `--help`, when it lists flags (a binary that prints none
     /// tells us nothing, so nothing is rejected on it).
     fn help_text(&self, bin: &Path) -> Option<String> {
-        let o = std::process::Command::new(bin)
-            .arg("--help")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .ok()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let text =
+            super::supervise::ask(bin, &["--help"], std::time::Duration::from_secs(10)).ok()?;
         let known = self.known_flags(&text);
         known.iter().any(|f| f == self.model_flag()).then_some(text)
     }

@@ -171,39 +171,10 @@ fn from_cache(dir: &Path, name: &str) -> Option<PathBuf> {
 /// A binary that does not answer yields `unknown (...)` rather than an error:
 /// the version is recorded, not required.
 pub fn version(bin: &Path) -> String {
-    let mut child = match std::process::Command::new(bin)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
+    let text = match super::supervise::ask(bin, &["--version"], Duration::from_secs(10)) {
+        Ok(t) => t,
         Err(e) => return format!("unknown ({e})"),
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return "unknown (--version did not answer in 10 s)".into();
-            }
-        }
-    }
-    let out = match child.wait_with_output() {
-        Ok(o) => o,
-        Err(e) => return format!("unknown ({e})"),
-    };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)

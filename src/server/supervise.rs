@@ -82,6 +82,61 @@ fn new_log_path(dir: &Path, name: &str) -> Result<PathBuf, ServerError> {
     Ok(dir.join(format!("{name}-{stamp}-{}-{n}.log", std::process::id())))
 }
 
+/// Run `program args` briefly (`--version`, `--help`) and return what it
+/// printed, stdout then stderr. It runs in its own process group with output
+/// to a scratch file (a wrapper's grandchild cannot hold a pipe open, a long
+/// help text cannot fill one); past `timeout` the whole group is killed and
+/// the answer is a `TimedOut` error. A binary that starts serving when asked
+/// for help (some wrappers do) therefore costs `timeout`, never a hang and
+/// never a leftover process.
+pub fn ask(program: &Path, args: &[&str], timeout: Duration) -> std::io::Result<String> {
+    use std::os::unix::process::CommandExt;
+    let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let scratch = std::env::temp_dir().join(format!("rooftune-ask-{}-{n}", std::process::id()));
+    let file = std::fs::File::create(&scratch)?;
+    let result = (|| {
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file.try_clone()?)
+            .process_group(0);
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: as in `Process::spawn`: only async-signal-safe calls.
+        unsafe {
+            cmd.pre_exec(move || child_setup(parent, None));
+        }
+        let mut child = cmd.spawn()?;
+        let pid = child.id() as libc::pid_t;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if child.try_wait()?.is_some() {
+                // Anything it left behind in its group goes too.
+                // SAFETY: signalling our own child's process group.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                return std::fs::read(&scratch).map(|b| String::from_utf8_lossy(&b).into_owned());
+            }
+            if Instant::now() >= deadline {
+                // SAFETY: as above.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "`{} {}` did not answer in {} s",
+                        program.display(),
+                        args.join(" "),
+                        timeout.as_secs()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })();
+    let _ = std::fs::remove_file(&scratch);
+    result
+}
+
 /// A spawned server process in its own process group. Dropping it stops it.
 #[derive(Debug)]
 pub struct Process {
@@ -619,6 +674,33 @@ mod tests {
         // The whole group (the shell and its `sleep` children) is gone.
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(live_in_group(pid), 0);
+    }
+
+    #[test]
+    fn ask_returns_output_and_kills_what_does_not_answer() {
+        let sh = Path::new("/bin/sh");
+        let out = ask(
+            sh,
+            &["-c", "echo out; echo err >&2"],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert!(out.contains("out") && out.contains("err"), "{out}");
+        // A binary that serves instead of answering: killed, group and all.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("echo $$ > {}; sleep 30 & wait", pidfile.display());
+        let e = ask(sh, &["-c", &script], Duration::from_millis(500)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        let pgid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        #[cfg(target_os = "linux")]
+        assert_eq!(live_in_group(pgid), 0, "the whole group is gone");
+        let _ = pgid;
     }
 
     #[test]

@@ -4,7 +4,8 @@
 FAKE_MODE picks the behaviour: ok, crash_load, load_error, never_ready,
 hang, early, malformed, crash_request, no_tokenize, oom_load (an allocation
 failure in the log, then abort), killed_load (SIGKILL, as the OOM killer does),
-echo_auth (every POST answers 401 echoing the request's headers, as some
+serve_on_help (`--help` starts serving, as some wrappers
+do), echo_auth (every POST answers 401 echoing the request's headers, as some
 proxies do). FAKE_PIDFILE gets our pid.
 FAKE_API_KEY makes every POST require `Authorization: Bearer <key>`.
 """
@@ -16,7 +17,16 @@ args = sys.argv[1:]
 if "--version" in args:
     print("version: fake 1 (build 0)")
     sys.exit(0)
+if "--help" in args and mode != "serve_on_help":
+    # No flag lines: rooftune then rejects no extra flag on this binary.
+    print("fake llama-server for tests")
+    sys.exit(0)
 port = int(args[args.index("--port") + 1]) if "--port" in args else 8080
+if "--help" in args:
+    port = 0  # serve_on_help: always binds, so it really does hang
+    if os.environ.get("FAKE_HELP_PIDFILE"):
+        with open(os.environ["FAKE_HELP_PIDFILE"], "w") as f:
+            f.write(str(os.getpid()))
 if os.environ.get("FAKE_PIDFILE"):
     with open(os.environ["FAKE_PIDFILE"], "w") as f:
         f.write(str(os.getpid()))

@@ -46,7 +46,7 @@ pub enum Command {
     Session(SessionCommand),
     /// Replay a session against a server turn by turn, prompt cache on and/or off, and explain each cache miss.
     Replay(ReplayArgs),
-    /// A campaign or a `bench --json` result as a self-contained HTML page with charts (or Markdown).
+    /// A campaign, or a `bench`, `replay` or `logs analyze` JSON result, as a self-contained HTML page with charts (or Markdown).
     Report(ReportArgs),
     /// Agents' usage logs (Codex CLI, Claude Code) and request logs: where an agent's time goes.
     #[command(subcommand)]
@@ -159,7 +159,7 @@ pub struct ReplayArgs {
 /// `rooftune report`
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench --json` file.
+    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench`, `replay` or `logs analyze` JSON file.
     pub path: std::path::PathBuf,
     /// Output format (default html) and file.
     #[command(flatten)]

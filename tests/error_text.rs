@@ -174,6 +174,12 @@ fn user_facing_errors() {
             2,
         ),
         ("hw_show_unknown", &["hw", "show", "rtx-9090"], &[], 2),
+        (
+            "report_not_a_result",
+            &["report", "x.json", "-o", "r.html"],
+            &[("x.json", b"{\"runs\": 3}")],
+            1,
+        ),
     ];
     for (name, args, files, code) in cases {
         check(name, args, files, *code);

@@ -15,6 +15,9 @@ pub mod predict;
 pub mod probe;
 pub mod published;
 pub mod replay;
+pub mod replay_charts;
+pub mod saved;
+pub mod time_chart;
 
 use serde::Serialize;
 use tabled::builder::Builder;

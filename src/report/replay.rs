@@ -231,6 +231,11 @@ pub fn document(r: &ReplayReport) -> Document {
         kv.push(("predicted TTFT from".into(), p.clone()));
     }
     d.kv(kv);
+    if let Ok(v) = serde_json::to_value(r) {
+        for c in super::replay_charts::all(&v) {
+            d.chart(c);
+        }
+    }
     for (i, run) in r.runs.iter().enumerate() {
         d.table(request_table(run, i + 1));
     }

@@ -7,6 +7,7 @@
 //! token at the change; and two conversations on one slot are told apart from
 //! two conversations on two slots.
 
+mod browser_support;
 #[macro_use]
 mod server_support;
 
@@ -131,6 +132,43 @@ fn reuse_keeps_the_shared_prefix_and_the_deepest_turn_starts_sooner() {
     let buckets = runs[0]["buckets"].as_array().unwrap();
     assert_eq!(buckets[0]["label"], "0-10k");
     assert_eq!(u(&buckets[0]["requests"]), 4);
+    report_of(dir.path(), &r, t_on, t_off);
+}
+
+/// `rooftune report REPLAY.json` on that replay: the TTFT and decode charts
+/// with one line per run, the wall-time bars, the buckets; the deepest
+/// turn's TTFT on each line is the one measured; nothing fetched; and the
+/// page renders in a browser.
+fn report_of(dir: &Path, r: &Value, t_on: f64, t_off: f64) {
+    let json = dir.join("replay.json");
+    std::fs::write(&json, serde_json::to_string(r).unwrap()).unwrap();
+    let html = dir.join("replay.html");
+    Command::cargo_bin("rooftune")
+        .unwrap()
+        .arg("report")
+        .arg(&json)
+        .arg("-o")
+        .arg(&html)
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 3, "TTFT, decode, wall time");
+    for want in [
+        "time to first token (s)",
+        "prompt depth (tokens)",
+        "decode (tok/s)",
+        "data-name=\"cache on\"",
+        "data-name=\"cache off\"",
+        "Where the time went",
+        "<td>0-10k</td>",
+    ] {
+        assert!(page.contains(want), "{want}");
+    }
+    for t in [t_on, t_off] {
+        assert!(page.contains(&format!(": {t:.2} s</title>")), "TTFT {t}");
+    }
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+    browser_support::browser_check(&html, 3);
 }
 
 /// Where each breaker must be found: field, and message or tool index

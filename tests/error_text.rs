@@ -180,6 +180,7 @@ fn user_facing_errors() {
             &[("x.json", b"{\"runs\": 3}")],
             1,
         ),
+        ("svg_without_charts", &["hw", "list", "--format", "svg"], &[], 1),
     ];
     for (name, args, files, code) in cases {
         check(name, args, files, *code);

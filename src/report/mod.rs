@@ -12,6 +12,7 @@ pub mod format;
 pub mod logs;
 pub mod matrix;
 pub mod predict;
+pub mod predict_charts;
 pub mod probe;
 pub mod published;
 pub mod replay;

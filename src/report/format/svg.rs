@@ -10,7 +10,7 @@ use std::fmt::Write;
 const W: f64 = 720.0;
 const H: f64 = 420.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 190.0;
+const RIGHT: f64 = 215.0;
 const TOP: f64 = 62.0;
 const BOTTOM: f64 = 58.0;
 /// Colours (Okabe-Ito, readable by colour-blind readers).
@@ -213,6 +213,32 @@ fn bar(
         );
     }
     o.push_str("</g>");
+}
+
+/// `--format svg`: a document's charts alone, one under another in one SVG
+/// image (tables and text are left out; a document without charts is an
+/// empty image, which `Sink` refuses before it gets here).
+pub struct Charts;
+
+impl super::Renderer for Charts {
+    fn render(&self, doc: &crate::report::doc::Document) -> String {
+        let charts: Vec<&Chart> = doc.charts().collect();
+        let total = H * charts.len() as f64;
+        let mut o = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {total}" width="{W}" height="{total}">"#
+        );
+        for (i, c) in charts.iter().enumerate() {
+            let inner = render(c);
+            // Nested `<svg>` placed by its y; the inner one keeps its viewBox.
+            let _ = write!(
+                o,
+                "{}",
+                inner.replacen("<svg ", &format!(r#"<svg y="{}" "#, H * i as f64), 1)
+            );
+        }
+        o.push_str("</svg>\n");
+        o
+    }
 }
 
 /// The chart as a standalone `<svg>` element.

@@ -92,6 +92,9 @@ fn campaign_report_is_one_offline_page_with_its_charts() {
         "Effect of -t",
         "<title>trial 1",
         "Paste:",
+        "<dt>winner command</dt><dd>/opt/llama/bin/llama-server -m /models/m.gguf",
+        "<dt>quality guard</dt>",
+        "<dt>calibration</dt><dd>none used: the ceilings are roofline bounds for profile",
     ] {
         assert!(page.contains(want), "{want}");
     }

@@ -97,22 +97,27 @@ pub fn campaign_document(name: &str, h: &History, s: &summary::CampaignSummary) 
         ),
         (
             "calibration".to_string(),
-            "none (the estimate band of the hardware family)".to_string(),
+            format!(
+                "none used: the ceilings are roofline bounds for profile `{}` (a calibration from `rooftune calibrate --save` changes `predict`'s estimates, not ceilings)",
+                t.map_or("-", |t| t.hardware.profile.as_str())
+            ),
         ),
     ];
     if let Some(w) = &s.winner {
         kv.push(("winner".into(), format!("trial {} `{}`", w.id, w.config)));
-        if let Some(q) = &w.quality {
-            kv.push((
-                "quality guard".into(),
-                format!(
+        kv.push((
+            "quality guard".into(),
+            match &w.quality {
+                Some(q) => format!(
                     "top-1 agreement {:.0}% over {} tokens, mean KL {:.4} nats",
                     q.top1_agreement * 100.0,
                     q.positions,
                     q.mean_kl_nats
                 ),
-            ));
-        }
+                None => "not sampled for the winner".into(),
+            },
+        ));
+        kv.push(("winner command".into(), w.command.clone()));
     }
     d.kv(kv);
     d.heading("Optimisation history");

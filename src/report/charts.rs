@@ -226,22 +226,18 @@ pub fn bench_depth(v: &Value) -> Option<Chart> {
         file,
         v["ceilings"]["hardware"].as_str().unwrap_or("no profile"),
         t["backend"].as_str().unwrap_or("?"),
-        t["version"]
-            .as_str()
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("")
+        short_build(t["version"].as_str().unwrap_or(""))
     );
-    let mut series = Vec::new();
-    if !ceiling.is_empty() {
-        series.push(Series::new("roofline ceiling", Style::Dashed, ceiling));
-    }
-    series.push(Series::new(
+    // Measured first (solid, circles), the ceiling second (dotted): the two
+    // differ in greyscale too.
+    let mut series = vec![Series::new(
         "measured median (min-max)",
         Style::Line,
         measured,
-    ));
+    )];
+    if !ceiling.is_empty() {
+        series.push(Series::new("roofline ceiling", Style::Dashed, ceiling));
+    }
     Some(Chart {
         id: "decode_depth".into(),
         title: "Decode against context depth".into(),

@@ -1,5 +1,7 @@
 //! The real binary: predict, matrix, speculate, lists, and bad input.
 
+mod browser_support;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
@@ -358,6 +360,10 @@ fn predict_draws_its_roofline_and_depth_charts() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Content-Security-Policy"));
     assert_eq!(html.matches("<svg").count(), 2);
     assert!(html.contains("decode: ceiling = bandwidth / bytes per token"));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("predict.html");
+    std::fs::write(&page, &html).unwrap();
+    browser_support::browser_check(&page, 2);
     // The text report stays text.
     assert!(!out("text").contains("<svg"));
 }

@@ -73,6 +73,9 @@ pub struct RequestResult {
     pub sent_at_s: f64,
     /// Request wall time, seconds.
     pub wall_s: f64,
+    /// The server slot that served it (from the server's log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u64>,
     /// Breakers the session says were injected here.
     pub injected: Vec<String>,
     /// What happened to the cache, and why.
@@ -208,6 +211,18 @@ pub fn body(r: &Request, opts: &Options) -> Value {
     b
 }
 
+/// The slot the log says took the request (`launch_slot_: id  N | task T |
+/// processing task`), the last one when several did.
+pub fn slot_of(log: &str) -> Option<u64> {
+    log.lines()
+        .rev()
+        .filter(|l| l.contains("launch_slot_") && l.contains("processing task"))
+        .find_map(|l| {
+            let rest = l.split("id").nth(1)?;
+            rest.split('|').next()?.trim().parse().ok()
+        })
+}
+
 /// The log written since `offset`, and the new offset.
 fn log_since(path: &PathBuf, offset: u64) -> (String, u64) {
     let Ok(mut f) = std::fs::File::open(path) else {
@@ -248,6 +263,9 @@ pub async fn run(
     let mut rendering_note = None;
     let mut served: Vec<&str> = Vec::new();
     let mut last_pos: BTreeMap<&str, usize> = BTreeMap::new();
+    // per conversation, the slot of its last request; per slot, the last conversation
+    let mut conv_slot: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut slot_conv: BTreeMap<u64, &str> = BTreeMap::new();
     let mut results = Vec::new();
     for r in &session.requests {
         if let (true, Some(at)) = (opts.keep_gaps, r.at_s) {
@@ -294,6 +312,14 @@ pub async fn run(
             o.dedup();
             o.len()
         });
+        let slot = log.as_deref().and_then(slot_of);
+        let slot_taken = conv_slot
+            .get(r.conversation.as_str())
+            .map(|s| slot_conv.get(s).is_some_and(|c| *c != r.conversation));
+        if let Some(s) = slot {
+            conv_slot.insert(&r.conversation, s);
+            slot_conv.insert(s, &r.conversation);
+        }
         let prev = session
             .previous_in_conversation(r.index)
             .map(|i| (&session.requests[i], rendered.get(&r.conversation)));
@@ -304,6 +330,7 @@ pub async fn run(
             n_slots: server.n_slots,
             n_ctx_slot: server.n_ctx_slot,
             others_since,
+            slot_taken,
             prompt_tokens: prompt,
             output_tokens: r.output_tokens.unwrap_or(opts.default_output_tokens),
         };
@@ -330,6 +357,7 @@ pub async fn run(
             output_tokens: rec.generated_tokens(),
             sent_at_s: rec.sent_at_s,
             wall_s: rec.end_s,
+            slot,
             injected: r.injected.clone(),
             explanation,
         };
@@ -348,6 +376,15 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::agentic::session::{Message, Sampling};
+
+    #[test]
+    fn slot_comes_from_the_launch_line() {
+        let log = "I slot get_availabl: id  1 | task -1 | selected slot by LCP similarity\n\
+                   I slot launch_slot_: id  1 | task -1 | sampler params:\n\
+                   I slot launch_slot_: id  1 | task 135 | processing task, is_child = 0\n";
+        assert_eq!(slot_of(log), Some(1));
+        assert_eq!(slot_of("nothing"), None);
+    }
 
     #[test]
     fn body_sends_the_cache_switch_the_server_understands() {

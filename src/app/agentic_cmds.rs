@@ -3,10 +3,13 @@
 //! TTFT, and whether prompt text may appear in the output).
 
 use super::build;
+use crate::agentic::import::{self, Agent, ImportOptions};
 use crate::agentic::replay::{self, Options, ReplayReport, RunReport, ServerSide};
 use crate::agentic::session::Session;
 use crate::agentic::synth::{self, SynthSpec};
-use crate::cli::{MachineArgs, ReplayArgs, ReuseArg, SessionCommand, SessionSynthArgs};
+use crate::cli::{
+    MachineArgs, ReplayArgs, ReuseArg, SessionCommand, SessionImportArgs, SessionSynthArgs,
+};
 use crate::exit::ExitCode;
 use crate::gguf::GgufModel;
 use crate::roofline::machine::Machine;
@@ -20,7 +23,48 @@ use std::time::Duration;
 pub fn session(c: SessionCommand) -> Result<ExitCode> {
     match c {
         SessionCommand::Synth(a) => session_synth(&a),
+        SessionCommand::Import(a) => session_import(&a),
     }
+}
+
+fn session_import(a: &SessionImportArgs) -> Result<ExitCode> {
+    let (client, path) = match (&a.codex, &a.claude_code) {
+        (Some(p), _) => (Agent::Codex, p),
+        (None, Some(p)) => (Agent::ClaudeCode, p),
+        (None, None) => anyhow::bail!("give --codex FILE or --claude-code FILE"),
+    };
+    let opts = ImportOptions {
+        chars_per_token: a.chars_per_token,
+        system_tokens: a.system_tokens,
+        name: a.name.clone(),
+    };
+    let im = import::import(client, path, &opts)?;
+    std::fs::write(&a.output, im.session.to_jsonl()).with_context(|| {
+        format!(
+            "-o {}: cannot write the session\n  (hint: check that the folder exists and is writable)",
+            a.output.display()
+        )
+    })?;
+    let mut convs: Vec<&str> = im
+        .session
+        .requests
+        .iter()
+        .map(|r| r.conversation.as_str())
+        .collect();
+    convs.sort_unstable();
+    convs.dedup();
+    // counts and sizes only: the log's text stays in the file the user owns
+    eprintln!(
+        "wrote {}: {} requests in {} conversation(s) from a {} log",
+        a.output.display(),
+        im.session.requests.len(),
+        convs.len(),
+        client.name()
+    );
+    for l in &im.filled {
+        eprintln!("  {l}");
+    }
+    Ok(ExitCode::OK)
 }
 
 fn session_synth(a: &SessionSynthArgs) -> Result<ExitCode> {

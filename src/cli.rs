@@ -141,12 +141,12 @@ pub enum ReuseArg {
 pub struct ReplayArgs {
     /// The session file (JSONL, docs/sessions.md).
     pub session: std::path::PathBuf,
-    /// GGUF model to serve with a llama-server that rooftune starts and stops.
+    /// GGUF model to serve with a llama-server that rooftune starts and stops (repeatable: each is a target).
     #[arg(long, value_name = "FILE.gguf")]
-    pub model: Option<std::path::PathBuf>,
-    /// Replay against a running OpenAI-compatible server instead (`http://HOST:PORT/v1`).
-    #[arg(long, value_name = "URL", conflicts_with = "server_bin")]
-    pub url: Option<String>,
+    pub model: Vec<std::path::PathBuf>,
+    /// A running OpenAI-compatible server (`http://HOST:PORT/v1`; repeatable: each is a target).
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
     /// `model` field sent with --url.
     #[arg(long, value_name = "NAME", requires = "url")]
     pub model_name: Option<String>,

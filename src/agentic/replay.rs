@@ -112,7 +112,8 @@ pub struct ReplayReport {
     pub requests: usize,
     /// Conversations in the session.
     pub conversations: usize,
-    /// What was replayed against (model file or URL).
+    /// What was replayed against (model files and URLs, comma-separated;
+    /// each run names its own).
     pub target: String,
     /// The server's command line, when rooftune started it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +133,8 @@ pub struct ReplayReport {
 /// One run with its summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunReport {
+    /// What it ran against (model file or URL).
+    pub target: String,
     /// The run.
     #[serde(flatten)]
     pub run: Run,
@@ -142,9 +145,10 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// Summarise a run.
-    pub fn new(run: Run) -> RunReport {
+    /// Summarise a run against `target`.
+    pub fn new(target: &str, run: Run) -> RunReport {
         RunReport {
+            target: target.to_string(),
             buckets: super::summary::buckets(&run.requests),
             wall: super::summary::wall_split(&run),
             run,

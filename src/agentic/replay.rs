@@ -227,6 +227,40 @@ pub fn slot_of(log: &str) -> Option<u64> {
         })
 }
 
+/// The session with `salt` first in every request's system prompt (or as a
+/// first system message): the same requests, sharing nothing with an
+/// earlier replay's cache.
+pub fn salted(session: &Session, salt: &str) -> Session {
+    let mut s = session.clone();
+    for r in &mut s.requests {
+        match r.messages.first_mut() {
+            Some(m) if m.role == "system" => {
+                let text = format!("{salt}\n{}", m.content_text());
+                m.content = Some(Value::String(text));
+            }
+            _ => r
+                .messages
+                .insert(0, super::session::Message::text("system", salt)),
+        }
+    }
+    s
+}
+
+/// A replay's figure for an agentic objective, seconds: median or p90 time to
+/// first token, or the total wait (sum of times to first token).
+pub fn figure(run: &Run, stat: crate::trial::AgenticStat) -> Option<f64> {
+    use crate::trial::AgenticStat;
+    let ttft: Vec<f64> = run.requests.iter().filter_map(|q| q.ttft_s).collect();
+    if ttft.len() < run.requests.len() || ttft.is_empty() {
+        return None;
+    }
+    match stat {
+        AgenticStat::TtftMedian => super::summary::median(&ttft),
+        AgenticStat::TtftP90 => super::summary::percentile(&ttft, 0.9),
+        AgenticStat::TotalWait => Some(ttft.iter().sum()),
+    }
+}
+
 /// The log written since `offset`, and the new offset.
 fn log_since(path: &PathBuf, offset: u64) -> (String, u64) {
     let Ok(mut f) = std::fs::File::open(path) else {

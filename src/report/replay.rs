@@ -4,7 +4,7 @@
 //! still carries it (the terminal, or `--show-text`).
 
 use super::doc::{Document, Table};
-use crate::agentic::explain::{Explanation, Verdict};
+use crate::agentic::explain::{Explanation, Field, Verdict};
 use crate::agentic::replay::{ReplayReport, RequestResult, RunReport};
 use crate::agentic::summary::Bucket;
 
@@ -257,7 +257,10 @@ pub fn miss_line(q: &RequestResult) -> Option<String> {
                 c.offset_bytes
             );
             if let Some(d) = &e.divergence {
-                s.push_str(&format!("\n    first differing token {} (byte {})", d.token, d.byte));
+                s.push_str(&format!(
+                    "\n    first differing token {} (byte {})",
+                    d.token, d.byte
+                ));
                 if let Some(k) = d.tokens_from_change {
                     s.push_str(&format!(", {k} tokens from the change"));
                 }
@@ -267,10 +270,20 @@ pub fn miss_line(q: &RequestResult) -> Option<String> {
             }
             Some(s)
         }
-        Verdict::ServerDropped => Some(format!(
-            "{head}: the client kept the prefix ({shared}) but the server reused {reused}: {}{injected}",
-            e.server_cause.map_or("unknown", |c| c.label())
-        )),
+        Verdict::ServerDropped => {
+            let cause = e.server_cause.map_or("unknown", |c| c.label());
+            Some(match e.client_change.as_ref().filter(|c| c.field != Field::Template) {
+                // an edit, and the server dropped even the part before it
+                Some(c) => format!(
+                    "{head}: the client changed {} in {}; of the prefix it kept ({shared}) the server reused {reused}: {cause}{injected}",
+                    c.field.label(),
+                    c.message.map_or("the prompt".into(), |m| format!("message {m}"))
+                ),
+                None => format!(
+                    "{head}: the client kept the prefix ({shared}) but the server reused {reused}: {cause}{injected}"
+                ),
+            })
+        }
         Verdict::Unknown => Some(format!("{head}: the server did not report reused tokens")),
         _ => None,
     }

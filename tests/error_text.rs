@@ -71,6 +71,30 @@ fn user_facing_errors() {
             2,
         ),
         (
+            "import_missing",
+            &["session", "import", "--codex", "none.jsonl", "-o", "s.jsonl"],
+            &[],
+            2,
+        ),
+        (
+            "import_not_json",
+            &["session", "import", "--claude-code", "t.jsonl", "-o", "s.jsonl"],
+            &[("t.jsonl", b"# not a transcript\n{}\n")],
+            2,
+        ),
+        (
+            "import_no_calls",
+            &["session", "import", "--codex", "r.jsonl", "-o", "s.jsonl"],
+            &[("r.jsonl", b"{\"timestamp\":\"2026-01-10T09:00:00.000Z\",\"type\":\"session_meta\",\"payload\":{}}\n")],
+            2,
+        ),
+        (
+            "import_chars_per_token",
+            &["session", "import", "--codex", "r.jsonl", "--chars-per-token", "0", "-o", "s.jsonl"],
+            &[("r.jsonl", b"{}\n")],
+            2,
+        ),
+        (
             "unknown_model",
             &["predict", "--hw", "m3-ultra-512", "--model", "glm-5.9"],
             &[],

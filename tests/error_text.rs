@@ -174,6 +174,30 @@ fn user_facing_errors() {
             2,
         ),
         ("hw_show_unknown", &["hw", "show", "rtx-9090"], &[], 2),
+        (
+            "cluster_one_host",
+            &["predict", "--model", "glm-5.1", "--cluster", "m3-ultra-512"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_unknown_link",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--link", "tb6"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_bad_tensor_split",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--tensor-split", "1,1,1"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_bad_link_latency",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--link-latency-ms=-1"],
+            &[],
+            2,
+        ),
     ];
     for (name, args, files, code) in cases {
         check(name, args, files, *code);

@@ -749,4 +749,21 @@ pub struct BenchArgs {
     /// Append this run to a campaign's log (a folder such as `experiments/NAME`), as a hand-run trial.
     #[arg(long, value_name = "DIR", conflicts_with = "url")]
     pub log: Option<std::path::PathBuf>,
+    /// Split the model across llama.cpp RPC workers (`host:port`, comma separated), passed to llama-server as `--rpc`.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        value_delimiter = ',',
+        conflicts_with = "url"
+    )]
+    pub rpc: Vec<String>,
+    /// Start N RPC workers (`ggml-rpc-server`) on loopback for this run; they stop with the server.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "url")]
+    pub rpc_workers: u32,
+    /// Threads for each worker rooftune starts (`-t`).
+    #[arg(long, value_name = "N")]
+    pub rpc_threads: Option<u32>,
+    /// What the link to the workers is, recorded with the results (`10gbe`, `netem 20ms 1gbit`).
+    #[arg(long, value_name = "TEXT")]
+    pub rpc_link: Option<String>,
 }

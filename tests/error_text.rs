@@ -198,6 +198,12 @@ fn user_facing_errors() {
             &[],
             2,
         ),
+        (
+            "bench_bad_rpc_address",
+            &["bench", "--model", "m.gguf", "--rpc", "10.0.0.2"],
+            &[("m.gguf", b"GGUF")],
+            2,
+        ),
     ];
     for (name, args, files, code) in cases {
         check(name, args, files, *code);

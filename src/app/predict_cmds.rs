@@ -70,6 +70,9 @@ fn check_slots(ctx: u64, np: u64, deepest: u64) -> Result<(), UnitError> {
 
 /// `rooftune predict`
 pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
+    if let Some(spec) = &a.cluster {
+        return super::cluster_cmds::predict(a, spec);
+    }
     let sink = Sink::open(&a.out)?;
     let cat = build::catalog()?;
     let (mut machine, band) = build::machine(&cat, &a.machine)?;

@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod catalog;
 pub mod chart;
 pub mod charts;
+pub mod cluster;
 pub mod doc;
 pub mod format;
 pub mod logs;

@@ -347,9 +347,10 @@ fn rpc_server_a_20_ms_link_is_several_fold_slower_as_predicted() {
     // The prediction orders them by several-fold, and so does the measurement.
     assert!(p_near > 3.0 * p_far, "predicted {p_near} vs {p_far}");
     assert!(near > 3.0 * far, "measured {near} vs {far}");
-    // The link term bounds the shaped run: it cannot beat its ceiling by much.
+    // The link term bounds the shaped run: a ceiling is never beaten (the
+    // proxy delays every chunk by at least its one-way latency).
     assert!(
-        far < 1.5 * p_far,
+        far <= p_far,
         "measured {far} above the predicted ceiling {p_far}"
     );
     drop(cluster);

@@ -23,6 +23,8 @@
 //! worker-to-worker boundary crosses the link twice. The last split returns
 //! the logits of one token (`vocab x 4` bytes).
 //!
+//! Ceiling: the devices' ceilings + the round trips + the certain bytes
+//! (activations, logits) at the link rate. Estimate:
 //! step time = sum over devices of their share of the work (decode: bytes /
 //! bandwidth; prefill: the device's prefill ceiling for its share)
 //!           + link bytes / link rate + remote splits x 2 x latency
@@ -88,6 +90,10 @@ pub struct LinkCost {
     pub crossings: u32,
     /// Bytes sent over links.
     pub bytes: f64,
+    /// Of those, the bytes that must cross whatever the runtime does: the
+    /// activations between devices and the logits back to the head (the
+    /// mask and positions are llama.cpp's choice of what to resend).
+    pub certain_bytes: f64,
     /// RPC messages.
     pub calls: u32,
     /// bytes / rate, seconds.
@@ -99,9 +105,17 @@ pub struct LinkCost {
 }
 
 impl LinkCost {
-    /// Seconds the link adds to a step.
+    /// Seconds the link adds to a step (the estimate).
     pub fn total_s(&self) -> f64 {
         self.transfer_s + self.latency_s + self.calls_s
+    }
+
+    /// Seconds the link must add to a step, for the ceiling: the round
+    /// trips and the certain bytes at the link's rate, not the assumed
+    /// per-call cost or the bytes the runtime may not send. A ceiling is an
+    /// upper bound, so it leaves out what is not known to happen.
+    pub fn bound_s(&self, link: &Link) -> f64 {
+        self.certain_bytes / (link.bandwidth_gb_s * 1e9) + self.latency_s
     }
 }
 
@@ -176,6 +190,7 @@ pub fn link_cost(
                 let hops = if host(p) != 0 && remote { 2 } else { 1 };
                 cost.crossings += hops;
                 cost.bytes += act * f64::from(hops);
+                cost.certain_bytes += act * f64::from(hops);
             }
         }
         if remote && prev.is_some() {
@@ -189,6 +204,7 @@ pub fn link_cost(
         if host(last) != 0 {
             cost.crossings += 1;
             cost.bytes += logits;
+            cost.certain_bytes += logits;
         }
     }
     cost.transfer_s = cost.bytes / (c.link.bandwidth_gb_s * 1e9);
@@ -240,12 +256,11 @@ pub fn decode_at(
 ) -> SplitDecode {
     let local = decode::at_depth(shape, &c.machine, a, depth, kv, band);
     let link = link_cost(shape, c, a, 1, depth);
-    let with = |tok_s: f64| 1.0 / (1.0 / tok_s + link.total_s());
     let est_s = 1.0 / local.estimate_tok_s + link.total_s();
     SplitDecode {
         depth,
-        ceiling_tok_s: with(local.ceiling_tok_s),
-        estimate_tok_s: with(local.estimate_tok_s),
+        ceiling_tok_s: 1.0 / (1.0 / local.ceiling_tok_s + link.bound_s(&c.link)),
+        estimate_tok_s: 1.0 / est_s,
         link_share: if est_s > 0.0 {
             link.total_s() / est_s
         } else {
@@ -283,7 +298,7 @@ pub fn prefill_at(
         depth,
         ubatch: u,
         devices_s,
-        ceiling_tok_s: u as f64 / (devices_s + link.total_s()),
+        ceiling_tok_s: u as f64 / (devices_s + link.bound_s(&c.link)),
         link,
     }
 }
@@ -508,8 +523,12 @@ mod tests {
         assert_relative_eq!(l.transfer_s, 8516.0 / 1e9);
         // Devices: 60 MB + (40 MB + one 1000 B embedding row) at 100 GB/s.
         let d = decode_at(&s, &c, &a, 0, KvOptions::default(), EtaBand::default());
-        let want_s = 100.001e6 / 100e9 + 2e-3 + 8.516e-6;
+        // The ceiling counts the round trip and the certain bytes (the two
+        // activations), not the mask, positions or per-call costs.
+        assert_relative_eq!(l.certain_bytes, 8000.0);
+        let want_s = 100.001e6 / 100e9 + 2e-3 + 8.0e-6;
         assert_relative_eq!(d.ceiling_tok_s, 1.0 / want_s, max_relative = 1e-9);
+        assert!(d.estimate_tok_s < d.ceiling_tok_s);
         assert!(d.link_share > 0.6 && d.link_share < 0.7, "{}", d.link_share);
     }
 

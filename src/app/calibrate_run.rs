@@ -15,10 +15,11 @@ use crate::bench::measure::{self, Plan, Target};
 use crate::cli::CalibrateRunArgs;
 use crate::compare::calibrate::{Measured, MeasuredModel};
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
+use crate::gguf::GgufError;
 use crate::gguf::GgufModel;
 use crate::roofline::machine::Machine;
 use crate::server::{self, BackendKind, StartOptions};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,9 +61,10 @@ pub fn parse_subject(s: &str) -> Result<Subject> {
                 vocab,
             })
         }
-        _ => bail!(
+        _ => Err(GgufError::Synth(format!(
             "`{s}` is not a model shape or file\n(hint: write HIDDENxLAYERS with a hidden size that is a multiple of 64, e.g. 512x8, `v` at the end for the --vocab-from tokenizer (640x18v), or a path ending in .gguf)"
-        ),
+        ))
+        .into()),
     }
 }
 
@@ -89,8 +91,11 @@ fn model_file(s: &Subject, vocab: Option<&(Vocab, String)>, ctx: u64) -> Result<
     c.ctx_train = ctx;
     let mut name = format!("calib-{hidden}x{layers}-q4_0-c{ctx}");
     if with_vocab {
-        let (v, tag) = vocab
-            .context("a shape ending in `v` needs --vocab-from FILE.gguf (a tokenizer to copy)")?;
+        let (v, tag) = vocab.ok_or_else(|| {
+            GgufError::Synth(format!(
+                "--shapes/--validate `{hidden}x{layers}v` asks for the --vocab-from tokenizer, but no --vocab-from was given\n(hint: add --vocab-from MODEL.gguf, or drop the `v`)"
+            ))
+        })?;
         c.vocab = v.clone();
         name.push_str(&format!("-v{tag}"));
     }

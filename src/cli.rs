@@ -46,7 +46,7 @@ pub enum Command {
     Session(SessionCommand),
     /// Replay a session against a server turn by turn, prompt cache on and/or off, and explain each cache miss.
     Replay(ReplayArgs),
-    /// A campaign or a `bench --json` result as a self-contained HTML page with charts (or Markdown).
+    /// A campaign, or a `bench`, `replay` or `logs analyze` JSON result, as a self-contained HTML page with charts (or Markdown).
     Report(ReportArgs),
     /// Agents' usage logs (Codex CLI, Claude Code) and request logs: where an agent's time goes.
     #[command(subcommand)]
@@ -58,6 +58,32 @@ pub enum Command {
 pub enum SessionCommand {
     /// Write a synthetic coding-agent session, the same for the same seed.
     Synth(SessionSynthArgs),
+    /// Turn a Codex CLI rollout or a Claude Code transcript into a session file (says what the log did not keep).
+    Import(SessionImportArgs),
+}
+
+/// `rooftune session import`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("log").required(true).args(["codex", "claude_code"]))]
+pub struct SessionImportArgs {
+    /// A Codex CLI rollout (`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub codex: Option<std::path::PathBuf>,
+    /// A Claude Code transcript (`~/.claude/projects/PROJECT/SESSION.jsonl`; its `SESSION/subagents/` come along).
+    #[arg(long, value_name = "FILE")]
+    pub claude_code: Option<std::path::PathBuf>,
+    /// Size of the stand-in system prompt plus tool definitions, tokens (default: what the usage records imply).
+    #[arg(long, value_name = "N", value_parser = crate::units::parse_tokens)]
+    pub system_tokens: Option<u64>,
+    /// Characters per token, to size stand-ins (1 for a byte vocabulary).
+    #[arg(long, default_value_t = 4.0)]
+    pub chars_per_token: f64,
+    /// The session's name (default: the log file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The session file to write.
+    #[arg(short = 'o', long, value_name = "FILE.jsonl")]
+    pub output: std::path::PathBuf,
 }
 
 /// `rooftune session synth`
@@ -115,12 +141,12 @@ pub enum ReuseArg {
 pub struct ReplayArgs {
     /// The session file (JSONL, docs/sessions.md).
     pub session: std::path::PathBuf,
-    /// GGUF model to serve with a llama-server that rooftune starts and stops.
+    /// GGUF model to serve with a llama-server that rooftune starts and stops (repeatable: each is a target).
     #[arg(long, value_name = "FILE.gguf")]
-    pub model: Option<std::path::PathBuf>,
-    /// Replay against a running OpenAI-compatible server instead (`http://HOST:PORT/v1`).
-    #[arg(long, value_name = "URL", conflicts_with = "server_bin")]
-    pub url: Option<String>,
+    pub model: Vec<std::path::PathBuf>,
+    /// A running OpenAI-compatible server (`http://HOST:PORT/v1`; repeatable: each is a target).
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
     /// `model` field sent with --url.
     #[arg(long, value_name = "NAME", requires = "url")]
     pub model_name: Option<String>,
@@ -159,7 +185,7 @@ pub struct ReplayArgs {
 /// `rooftune report`
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench --json` file.
+    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench`, `replay` or `logs analyze` JSON file.
     pub path: std::path::PathBuf,
     /// Output format (default html) and file.
     #[command(flatten)]
@@ -432,6 +458,8 @@ pub enum HwCommand {
     },
     /// Detect this machine, measure its memory bandwidth and CPU compute, and print (or save) a profile.
     Probe(ProbeArgs),
+    /// List the link profiles for `predict --cluster ... --link NAME` (rate, latency, sources).
+    Links(JsonFlag),
 }
 
 /// `rooftune hw probe`
@@ -497,7 +525,7 @@ pub struct MachineArgs {
     #[arg(
         long = "hw",
         value_name = "PROFILE",
-        required_unless_present = "bandwidth"
+        required_unless_present_any = ["bandwidth", "cluster"]
     )]
     pub hw: Option<String>,
     /// Host memory profile that offloaded layers/experts live in (`ddr5-6000-2ch`).
@@ -579,9 +607,35 @@ pub struct PredictArgs {
     /// Use the estimate terms fitted by `rooftune calibrate --save NAME` (a saved profile's calibration).
     #[arg(long, value_name = "NAME")]
     pub calibration: Option<String>,
+    /// Split the model across hosts on llama.cpp's RPC backend: `2x m3-ultra-512`, or
+    /// `m3-ultra-512,rtx-4090` (head first; the others run ggml-rpc-server).
+    #[arg(long, value_name = "HOSTS", conflicts_with_all = ["hw", "bandwidth"])]
+    pub cluster: Option<String>,
+    #[command(flatten)]
+    /// The link between the hosts.
+    pub link: LinkArgs,
     /// Output format and file.
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// The network between the hosts of a cluster.
+#[derive(Debug, Args, Clone)]
+pub struct LinkArgs {
+    /// Link profile between head and workers (`tb5`, `10gbe`, `25gbe`, `100gbe`, `loopback`; `rooftune hw links`).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "10gbe",
+        requires = "cluster"
+    )]
+    pub link: String,
+    /// Override the link's one-way latency, milliseconds (`ping` round trip / 2).
+    #[arg(long, value_name = "MS", requires = "cluster")]
+    pub link_latency_ms: Option<f64>,
+    /// Override the link's rate, decimal Gbit/s (`10` for 10GbE).
+    #[arg(long, value_name = "GBIT", requires = "cluster")]
+    pub link_gbit: Option<f64>,
 }
 
 /// `rooftune matrix`
@@ -766,4 +820,21 @@ pub struct BenchArgs {
     /// Append this run to a campaign's log (a folder such as `experiments/NAME`), as a hand-run trial.
     #[arg(long, value_name = "DIR", conflicts_with = "url")]
     pub log: Option<std::path::PathBuf>,
+    /// Split the model across llama.cpp RPC workers (`host:port`, comma separated), passed to llama-server as `--rpc`.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        value_delimiter = ',',
+        conflicts_with = "url"
+    )]
+    pub rpc: Vec<String>,
+    /// Start N RPC workers (`ggml-rpc-server`) on loopback for this run; they stop with the server.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "url")]
+    pub rpc_workers: u32,
+    /// Threads for each worker rooftune starts (`-t`).
+    #[arg(long, value_name = "N")]
+    pub rpc_threads: Option<u32>,
+    /// What the link to the workers is, recorded with the results (`10gbe`, `netem 20ms 1gbit`).
+    #[arg(long, value_name = "TEXT")]
+    pub rpc_link: Option<String>,
 }

@@ -61,6 +61,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 .is_some()
             || cause.downcast_ref::<crate::units::UnitError>().is_some()
             || cause
+                .downcast_ref::<crate::server::rpc::RpcError>()
+                .is_some_and(crate::server::rpc::RpcError::is_usage)
+            || cause
                 .downcast_ref::<crate::dtype::ggml::UnknownType>()
                 .is_some()
             || matches!(
@@ -82,6 +85,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 .is_some()
             || cause
                 .downcast_ref::<crate::agentic::synth::SpecError>()
+                .is_some()
+            || cause
+                .downcast_ref::<crate::agentic::import::ImportError>()
                 .is_some()
         {
             return ExitCode::USAGE;

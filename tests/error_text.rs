@@ -83,6 +83,30 @@ fn user_facing_errors() {
             2,
         ),
         (
+            "import_missing",
+            &["session", "import", "--codex", "none.jsonl", "-o", "s.jsonl"],
+            &[],
+            2,
+        ),
+        (
+            "import_not_json",
+            &["session", "import", "--claude-code", "t.jsonl", "-o", "s.jsonl"],
+            &[("t.jsonl", b"# not a transcript\n{}\n")],
+            2,
+        ),
+        (
+            "import_no_calls",
+            &["session", "import", "--codex", "r.jsonl", "-o", "s.jsonl"],
+            &[("r.jsonl", b"{\"timestamp\":\"2026-01-10T09:00:00.000Z\",\"type\":\"session_meta\",\"payload\":{}}\n")],
+            2,
+        ),
+        (
+            "import_chars_per_token",
+            &["session", "import", "--codex", "r.jsonl", "--chars-per-token", "0", "-o", "s.jsonl"],
+            &[("r.jsonl", b"{}\n")],
+            2,
+        ),
+        (
             "unknown_model",
             &["predict", "--hw", "m3-ultra-512", "--model", "glm-5.9"],
             &[],
@@ -213,6 +237,43 @@ fn user_facing_errors() {
             2,
         ),
         ("hw_show_unknown", &["hw", "show", "rtx-9090"], &[], 2),
+        (
+            "report_not_a_result",
+            &["report", "x.json", "-o", "r.html"],
+            &[("x.json", b"{\"runs\": 3}")],
+            1,
+        ),
+        ("svg_without_charts", &["hw", "list", "--format", "svg"], &[], 1),
+        (
+            "cluster_one_host",
+            &["predict", "--model", "glm-5.1", "--cluster", "m3-ultra-512"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_unknown_link",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--link", "tb6"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_bad_tensor_split",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--tensor-split", "1,1,1"],
+            &[],
+            2,
+        ),
+        (
+            "cluster_bad_link_latency",
+            &["predict", "--model", "glm-5.1", "--cluster", "2x m3-ultra-512", "--link-latency-ms=-1"],
+            &[],
+            2,
+        ),
+        (
+            "bench_bad_rpc_address",
+            &["bench", "--model", "m.gguf", "--rpc", "10.0.0.2"],
+            &[("m.gguf", b"GGUF")],
+            2,
+        ),
     ];
     for (name, args, files, code) in cases {
         check(name, args, files, *code);

@@ -11,7 +11,7 @@ use crate::gguf::GgufModel;
 use crate::report;
 use crate::roofline::machine::Machine;
 use crate::server::client::{Client, Dialect};
-use crate::server::{self, Backend, Phase, StartOptions};
+use crate::server::{self, rpc, Backend, Phase, StartOptions};
 use crate::shape::ModelShape;
 use crate::units::{self, UnitError};
 use anyhow::{bail, Context, Result};
@@ -51,6 +51,7 @@ fn plan(a: &BenchArgs) -> Result<Config> {
     at_least_1("--repeats", a.repeats as u64)?;
     at_least_1("--concurrency", a.concurrency as u64)?;
     units::positive("--timeout (seconds)", a.timeout, 1e6)?;
+    rpc::parse_addresses(&a.rpc)?;
     Ok(Config {
         plan: Plan {
             prompt_tokens,
@@ -267,17 +268,22 @@ async fn run_local(
         )],
         ..StartOptions::default()
     };
+    // Workers first (declared before the session, so they stop after it).
+    let (workers, flags, mut topology) = rpc_split(a, &found.path, &opts, ev).await?;
     ev.push("server_start", found.path.display().to_string());
     let mut session = server::start_for_measurement(
         backend,
         &found.path,
         version,
         model,
-        &a.extra,
+        &flags,
         &opts,
         cfg.timeout,
     )
     .await?;
+    if let Some(t) = &mut topology {
+        t.graph_splits = rpc::graph_splits(&session.server.log_text());
+    }
     ev.push(
         "server_healthy",
         format!("after {:.2} s", session.server.load_s),
@@ -326,9 +332,71 @@ async fn run_local(
         load_s: Some(server.load_s),
         facts: Some(facts),
         url: None,
+        topology,
     };
     session.stop().await;
+    if !workers.is_empty() {
+        ev.push("workers_stop", format!("{}", workers.len()));
+    }
+    drop(workers);
     Ok((info, m))
+}
+
+/// Workers for a split: start `--rpc-workers` on loopback, add `--rpc`
+/// addresses, and return the server flags with `--rpc` and the topology.
+async fn rpc_split(
+    a: &BenchArgs,
+    llama_server: &Path,
+    opts: &StartOptions,
+    ev: &mut Events,
+) -> Result<(Vec<rpc::Worker>, Vec<String>, Option<rpc::Topology>)> {
+    let mut flags = a.extra.clone();
+    let given = rpc::parse_addresses(&a.rpc)?;
+    if given.is_empty() && a.rpc_workers == 0 {
+        return Ok((Vec::new(), flags, None));
+    }
+    let workers = if a.rpc_workers > 0 {
+        let bin = rpc::locate_worker(llama_server)?;
+        ev.push(
+            "workers_start",
+            format!("{} x {}", a.rpc_workers, bin.display()),
+        );
+        let spec = rpc::WorkerSpec {
+            threads: a.rpc_threads,
+            device: None,
+        };
+        rpc::start_local(&bin, a.rpc_workers, &spec, opts).await?
+    } else {
+        Vec::new()
+    };
+    let mut list: Vec<rpc::WorkerInfo> = given
+        .iter()
+        .map(|addr| rpc::WorkerInfo {
+            addr: addr.clone(),
+            started_by_rooftune: false,
+            log: None,
+        })
+        .collect();
+    list.extend(workers.iter().map(|w| rpc::WorkerInfo {
+        addr: w.addr.clone(),
+        started_by_rooftune: true,
+        log: Some(w.log_path.display().to_string()),
+    }));
+    let joined = list
+        .iter()
+        .map(|w| w.addr.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    flags.extend(["--rpc".to_string(), joined.clone()]);
+    let devices = rpc::list_devices(llama_server, &joined);
+    ev.push("workers_ready", devices.join("; "));
+    let topology = rpc::Topology {
+        workers: list,
+        devices,
+        link: a.rpc_link.clone(),
+        graph_splits: None,
+    };
+    Ok((workers, flags, Some(topology)))
 }
 
 async fn run_url(
@@ -370,6 +438,7 @@ async fn run_url(
             load_s: None,
             facts: None,
             url: Some(url.into()),
+            topology: None,
         },
         m,
     ))

@@ -1,4 +1,4 @@
-//! `hw list|show`, `model list|show|quants`.
+//! `hw list|show|links`, `model list|show|quants`.
 
 use super::build;
 use super::output::Sink;
@@ -25,6 +25,10 @@ pub fn hw(c: HwCommand) -> Result<ExitCode> {
             let sink = Sink::open(&out)?;
             let h = cat.hardware(&name)?;
             sink.emit_text(h, || report::catalog::hw_show(h))?;
+        }
+        HwCommand::Links(j) => {
+            let links = crate::catalog::links::bundled()?;
+            Sink::open(&j.out)?.emit(&links, || report::cluster::links_doc(links))?;
         }
         HwCommand::Probe(_) => unreachable!("dispatched above"),
     }

@@ -8,6 +8,7 @@ mod calibrate_cmds;
 mod calibrate_input;
 mod calibrate_run;
 mod catalog_cmds;
+mod cluster_cmds;
 mod gguf_cmds;
 mod logs_cmds;
 mod output;

@@ -42,6 +42,9 @@ pub struct TargetInfo {
     pub facts: Option<StartupFacts>,
     /// URL measured, for URL runs (API keys are never stored).
     pub url: Option<String>,
+    /// The split across RPC workers, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topology: Option<crate::server::rpc::Topology>,
 }
 
 /// Roofline ceilings for the measured configuration.

@@ -5,6 +5,7 @@
 
 pub mod calibrated;
 pub mod hardware;
+pub mod links;
 pub mod measurements;
 pub mod model_spec;
 pub mod quant;

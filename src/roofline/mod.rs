@@ -17,6 +17,7 @@ pub mod memory;
 pub mod placement;
 pub mod prefill;
 pub mod speculative;
+pub mod split;
 
 use crate::shape::{Group, ModelShape};
 use bars::{BarVerdict, WhatItTakes};

@@ -15,6 +15,7 @@ pub mod llama;
 pub mod locate;
 pub mod logscan;
 pub mod redact;
+pub mod rpc;
 pub mod session;
 pub mod supervise;
 

@@ -72,7 +72,7 @@ pub fn default_log_dir() -> PathBuf {
 
 static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn new_log_path(dir: &Path, name: &str) -> Result<PathBuf, ServerError> {
+pub(crate) fn new_log_path(dir: &Path, name: &str) -> Result<PathBuf, ServerError> {
     std::fs::create_dir_all(dir).map_err(|source| ServerError::Log {
         path: dir.to_path_buf(),
         source,

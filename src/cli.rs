@@ -301,9 +301,12 @@ fn parse_backend(s: &str) -> Result<crate::server::BackendKind, String> {
 /// `rooftune calibrate`
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
-    /// `rooftune bench --json` results, at least two models (each result names its model file).
-    #[arg(required = true)]
+    /// `rooftune bench --json` results and campaign logs (`experiments/NAME` or its `trials.jsonl`: the defaults' trial counts), at least two models in all (each names its model file).
+    #[arg(required_unless_present = "run")]
     pub results: Vec<std::path::PathBuf>,
+    /// Measuring generated models here first (`--run`).
+    #[command(flatten)]
+    pub run: CalibrateRunArgs,
     /// Hardware profile the measurements were made on (default: probe this machine).
     #[arg(long)]
     pub hw: Option<String>,
@@ -313,6 +316,48 @@ pub struct CalibrateArgs {
     /// Output format and file.
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// `rooftune calibrate --run ...`
+#[derive(Debug, Args)]
+pub struct CalibrateRunArgs {
+    /// Measure generated models of --shapes with the real server, fit on them, and predict the --validate models.
+    #[arg(long)]
+    pub run: bool,
+    /// Generated shapes to fit on, HIDDENxLAYERS (`v` at the end: with the --vocab-from tokenizer).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "256x4,512x8,768x12",
+        requires = "run"
+    )]
+    pub shapes: Vec<String>,
+    /// Models measured but left out of the fit: shapes or .gguf files (the real model).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "640x18",
+        requires = "run"
+    )]
+    pub validate: Vec<String>,
+    /// A GGUF whose tokenizer the `v` shapes copy (a large output vocabulary).
+    #[arg(long, value_name = "FILE.gguf", requires = "run")]
+    pub vocab_from: Option<std::path::PathBuf>,
+    /// Decode depths, tokens.
+    #[arg(long, value_delimiter = ',', default_value = "0,4096", value_parser = crate::units::parse_tokens, requires = "run")]
+    pub depths: Vec<u64>,
+    /// Prefill prompt length, tokens.
+    #[arg(long, default_value = "512", value_parser = crate::units::parse_tokens, requires = "run")]
+    pub prompt_tokens: u64,
+    /// Tokens generated per decode request.
+    #[arg(long, default_value_t = 32, requires = "run")]
+    pub n_predict: u64,
+    /// Measured repeats per point.
+    #[arg(long, default_value_t = 3, requires = "run")]
+    pub repeats: u32,
+    /// The llama-server binary (default: $ROOFTUNE_LLAMA_SERVER, the cached install, PATH).
+    #[arg(long, value_name = "PATH", requires = "run")]
+    pub server_bin: Option<std::path::PathBuf>,
 }
 
 /// `rooftune tune`

@@ -2,7 +2,11 @@
 //! models are fitted, each model is predicted held out, and the fit is saved
 //! with the profile where `predict --calibration` finds it.
 
+mod campaign_support;
+
 use assert_cmd::Command;
+use campaign_support::{run_fake_campaign, Paths};
+use rooftune::tune::fake::Script;
 use std::path::Path;
 
 fn rooftune() -> Command {
@@ -115,4 +119,77 @@ fn one_model_is_too_few_to_hold_out() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("at least 2 models"));
+}
+
+/// A campaign whose defaults measure decode and prefill, over the fake.
+const MIX_SPEC: &str = r#"
+model = "m.gguf"
+seed = 1
+[space]
+"-t" = [1, 2]
+[objective]
+metric = "mix"
+mix = { decode = 0.7, prefill = 0.3 }
+[budget]
+trials = 2
+"#;
+
+#[test]
+fn calibrate_reads_campaign_logs_beside_bench_results() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut inputs = Vec::new();
+    for (i, (h, l)) in [("256", "4"), ("512", "2")].iter().enumerate() {
+        let m = dir.path().join(format!("c{i}.gguf"));
+        synth(h, l, &m);
+        let model = m.display().to_string();
+        let script = Script {
+            base: 150.0 / (i as f64 + 1.0),
+            ..Script::default()
+        };
+        let paths = Paths {
+            model: &model,
+            server_bin: "llama-server",
+        };
+        let folder = run_fake_campaign(dir.path(), &format!("c{i}"), MIX_SPEC, script, 1e4, paths);
+        // One as the folder, one as its trials.jsonl.
+        inputs.push(if i == 0 {
+            folder
+        } else {
+            folder.join("trials.jsonl")
+        });
+    }
+    let m = dir.path().join("b.gguf");
+    synth("384", "6", &m);
+    inputs.push(result(dir.path(), &m, 300.0, &[(0, 60.0)]));
+    let out = rooftune()
+        .args(["calibrate", "--hw", "ddr5-6000-2ch", "--json"])
+        .args(&inputs)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["calibration"]["models"], 3);
+    let held = v["decode"]["held_out"].as_array().expect("held out");
+    let models: std::collections::BTreeSet<&str> =
+        held.iter().filter_map(|h| h["group"].as_str()).collect();
+    assert_eq!(
+        models.into_iter().collect::<Vec<_>>(),
+        ["b.gguf", "c0.gguf", "c1.gguf"]
+    );
+    // The campaign's defaults measured 150 and 75 tok/s (the fake's base rate).
+    let measured = |g: &str| {
+        held.iter()
+            .find(|h| h["group"] == g)
+            .and_then(|h| h["measured_tok_s"].as_f64())
+    };
+    assert_eq!(measured("c0.gguf"), Some(150.0));
+    assert_eq!(measured("c1.gguf"), Some(75.0));
+    assert_eq!(
+        v["prefill"]["held_out"].as_array().expect("prefill").len(),
+        3
+    );
 }

@@ -44,6 +44,18 @@ type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a [u8])], i32);
 fn user_facing_errors() {
     let cases: &[Case] = &[
         (
+            "calibrate_run_bad_shape",
+            &["calibrate", "--run", "--hw", "ddr5-6000-2ch", "--shapes", "500x8"],
+            &[],
+            2,
+        ),
+        (
+            "calibrate_run_vocab_shape_without_vocab",
+            &["calibrate", "--run", "--hw", "ddr5-6000-2ch", "--shapes", "256x2v,256x4"],
+            &[],
+            2,
+        ),
+        (
             "session_bad_line",
             &["replay", "s.jsonl", "--url", "http://127.0.0.1:9/v1"],
             &[(

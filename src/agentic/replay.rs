@@ -63,6 +63,11 @@ pub struct RequestResult {
     pub ttft_s: Option<f64>,
     /// The roofline's TTFT for the new tokens, seconds (filled in by the caller).
     pub predicted_ttft_s: Option<f64>,
+    /// The calibrated estimate of the TTFT (the new tokens at the calibrated
+    /// prefill rate at the depth they start from, then one decode step),
+    /// seconds: only with a calibrated profile (filled in by the caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_ttft_s: Option<f64>,
     /// Prompt processing time the server reported, seconds.
     pub server_prompt_s: Option<f64>,
     /// Decode rate, tok/s (the server's, else the client's).
@@ -390,6 +395,7 @@ pub async fn run(
                 .or_else(|| Some(prompt?.saturating_sub(reused.unwrap_or(0)))),
             ttft_s: rec.first_token_s,
             predicted_ttft_s: None,
+            estimated_ttft_s: None,
             server_prompt_s: t.map(|t| t.prompt_ms / 1e3).filter(|&s| s > 0.0),
             decode_tok_s: rec.server_decode_tok_s().or(rec.client_decode_tok_s()),
             output_tokens: rec.generated_tokens(),

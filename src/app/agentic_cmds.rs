@@ -146,7 +146,8 @@ fn machine(a: &ReplayArgs) -> Result<Option<(Machine, String)>> {
 }
 
 /// Fill in each request's predicted TTFT: prefill of its new tokens at the
-/// roofline's ceiling plus one decode step.
+/// roofline's ceiling plus one decode step; with a calibrated profile also
+/// the calibrated estimate for the same cached/new split.
 fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine) {
     for q in &mut run.requests {
         let Some(n) = q.prompt_tokens else { continue };
@@ -155,6 +156,9 @@ fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine) {
         let step = if step.is_finite() { step } else { 0.0 };
         let t = crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, step);
         q.predicted_ttft_s = t.is_finite().then_some(t);
+        let opts = crate::roofline::kv::KvOptions::default();
+        q.estimated_ttft_s =
+            crate::roofline::estimate::ttft_s(shape, m, n, cached, opts).filter(|t| t.is_finite());
     }
 }
 

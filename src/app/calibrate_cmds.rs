@@ -1,15 +1,17 @@
-//! `calibrate`: read bench results, fit the estimate's terms on the profile
+//! `calibrate`: read bench results and campaign logs, fit the estimate's terms on the profile
 //! they were measured with, print the fit with its held-out error, and save
 //! it with the profile.
 
 use super::build;
 use super::output::Sink;
 use crate::catalog::hardware::HardwareProfile;
-use crate::cli::CalibrateArgs;
-use crate::compare::calibrate::{self, Measured};
+use crate::cli::{CalibrateArgs, CalibrateRunArgs};
+use crate::compare::calibrate::{self, Calibrated, Measured, MeasuredModel};
 use crate::exit::ExitCode;
 use crate::report;
-use anyhow::{Context, Result};
+use crate::units::UnitError;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
 
 /// `rooftune calibrate`
 pub fn calibrate(a: &CalibrateArgs) -> Result<ExitCode> {
@@ -18,30 +20,46 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<ExitCode> {
     if let Some(name) = &a.save {
         crate::probe::save::check_name(name, crate::catalog::Catalog::bundled()?)?;
     }
-    let runs: Vec<Measured> = a
-        .results
-        .iter()
-        .map(|p| calibrate::read_bench(p))
-        .collect::<Result<_, _>>()?;
+    check_run(&a.run)?;
+    let mut runs: Vec<Measured> = super::calibrate_input::read_all(&a.results)?;
     let profile: HardwareProfile = match &a.hw {
         Some(h) => cat.hardware(h)?.clone(),
         None => crate::probe::probe_profile(true)
             .context("probing this machine (hint: pass --hw PROFILE)")?,
     };
     let machine = crate::compare::machine::single(&profile, profile.name.clone());
+    let measured = if a.run.run {
+        Some(super::calibrate_run::measure_all(&a.run, &machine)?)
+    } else {
+        None
+    };
+    if let Some(m) = &measured {
+        runs.extend(m.train.iter().cloned());
+    }
     let source = format!(
-        "rooftune calibrate on {} from {} bench result(s) against profile `{}`",
+        "rooftune calibrate on {} from {} measured model run(s) against profile `{}`",
         chrono::Local::now().format("%Y-%m-%d"),
         runs.len(),
         profile.name
     );
-    let fit = calibrate::calibrate(&machine, &runs, source)?;
+    let mut fit = calibrate::calibrate(&machine, &runs, source)?;
+    if let Some(m) = measured.as_ref().filter(|m| !m.validate.is_empty()) {
+        fit.validate(&machine, &m.validate);
+    }
+    let fit = Output {
+        above_ceiling: measured
+            .iter()
+            .flat_map(|m| m.models.iter().flat_map(|x| x.above_ceiling()))
+            .collect(),
+        models: measured.map(|m| m.models).unwrap_or_default(),
+        fit,
+    };
     let saved = match &a.save {
         Some(name) => {
             let mut p = profile.clone();
             p.name = name.clone();
             p.aliases.clear();
-            p.calibration = Some(fit.calibration.clone());
+            p.calibration = Some(fit.fit.calibration.clone());
             let dir =
                 crate::catalog::user_hardware_dir().ok_or(crate::probe::ProbeError::NoConfigDir)?;
             Some(crate::probe::save::save(&p, &dir)?)
@@ -49,7 +67,47 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<ExitCode> {
         None => None,
     };
     sink.emit(&fit, || {
-        report::calibrate::document(&fit, &profile.name, saved.as_deref())
+        let mut d = report::calibrate::document(&fit.fit, &profile.name, saved.as_deref());
+        report::calibrate::measured(&mut d, &fit.models, &fit.above_ceiling);
+        d
     })?;
     Ok(ExitCode::OK)
+}
+
+/// What `calibrate` prints: the fit, and with `--run` what was measured.
+#[derive(Debug, Serialize)]
+struct Output {
+    #[serde(flatten)]
+    fit: Calibrated,
+    /// With `--run`: every model measured, its rates next to their ceilings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    models: Vec<MeasuredModel>,
+    /// With `--run`: rates above their ceilings (should be empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    above_ceiling: Vec<String>,
+}
+
+fn check_run(r: &CalibrateRunArgs) -> Result<()> {
+    if !r.run {
+        return Ok(());
+    }
+    let out_of_range = |what: &str, rule: &str, value: f64| UnitError::OutOfRange {
+        what: what.into(),
+        rule: rule.into(),
+        value,
+    };
+    if r.n_predict < 2 {
+        bail!(out_of_range(
+            "--n-predict",
+            "at least 2",
+            r.n_predict as f64
+        ));
+    }
+    if r.repeats == 0 {
+        bail!(out_of_range("--repeats", "at least 1", 0.0));
+    }
+    if r.prompt_tokens == 0 {
+        bail!(out_of_range("--prompt-tokens", "at least 1", 0.0));
+    }
+    Ok(())
 }

@@ -5,6 +5,8 @@ mod agentic_cmds;
 mod bench_cmds;
 mod build;
 mod calibrate_cmds;
+mod calibrate_input;
+mod calibrate_run;
 mod catalog_cmds;
 mod cluster_cmds;
 mod gguf_cmds;

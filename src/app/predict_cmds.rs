@@ -313,6 +313,7 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
     let cat = build::catalog()?;
     let rows = crate::compare::calibration::check_all(&cat)?;
     let fits = crate::compare::calibration::family_bands(&cat);
+    let depth = crate::compare::depth::held_out(&crate::compare::depth::rows(&cat)?);
     let data = {
         let rows: Vec<_> = rows
             .iter()
@@ -326,10 +327,11 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
-        json!({ "rows": rows, "families": fits })
+        json!({ "rows": rows, "families": fits, "depth_held_out": depth })
     };
     sink.emit_text(&data, || {
         report::published::text(&rows, fits, |c| row_band(&cat, c))
+            + &report::published::depth_text(&depth)
     })?;
     Ok(ExitCode::OK)
 }

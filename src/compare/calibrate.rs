@@ -2,7 +2,8 @@
 //! measurements and say how well they predict models left out of the fit.
 //!
 //! Input: `bench --json` results (each names its model file, whose GGUF
-//! gives the shape). Every decode depth becomes a decode point and the
+//! gives the shape), or [`Measured`] built by the caller from another source
+//! (`app` reads campaign logs, which rank above this module, into it). Every decode depth becomes a decode point and the
 //! prefill a prefill point (at the mean depth its tokens see, half the
 //! prompt), with the features of `roofline::estimate` computed for the
 //! machine the calibration will be saved with. `roofline::fit` then fits
@@ -11,7 +12,7 @@
 
 use crate::catalog::calibrated::Calibration;
 use crate::roofline::estimate::{self, DECODE_FEATURES, PREFILL_FEATURES};
-use crate::roofline::fit::{self, Fit, Point};
+use crate::roofline::fit::{self, Fit, HeldOut, Point};
 use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
 use crate::roofline::placement::{self, Placement};
@@ -109,7 +110,19 @@ pub fn read_bench(path: &Path) -> Result<Measured, CalibrateError> {
         .and_then(|p| Some((p.get("prompt_tokens")?.as_u64()?, median_of(p, &rates)?)))
         .into_iter()
         .collect();
-    let shape = model_shape(path, model)?;
+    measured(path, model, decode, prefill)
+}
+
+/// One model's measurements from any source (`origin` is the file they came
+/// from: a bench result or a campaign log); the model file's shape is read
+/// from `model` (tried from the working directory, then beside `origin`).
+pub fn measured(
+    origin: &Path,
+    model: &str,
+    decode: Vec<(u64, f64)>,
+    prefill: Vec<(u64, f64)>,
+) -> Result<Measured, CalibrateError> {
+    let shape = model_shape(origin, model)?;
     let label = Path::new(model)
         .file_name()
         .map_or(model.to_string(), |f| f.to_string_lossy().into_owned());
@@ -139,6 +152,33 @@ fn model_shape(result: &Path, model: &str) -> Result<ModelShape, CalibrateError>
     crate::gguf::shape::model_shape(&g).map_err(|e| err(e.to_string()))
 }
 
+/// A measured model and how its rates sit against their ceilings.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasuredModel {
+    /// Label (file name).
+    pub model: String,
+    /// Decode: (depth, measured tok/s, ceiling tok/s).
+    pub decode: Vec<(u64, f64, f64)>,
+    /// Prefill: (prompt tokens, measured tok/s, ceiling tok/s).
+    pub prefill: Vec<(u64, f64, f64)>,
+    /// Whether it was left out of the fit.
+    pub validation: bool,
+}
+
+impl MeasuredModel {
+    /// Rates above their ceilings, as `what measured > ceiling`.
+    pub fn above_ceiling(&self) -> Vec<String> {
+        let d = self.decode.iter().map(|(x, m, c)| ("decode", x, m, c));
+        let p = self.prefill.iter().map(|(x, m, c)| ("prefill", x, m, c));
+        d.chain(p)
+            .filter(|(_, _, m, c)| super::ceiling::above(**m, **c))
+            .map(|(what, x, m, c)| {
+                format!("{}: {what}@{x} {m:.1} tok/s > ceiling {c:.1}", self.model)
+            })
+            .collect()
+    }
+}
+
 /// The fit of both phases, ready to save.
 #[derive(Debug, Clone, Serialize)]
 pub struct Calibrated {
@@ -148,6 +188,74 @@ pub struct Calibrated {
     pub decode: Fit,
     /// Prefill fit, when prefill was measured.
     pub prefill: Option<Fit>,
+    /// Models measured but left out of the fit, predicted by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Validation>,
+}
+
+/// Models left out of the fit altogether (another shape, the real model),
+/// each point predicted by the fit on the others.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Validation {
+    /// Decode predictions.
+    pub decode: Vec<HeldOut>,
+    /// Prefill predictions.
+    pub prefill: Vec<HeldOut>,
+    /// Largest absolute decode error, %.
+    pub decode_max_pct: Option<f64>,
+    /// Largest absolute prefill error, %.
+    pub prefill_max_pct: Option<f64>,
+}
+
+fn predicted(c: &[f64], points: &[Point]) -> Vec<HeldOut> {
+    points
+        .iter()
+        .map(|p| {
+            let pred = fit::predict(c, p);
+            HeldOut {
+                group: p.group.clone(),
+                depth: p.depth,
+                measured_tok_s: 1.0 / p.seconds,
+                predicted_tok_s: if pred > 0.0 {
+                    1.0 / pred
+                } else {
+                    f64::INFINITY
+                },
+                error_pct: 100.0 * (p.seconds / pred - 1.0),
+            }
+        })
+        .collect()
+}
+
+fn max_abs(v: &[HeldOut]) -> Option<f64> {
+    v.iter().map(|h| h.error_pct.abs()).reduce(f64::max)
+}
+
+impl Calibrated {
+    /// Predict `runs` (left out of the fit) with it; a larger error than the
+    /// leave-one-out band widens the band saved with the profile.
+    pub fn validate(&mut self, machine: &Machine, runs: &[Measured]) {
+        let (dec, pre) = points(machine, runs);
+        let decode = predicted(&self.decode.coefficients, &dec);
+        let prefill = match &self.prefill {
+            Some(f) => predicted(&f.coefficients, &pre),
+            None => Vec::new(),
+        };
+        let v = Validation {
+            decode_max_pct: max_abs(&decode),
+            prefill_max_pct: max_abs(&prefill),
+            decode,
+            prefill,
+        };
+        let cal = &mut self.calibration;
+        if let Some(d) = v.decode_max_pct {
+            cal.decode_holdout_pct = cal.decode_holdout_pct.max(d);
+        }
+        if let (Some(p), Some(band)) = (v.prefill_max_pct, cal.prefill_holdout_pct.as_mut()) {
+            *band = band.max(p);
+        }
+        self.validation = Some(v);
+    }
 }
 
 /// Decode and prefill points of every model on `machine`.
@@ -209,5 +317,6 @@ pub fn calibrate(
         calibration,
         decode,
         prefill,
+        validation: None,
     })
 }

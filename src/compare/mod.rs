@@ -9,11 +9,13 @@
 //! - [`machine`]: one [`crate::roofline::machine::Machine`] from a hardware profile, one rule;
 //! - [`ceiling`]: ceilings per probe and per bench depth, % of ceiling, the above-ceiling flag;
 //! - [`calibrate`]: the estimate's terms fitted on this machine's bench results, held out by model;
-//! - [`calibration`]: published measurements against the engine, per-family estimate bands.
+//! - [`calibration`]: published measurements against the engine, per-family estimate bands;
+//! - [`depth`]: published rows at depth predicted held out (the attention term).
 
 pub mod calibrate;
 pub mod calibration;
 pub mod ceiling;
+pub mod depth;
 pub mod machine;
 
 pub use ceiling::{pct_of_ceiling, versus};

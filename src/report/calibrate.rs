@@ -1,8 +1,8 @@
 //! `calibrate`: the fitted terms, and each held-out model's prediction.
 
 use super::doc::{Document, Table};
-use crate::compare::calibrate::Calibrated;
-use crate::roofline::fit::Fit;
+use crate::compare::calibrate::{Calibrated, MeasuredModel};
+use crate::roofline::fit::{Fit, HeldOut};
 use std::path::Path;
 
 fn pct(x: Option<f64>) -> String {
@@ -10,22 +10,34 @@ fn pct(x: Option<f64>) -> String {
 }
 
 fn held_out(id: &str, f: &Fit) -> Table {
-    Table::new(id, ["model", "depth", "measured tok/s", "predicted tok/s", "error"])
-        .title(format!(
-            "{id}: each model predicted from a fit without it (mean |error| {}, max {}, in-sample {:.1}%)",
-            pct(f.holdout_mean_pct),
-            pct(f.holdout_max_pct),
-            f.in_sample_pct
-        ))
-        .rows(f.held_out.iter().map(|h| {
-            vec![
-                h.group.clone(),
-                h.depth.to_string(),
-                format!("{:.1}", h.measured_tok_s),
-                format!("{:.1}", h.predicted_tok_s),
-                format!("{:+.1}%", h.error_pct),
-            ]
-        }))
+    predictions(id, &f.held_out).title(format!(
+        "{id}: each model predicted from a fit without it (mean |error| {}, max {}, in-sample {:.1}%)",
+        pct(f.holdout_mean_pct),
+        pct(f.holdout_max_pct),
+        f.in_sample_pct
+    ))
+}
+
+fn predictions(id: &str, v: &[HeldOut]) -> Table {
+    Table::new(
+        id,
+        [
+            "model",
+            "depth",
+            "measured tok/s",
+            "predicted tok/s",
+            "error",
+        ],
+    )
+    .rows(v.iter().map(|h| {
+        vec![
+            h.group.clone(),
+            h.depth.to_string(),
+            format!("{:.1}", h.measured_tok_s),
+            format!("{:.1}", h.predicted_tok_s),
+            format!("{:+.1}%", h.error_pct),
+        ]
+    }))
 }
 
 /// The report.
@@ -91,6 +103,19 @@ pub fn document(c: &Calibrated, profile: &str, saved: Option<&Path>) -> Document
     if let Some(p) = &c.prefill {
         d.table(held_out("prefill", p));
     }
+    if let Some(v) = &c.validation {
+        for (id, rows, max) in [
+            ("validation-decode", &v.decode, v.decode_max_pct),
+            ("validation-prefill", &v.prefill, v.prefill_max_pct),
+        ] {
+            if !rows.is_empty() {
+                d.table(predictions(id, rows).title(format!(
+                    "{id}: models left out of the fit altogether (max |error| {})",
+                    pct(max)
+                )));
+            }
+        }
+    }
     d.text(match saved {
         Some(p) => format!(
             "saved to {}: `--hw NAME` and `predict --calibration NAME` use it",
@@ -99,4 +124,51 @@ pub fn document(c: &Calibrated, profile: &str, saved: Option<&Path>) -> Document
         None => "not saved (hint: `--save NAME`)".into(),
     });
     d
+}
+
+/// With `calibrate --run`: every model measured, each rate next to its
+/// ceiling, and any rate above its ceiling called out.
+pub fn measured(d: &mut Document, models: &[MeasuredModel], above: &[String]) {
+    if models.is_empty() {
+        return;
+    }
+    let rows = models.iter().flat_map(|m| {
+        let role = if m.validation { "validation" } else { "fit" };
+        let d = m.decode.iter().map(move |(x, r, c)| ("decode", x, r, c));
+        let p = m.prefill.iter().map(move |(x, r, c)| ("prefill", x, r, c));
+        d.chain(p).map(move |(what, x, r, c)| {
+            vec![
+                m.model.clone(),
+                role.to_string(),
+                format!("{what}@{x}"),
+                format!("{r:.1}"),
+                format!("{c:.1}"),
+                crate::compare::ceiling::pct_of_ceiling(*r, *c)
+                    .map_or("-".into(), |p| format!("{p:.0}%")),
+            ]
+        })
+    });
+    d.table(
+        Table::new(
+            "measured",
+            [
+                "model",
+                "role",
+                "probe",
+                "tok/s",
+                "ceiling tok/s",
+                "% of ceiling",
+            ],
+        )
+        .title("measured here (medians; server timings)")
+        .rows(rows),
+    );
+    d.text(if above.is_empty() {
+        "no rate above its ceiling".to_string()
+    } else {
+        format!(
+            "ABOVE THE CEILING (the profile or the roofline is wrong): {}",
+            above.join("; ")
+        )
+    });
 }

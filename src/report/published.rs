@@ -4,6 +4,7 @@
 use super::{rate, table};
 use crate::catalog::measurements::MeasurementKind;
 use crate::compare::calibration::Checked;
+use crate::compare::depth::DepthHeldOut;
 use crate::roofline::calibration::FamilyFit;
 use crate::roofline::decode::EtaBand;
 use std::collections::BTreeMap;
@@ -95,6 +96,32 @@ pub fn text(
             f.band.high,
             f.holdout_mape_pct,
             100.0 * f.holdout_coverage
+        );
+    }
+    o
+}
+
+/// Rows measured at depth, each predicted from its depth-0 row and an
+/// attention factor fitted on the other depth rows.
+pub fn depth_text(rows: &[DepthHeldOut]) -> String {
+    let mut o = String::from(
+        "\ndecode at depth, held out (depth-0 row measured; the fall predicted with the attention factor of the other depth rows):\n",
+    );
+    for h in rows {
+        let r = &h.row;
+        let _ = writeln!(
+            o,
+            "  {} {} @ {}: measured {} (from {} at 0), predicted {} ({:+.0}%, attention x{:.1}), KV bytes alone {} ({:+.0}%)",
+            r.hw,
+            r.model,
+            r.depth,
+            rate(r.measured_tok_s),
+            rate(r.measured_0_tok_s),
+            rate(h.predicted_tok_s),
+            h.error_pct,
+            h.attn_factor,
+            rate(h.kv_only_tok_s),
+            h.kv_only_error_pct
         );
     }
     o

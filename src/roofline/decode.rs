@@ -147,14 +147,14 @@ pub fn at_depth(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::roofline::machine::Device;
     use crate::roofline::placement::{self, Placement};
     use crate::shape::{CacheKind, Group, Layer};
 
     /// 10 layers of 10 M weights at 1 byte each, full attention, 32 heads of 128.
-    fn shape() -> ModelShape {
+    pub(crate) fn shape() -> ModelShape {
         let layer = Layer {
             attention: Group {
                 params: 4e6,
@@ -194,7 +194,7 @@ mod tests {
         }
     }
 
-    fn machine(gflop_s: f64, cal: Option<Calibration>) -> Machine {
+    pub(crate) fn machine(gflop_s: f64, cal: Option<Calibration>) -> Machine {
         Machine::cpu_only(Device {
             label: "cpu".into(),
             bandwidth_gb_s: 100.0,

@@ -216,3 +216,60 @@ pub fn ttft_s(
     };
     Some(prefill_s + 1.0 / step)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roofline::decode::tests::{machine, shape};
+
+    fn calibrated() -> Calibration {
+        Calibration {
+            decode: DecodeTerms {
+                mem_factor: 1.0,
+                attn_factor: 0.0,
+                per_token_s: 1e-3,
+                per_layer_s: 0.0,
+                per_vocab_row_s: 0.0,
+            },
+            // 1 ms per prompt token, whatever the depth: 1,000 tok/s.
+            prefill: Some(PrefillTerms {
+                compute_factor: 0.0,
+                attn_factor: 0.0,
+                per_token_s: 1e-3,
+                per_layer_token_s: 0.0,
+            }),
+            decode_holdout_pct: 5.0,
+            prefill_holdout_pct: Some(5.0),
+            points: 4,
+            models: 3,
+            source: "test".into(),
+        }
+    }
+
+    #[test]
+    fn ttft_prefills_only_what_the_cache_misses() {
+        let (s, m) = (shape(), machine(1e6, Some(calibrated())));
+        let opts = KvOptions::default();
+        let t = |cached| ttft_s(&s, &m, 1000, cached, opts).expect("calibrated");
+        let a = super::super::placement::assign(&s, &m, super::super::placement::Placement::ALL);
+        let step = super::super::decode::at_depth(
+            &s,
+            &m,
+            &a,
+            1000,
+            opts,
+            super::super::decode::EtaBand::default(),
+        )
+        .estimate_tok_s;
+        // 1,000 new tokens at 1,000 tok/s, then one decode step at depth 1,000.
+        approx::assert_relative_eq!(t(0), 1.0 + 1.0 / step, max_relative = 1e-9);
+        approx::assert_relative_eq!(t(600), 0.4 + 1.0 / step, max_relative = 1e-9);
+        // All cached: only the decode step; more cached than the prompt is the same.
+        approx::assert_relative_eq!(t(1000), 1.0 / step, max_relative = 1e-9);
+        approx::assert_relative_eq!(t(5000), 1.0 / step, max_relative = 1e-9);
+        // Without prefill terms there is no calibrated TTFT.
+        let mut bare = calibrated();
+        bare.prefill = None;
+        assert!(ttft_s(&s, &machine(1e6, Some(bare)), 1000, 0, opts).is_none());
+    }
+}

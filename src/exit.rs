@@ -89,6 +89,10 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             || cause
                 .downcast_ref::<crate::agentic::import::ImportError>()
                 .is_some()
+            // Every calibration error is about the files the user gave.
+            || cause
+                .downcast_ref::<crate::compare::calibrate::CalibrateError>()
+                .is_some()
         {
             return ExitCode::USAGE;
         }

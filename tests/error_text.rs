@@ -44,6 +44,12 @@ type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a [u8])], i32);
 fn user_facing_errors() {
     let cases: &[Case] = &[
         (
+            "calibrate_not_a_result",
+            &["calibrate", "x.json", "y.json"],
+            &[("x.json", b"{}"), ("y.json", b"{}")],
+            2,
+        ),
+        (
             "calibrate_run_bad_shape",
             &["calibrate", "--run", "--hw", "ddr5-6000-2ch", "--shapes", "500x8"],
             &[],

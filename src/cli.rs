@@ -426,7 +426,7 @@ pub enum ModelCommand {
     Quants(JsonFlag),
     /// Read a GGUF file (or any shard of a split model) and print its model spec.
     Inspect {
-        /// The `.gguf` file.
+        /// The `.gguf` file, or an MLX model directory (config.json + *.safetensors).
         file: std::path::PathBuf,
         /// Print a `model-specs/` TOML file.
         #[arg(long, conflicts_with = "json")]
@@ -607,6 +607,16 @@ pub enum SynthQuantArg {
     Q4_0,
 }
 
+/// What `rooftune synth` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SynthFormat {
+    /// One GGUF file (llama-server).
+    #[default]
+    Gguf,
+    /// An MLX model directory: float32 safetensors, an SPM-style tokenizer and a chat template (mlx_lm.server).
+    Mlx,
+}
+
 /// `rooftune synth`
 #[derive(Debug, Args)]
 pub struct SynthArgs {
@@ -637,9 +647,15 @@ pub struct SynthArgs {
     /// Experts used per token (MoE).
     #[arg(long)]
     pub experts_used: Option<u32>,
-    /// Weight type.
-    #[arg(long, value_enum, default_value = "q8_0")]
-    pub quant: SynthQuantArg,
+    /// Weight type of a GGUF (default q8_0); MLX directories are always float32.
+    #[arg(long, value_enum)]
+    pub quant: Option<SynthQuantArg>,
+    /// What to write: a GGUF file, or an MLX model directory (`-o` names the directory).
+    #[arg(long, value_enum, default_value = "gguf")]
+    pub format: SynthFormat,
+    /// Vocabulary size of an MLX directory's tokenizer (GGUFs carry 259 byte tokens or --vocab-from's).
+    #[arg(long, value_name = "TOKENS")]
+    pub vocab_size: Option<u64>,
     /// Training context (`4096`, `32k`).
     #[arg(long, default_value = "4096")]
     pub ctx_train: String,

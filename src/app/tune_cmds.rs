@@ -57,7 +57,12 @@ fn environment(c: &Campaign) -> Result<Env> {
             (m, "probe".to_string())
         }
     };
-    let shape = if c.model.is_file() {
+    let shape = if crate::mlx::is_model_dir(&c.model) {
+        Some(
+            crate::mlx::shape::model_shape(&c.model)
+                .with_context(|| format!("reading the model `{}`", c.model.display()))?,
+        )
+    } else if c.model.is_file() {
         let m = crate::gguf::GgufModel::open(&c.model)
             .with_context(|| format!("reading the model `{}`", c.model.display()))?;
         Some(crate::gguf::shape::model_shape(&m)?)

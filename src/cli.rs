@@ -127,6 +127,9 @@ pub struct ReplayArgs {
     /// Environment variable holding the API key for --url (never printed).
     #[arg(long, value_name = "VAR", requires = "url")]
     pub api_key_env: Option<String>,
+    /// Server to start for --model: `llama` (a .gguf) or `mlx` (an MLX directory).
+    #[arg(long, value_name = "NAME", default_value = "llama", value_parser = parse_backend, conflicts_with = "url")]
+    pub backend: crate::server::BackendKind,
     /// Server binary (default: $ROOFTUNE_LLAMA_SERVER, PATH, then rooftune's build cache).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<std::path::PathBuf>,

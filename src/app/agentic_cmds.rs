@@ -121,8 +121,12 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
     crate::units::positive("--timeout (seconds)", a.timeout, 1e6)?;
     let shape = match &a.model {
         Some(m) => {
-            BackendKind::Llama.get().check_model(m)?;
-            crate::gguf::shape::model_shape(&GgufModel::open(m)?).ok()
+            a.backend.get().check_model(m)?;
+            if m.is_dir() {
+                crate::mlx::shape::model_shape(m).ok()
+            } else {
+                crate::gguf::shape::model_shape(&GgufModel::open(m)?).ok()
+            }
         }
         None => None,
     };
@@ -211,7 +215,7 @@ async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
         reuse: true,
         keep_gaps: a.keep_gaps,
         model: a.model_name.clone(),
-        llama: a.model.is_some(),
+        llama: a.model.is_some() && a.backend == BackendKind::Llama,
         default_output_tokens: 64,
     };
     if let Some(url) = &a.url {
@@ -243,7 +247,19 @@ async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
         .model
         .as_ref()
         .context("give --model FILE.gguf or --url URL")?;
-    let backend = BackendKind::Llama.get();
+    let backend = a.backend.get();
+    let mut extra = a.extra.clone();
+    if let Some(off) = backend.reuse_off_flags() {
+        match a.reuse {
+            ReuseArg::On => {}
+            ReuseArg::Off => extra.extend(off),
+            ReuseArg::Both => anyhow::bail!(
+                "--reuse both needs a server that turns prompt reuse off per request; {} turns it off only at start-up ({})\n  (hint: run --reuse on, then --reuse off)",
+                backend.name(),
+                off.join(" ")
+            ),
+        }
+    }
     let found = backend.locate(a.server_bin.clone())?;
     let version = backend.version(&found.path);
     let start = StartOptions {
@@ -259,7 +275,7 @@ async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
         &found.path,
         version,
         model,
-        &a.extra,
+        &extra,
         &start,
         timeout,
     )

@@ -138,6 +138,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Check a model file before anything starts (the formats it takes).
     fn check_model(&self, path: &Path) -> Result<(), ServerError>;
 
+    /// Server flags that turn cross-request prompt reuse off, for servers
+    /// that cannot turn it off per request (None: `cache_prompt: false` does).
+    fn reuse_off_flags(&self) -> Option<Vec<String>> {
+        None
+    }
+
     /// HTTP path that answers 200 once the model is loaded.
     fn health_path(&self) -> &'static str;
     /// Facts from the startup log.

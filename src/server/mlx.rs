@@ -100,6 +100,9 @@ impl Backend for MlxServer {
     fn check_model(&self, path: &Path) -> Result<(), ServerError> {
         check_dir(path)
     }
+    fn reuse_off_flags(&self) -> Option<Vec<String>> {
+        Some(vec!["--prompt-cache-size".into(), "0".into()])
+    }
     fn health_path(&self) -> &'static str {
         "/health"
     }

@@ -148,6 +148,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn health_path(&self) -> &'static str;
     /// Facts from the startup log.
     fn scan_log(&self, log: &str) -> StartupFacts;
+    /// Whether the startup log shows the model failed to load while the
+    /// process lives on (a server that loads in a thread and keeps serving
+    /// errors); None of these for servers that exit on a failed load.
+    fn load_failed(&self, _facts: &StartupFacts) -> bool {
+        false
+    }
     /// Request dialect, which also says where timings live in a response.
     fn dialect(&self) -> Dialect;
 

@@ -109,6 +109,11 @@ impl Backend for MlxServer {
     fn scan_log(&self, log: &str) -> StartupFacts {
         scan(log)
     }
+    fn load_failed(&self, facts: &StartupFacts) -> bool {
+        // The model loads in the generation thread; when that fails the HTTP
+        // server lives on and /health answers 503 for ever.
+        facts.error.is_some()
+    }
     fn dialect(&self) -> Dialect {
         Dialect::OpenAiChat
     }

@@ -229,6 +229,18 @@ pub enum ServerError {
         /// The log says an allocation failed (so this is an out-of-memory).
         alloc_failed: bool,
     },
+    /// The log says the model failed to load, while the process lived on.
+    #[error("{name} failed to load the model: {diagnosis}; rooftune stopped it\n  (hint: check the model directory or file; the full log is {log})\n  last lines of {log}:\n{tail}")]
+    LoadFailed {
+        /// Backend name.
+        name: String,
+        /// The telling log line.
+        diagnosis: String,
+        /// Log file.
+        log: String,
+        /// Last lines of the log, indented.
+        tail: String,
+    },
     /// `/health` did not turn ready in time.
     #[error("{name} was not ready after {timeout_s:.0} s (no healthy /health); it was stopped\n  (hint: a large model may need a longer --timeout)\n  last lines of {log}:\n{tail}")]
     NotReady {

@@ -104,6 +104,28 @@ fn without_tokenize_the_count_is_the_servers() {
     );
 }
 
+/// A count that is not a count (`usage.prompt_tokens = -7`) is ignored and
+/// said, and the prompt is labelled estimated, not "the server's count".
+#[test]
+fn a_negative_usage_count_is_not_taken_as_the_servers() {
+    let f = fake_url("bad_usage", None);
+    let out = bench(&f.url)
+        .arg("--json")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["measurement"]["counting"], "estimated");
+    let notes = v["measurement"]["notes"].to_string();
+    assert!(notes.contains("usage.prompt_tokens = -7"), "{notes}");
+    let text = bench(&f.url).assert().success().get_output().stdout.clone();
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("server's count"), "{text}");
+    assert!(text.contains("(estimated)"), "{text}");
+}
+
 #[test]
 fn url_stream_faults() {
     let f = fake_url("early", None);

@@ -167,6 +167,33 @@ fn user_facing_errors() {
             &[("s.toml", b"model = \n")],
             2,
         ),
+        (
+            "tune_zero_tokens",
+            &["tune", "s.toml"],
+            &[(
+                "s.toml",
+                b"model = \"m.gguf\"\n[space]\n\"-t\" = [1, 2]\n[objective]\nmetric = \"decode\"\ntokens = 0\n",
+            )],
+            2,
+        ),
+        (
+            "tune_bad_race",
+            &["tune", "s.toml"],
+            &[(
+                "s.toml",
+                b"model = \"m.gguf\"\n[space]\n\"-t\" = [1, 2]\n[objective]\nmetric = \"decode\"\n[race]\nconfidence = 1.5\n",
+            )],
+            2,
+        ),
+        (
+            "tune_bad_min_top1",
+            &["tune", "s.toml"],
+            &[(
+                "s.toml",
+                b"model = \"m.gguf\"\n[space]\n\"-t\" = [1, 2]\n[objective]\nmetric = \"decode\"\n[quality]\nmin_top1 = 2\n",
+            )],
+            2,
+        ),
         ("campaign_missing", &["campaign", "show", "nothing"], &[], 2),
         (
             "inspect_not_gguf",

@@ -209,3 +209,54 @@ fn a_resumed_campaign_keeps_its_first_ceilings_unless_reprobed() {
         last.ceilings
     );
 }
+
+/// A `min_ctx` no configuration can meet is refused before anything starts
+/// (it used to skip every trial and then recommend the defaults, which break
+/// it too); the dry run says the same.
+#[test]
+fn an_impossible_min_ctx_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path());
+    let text = std::fs::read_to_string(&spec).unwrap() + "[constraints]\nmin_ctx = 99999999\n";
+    std::fs::write(&spec, text).unwrap();
+    for dry in [false, true] {
+        let mut cmd = Command::cargo_bin("rooftune").unwrap();
+        cmd.timeout(Duration::from_secs(120))
+            .env("FAKE_MODE", "ok")
+            .arg("tune")
+            .arg(&spec)
+            .arg("--server-bin")
+            .arg(fake_server());
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let out = cmd.output().unwrap();
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+        assert!(e.contains("min_ctx = 99999999 cannot be met"), "{e}");
+        assert!(
+            !dir.path().join("faults/trials.jsonl").exists()
+                || std::fs::read_to_string(dir.path().join("faults/trials.jsonl"))
+                    .unwrap()
+                    .is_empty(),
+            "no trial was run"
+        );
+    }
+}
+
+/// A second run on a campaign that another run holds is refused like a
+/// campaign that already exists: a usage error (exit 2), naming the holder.
+#[test]
+fn a_held_campaign_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("faults/trials.jsonl");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let _held = rooftune::campaign::lock::CampaignLock::acquire(&log).unwrap();
+    let out = tune("ok", dir.path());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(&std::process::id().to_string()),
+        "names the holder: {e}"
+    );
+}

@@ -18,6 +18,7 @@ use crate::tune::plan::{self, Feasibility};
 use crate::tune::space::MachineFacts;
 use crate::tune::spec::{self, Campaign, HardwareChoice};
 use crate::tune::trial::{Evaluator, Probe};
+use crate::tune::TuneError;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -288,10 +289,22 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
         for n in crate::campaign::preflight::check(&c, a.server_bin.as_deref())? {
             eprintln!("note: {n}");
         }
+        if let Some(p) = feas.min_ctx_problem(&c.space) {
+            return Err(TuneError::Preflight {
+                problems: format!("  {p}"),
+            }
+            .into());
+        }
         return Ok(ExitCode::OK);
     }
     crate::campaign::preflight::check_spec_server(&c, a.server_bin.as_deref())?;
     crate::campaign::preflight::check_model(&c.model)?;
+    if let Some(p) = feas.min_ctx_problem(&c.space) {
+        return Err(TuneError::Preflight {
+            problems: format!("  {p}"),
+        }
+        .into());
+    }
     let model = model_info(&c.model, true)?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
     // From here Ctrl-C and SIGTERM mark the trial interrupted and stop its server.

@@ -373,6 +373,14 @@ async fn prefill(
             "the server reused up to {cached} cached prompt tokens despite the random prefix; prefill figures are optimistic"
         ));
     }
+    if let Some(bad) = all.iter().find_map(|r| r.usage.invalid.clone()) {
+        cx.notes.push(format!(
+            "the server sent {bad}, which is not a token count; it was ignored"
+        ));
+        if cx.maker.counting == Counting::ServerReported {
+            cx.maker.counting = Counting::Estimated;
+        }
+    }
     let mut lens: Vec<u64> = all
         .iter()
         .filter_map(RequestRecord::prompt_tokens)

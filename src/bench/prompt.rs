@@ -32,6 +32,9 @@ pub enum Counting {
     Tokenize,
     /// Estimated, then taken from the server's `usage.prompt_tokens`.
     ServerReported,
+    /// Estimated only: the server has no `/tokenize` and its
+    /// `usage.prompt_tokens` was not a count.
+    Estimated,
 }
 
 /// Makes prompts for one server.
@@ -86,7 +89,7 @@ impl PromptMaker {
         let words_for = |m: &PromptMaker| {
             (((n as f64 - m.overhead_tokens) / m.tokens_per_word).round() as usize).max(1)
         };
-        if self.counting == Counting::ServerReported {
+        if self.counting != Counting::Tokenize {
             return Ok(self.words(words_for(self)));
         }
         // Fit a prefix of one random word sequence to n tokens.

@@ -52,6 +52,7 @@ impl CampaignError {
                 | CampaignError::Exists { .. }
                 | CampaignError::Version { .. }
                 | CampaignError::Incomparable { .. }
+                | CampaignError::Locked { .. }
         )
     }
 }

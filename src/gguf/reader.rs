@@ -207,13 +207,23 @@ impl GgufFile {
                 .and_then(|s| s.checked_add(t.bytes));
             match end {
                 Some(e) if e <= self.file_size => {}
-                _ => {
+                None => {
+                    return Err(GgufError::Malformed {
+                        path: self.path.clone(),
+                        what: format!(
+                            "is damaged: tensor `{}` claims an offset past 2^64 bytes",
+                            one_line(&t.name)
+                        ),
+                        hint: HINT_HEADER,
+                    })
+                }
+                Some(e) => {
                     return Err(GgufError::Malformed {
                         path: self.path.clone(),
                         what: format!(
                             "is truncated: tensor `{}` ends at byte {} but the file has {} bytes",
                             one_line(&t.name),
-                            end.map_or_else(|| "2^64+".to_string(), |e| e.to_string()),
+                            e,
                             self.file_size
                         ),
                         hint: HINT_TRUNCATED,

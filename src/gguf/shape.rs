@@ -900,6 +900,26 @@ mod tests {
     }
 
     #[test]
+    fn zero_context_or_heads_are_warned_about() {
+        use super::super::synth::{SynthArch, SynthConfig, SynthQuant};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.gguf");
+        SynthConfig::with_hidden(SynthArch::Llama, 256, 2, SynthQuant::F16)
+            .write(&p)
+            .unwrap();
+        let mut m = GgufModel::open(&p).unwrap();
+        assert!(metadata_warnings(&m).is_empty());
+        for (k, v) in m.shards[0].metadata.iter_mut() {
+            if k.ends_with(".context_length") || k.ends_with(".attention.head_count") {
+                *v = Value::U32(0);
+            }
+        }
+        let w = metadata_warnings(&m).join("\n");
+        assert!(w.contains("context_length` is 0"), "{w}");
+        assert!(w.contains("head_count` is 0 in every layer"), "{w}");
+    }
+
+    #[test]
     fn per_layer_scalars_and_arrays() {
         use super::super::value::ValueType;
         assert_eq!(per_layer(Some(&Value::U32(4)), 3, 0), vec![4, 4, 4]);

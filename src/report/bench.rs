@@ -80,6 +80,7 @@ pub fn markdown(r: &BenchReport) -> String {
     let counted = match m.counting {
         crate::bench::prompt::Counting::Tokenize => "",
         crate::bench::prompt::Counting::ServerReported => " (server's count)",
+        crate::bench::prompt::Counting::Estimated => " (estimated)",
     };
     let pre_rate = p
         .server_tok_s

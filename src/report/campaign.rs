@@ -277,8 +277,14 @@ pub fn document(s: &CampaignSummary) -> Document {
             d.text(after);
         }
     }
+    let total_s = s.time.startup_s + s.time.measure_s;
+    let share = if total_s > 0.0 {
+        format!(" ({:.0}% of the time measuring)", s.time.measure_s / total_s * 100.0)
+    } else {
+        String::new()
+    };
     d.text(format!(
-        "\nTime: {} server starts, {:.0} s starting up, {:.0} s measuring",
+        "\nTime: {} server starts, {:.0} s starting up, {:.0} s measuring{share}",
         s.time.restarts, s.time.startup_s, s.time.measure_s
     ));
     d

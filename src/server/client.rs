@@ -77,6 +77,21 @@ pub struct Usage {
     pub completion_tokens: Option<u64>,
     /// Prompt tokens served from cache.
     pub cached_tokens: Option<u64>,
+    /// A count the server sent that is not a count (`-7`, `1.5`, `"12"`),
+    /// as sent: such a field is treated as missing, and said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<String>,
+}
+
+/// `obj[key]` as a token count; a present value that is not a
+/// non-negative integer is noted in `invalid` and treated as missing.
+fn count_field(obj: &Value, key: &str, invalid: &mut Option<String>) -> Option<u64> {
+    let v = obj.get(key).filter(|v| !v.is_null())?;
+    let n = v.as_u64();
+    if n.is_none() && invalid.is_none() {
+        *invalid = Some(format!("usage.{key} = {v}"));
+    }
+    n
 }
 
 /// Everything observed about one request. Times are seconds on the client
@@ -883,8 +898,9 @@ fn apply_event(
                 }
             }
             if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-                rec.usage.prompt_tokens = u.get("prompt_tokens").and_then(Value::as_u64);
-                rec.usage.completion_tokens = u.get("completion_tokens").and_then(Value::as_u64);
+                rec.usage.prompt_tokens = count_field(u, "prompt_tokens", &mut rec.usage.invalid);
+                rec.usage.completion_tokens =
+                    count_field(u, "completion_tokens", &mut rec.usage.invalid);
                 rec.usage.cached_tokens = u
                     .get("prompt_tokens_details")
                     .and_then(|d| d.get("cached_tokens"))

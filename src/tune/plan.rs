@@ -57,6 +57,30 @@ impl Feasibility {
         }
     }
 
+    /// Why no configuration of `space` (the defaults included) can meet
+    /// `min_ctx`, or None. Without it a campaign whose every trial is
+    /// skipped would end by recommending the defaults, which break the
+    /// constraint too. Spaces too large to list are not checked here (each
+    /// trial still is).
+    pub fn min_ctx_problem(&self, space: &Space) -> Option<String> {
+        let shape = self.shape.as_ref()?;
+        if self.min_ctx == 0 || space.size() > 100_000 {
+            return None;
+        }
+        let best = space
+            .all_points()
+            .iter()
+            .map(|p| space::ctx_per_slot(&space.config(p), shape.ctx_train))
+            .chain([space::ctx_per_slot(&Config::default(), shape.ctx_train)])
+            .max()?;
+        (best < self.min_ctx).then(|| {
+            format!(
+                "constraints.min_ctx = {} cannot be met: the largest context a slot gets in this space is {best} tokens (the model's training window is {}); lower min_ctx, or add larger `-c` values (fewer `-np` slots) to the space",
+                self.min_ctx, shape.ctx_train
+            )
+        })
+    }
+
     /// Weights + KV + compute buffer for a configuration, bytes.
     pub fn memory_needed(&self, c: &Config, shape: &ModelShape) -> f64 {
         let ctx = match c.int("-c") {

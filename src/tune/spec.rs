@@ -705,9 +705,23 @@ fn range(t: &toml::map::Map<String, toml::Value>, kind: &Kind) -> Result<Vec<Str
 fn parse_objective(path: &Path, text: &str, o: &RawObjective) -> Result<Objective, TuneError> {
     let at = o.metric.span().start;
     let depth = o.depth.unwrap_or(0);
-    let tokens = o.tokens.unwrap_or(32).max(1);
-    let prompt = o.prompt_tokens.unwrap_or(512).max(1);
-    let streams = o.streams.unwrap_or(4).max(1);
+    for (key, v) in [
+        ("tokens", o.tokens),
+        ("prompt_tokens", o.prompt_tokens),
+        ("streams", o.streams.map(u64::from)),
+    ] {
+        if v == Some(0) {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                format!("objective.{key} must be at least 1, got 0"),
+            ));
+        }
+    }
+    let tokens = o.tokens.unwrap_or(32);
+    let prompt = o.prompt_tokens.unwrap_or(512);
+    let streams = o.streams.unwrap_or(4);
     let probe = |metric: &str| -> Result<Probe, TuneError> {
         Ok(match metric {
             "decode" => Probe::Decode { depth, tokens },
@@ -803,6 +817,18 @@ trials = 5
 
     fn err(text: &str) -> String {
         parse(Path::new("e.toml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn zero_tokens_is_refused_not_raised() {
+        let e = err(
+            "model = \"m\"\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decode\"\ntokens = 0\n",
+        );
+        assert!(e.starts_with("e.toml:5:"), "{e}");
+        assert!(
+            e.contains("objective.tokens must be at least 1, got 0"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 """A scripted fake llama-server / OpenAI-compatible server for rooftune's tests.
 
 FAKE_MODE picks the behaviour: ok, crash_load, load_error, never_ready,
-hang, early, malformed, crash_request, no_tokenize, oom_load (an allocation
+hang, early, malformed, crash_request, no_tokenize, bad_usage (no /tokenize and
+usage.prompt_tokens = -7), oom_load (an allocation
 failure in the log, then abort), killed_load (SIGKILL, as the OOM killer does),
 serve_on_help (`--help` starts serving, as some wrappers
 do), echo_auth (every POST answers 401 echoing the request's headers, as some
@@ -87,7 +88,7 @@ class H(BaseHTTPRequestHandler):
         if key and self.headers.get("Authorization") != f"Bearer {key}":
             return self.send_json(401, {"error": {"message": "bad key"}})
         if self.path == "/tokenize":
-            if mode == "no_tokenize":
+            if mode in ("no_tokenize", "bad_usage"):
                 return self.send_json(404, {"error": "not found"})
             if mode == "hang":
                 time.sleep(3600)
@@ -125,8 +126,11 @@ class H(BaseHTTPRequestHandler):
                 self.event({"content": "x", "tokens": [7], "stop": False})
         if chat:
             self.event({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
-            self.event({"choices": [], "usage": {"prompt_tokens": n_prompt + 5, "completion_tokens": n_gen,
-                        "prompt_tokens_details": {"cached_tokens": 0}}, "timings": timings})
+            if mode == "bad_usage":  # a plain OpenAI server with a broken count
+                self.event({"choices": [], "usage": {"prompt_tokens": -7, "completion_tokens": n_gen}})
+            else:
+                self.event({"choices": [], "usage": {"prompt_tokens": n_prompt + 5, "completion_tokens": n_gen,
+                            "prompt_tokens_details": {"cached_tokens": 0}}, "timings": timings})
             self.event("[DONE]")
         else:
             self.event({"content": "", "tokens": [], "stop": True, "stop_type": "limit",

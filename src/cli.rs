@@ -600,6 +600,8 @@ pub enum SynthArchArg {
 /// Weight type of a synthetic model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SynthQuantArg {
+    /// 32-bit floats.
+    F32,
     /// 16-bit floats.
     F16,
     /// 8-bit blocks.

@@ -20,6 +20,7 @@ pub fn synth_config(a: &SynthArgs) -> Result<SynthConfig> {
         SynthArchArg::Moe => SynthArch::Moe,
     };
     let quant = match a.quant.unwrap_or(SynthQuantArg::Q8_0) {
+        SynthQuantArg::F32 => SynthQuant::F32,
         SynthQuantArg::F16 => SynthQuant::F16,
         SynthQuantArg::Q8_0 => SynthQuant::Q8_0,
         SynthQuantArg::Q4_0 => SynthQuant::Q4_0,

@@ -279,7 +279,10 @@ pub fn document(s: &CampaignSummary) -> Document {
     }
     let total_s = s.time.startup_s + s.time.measure_s;
     let share = if total_s > 0.0 {
-        format!(" ({:.0}% of the time measuring)", s.time.measure_s / total_s * 100.0)
+        format!(
+            " ({:.0}% of the time measuring)",
+            s.time.measure_s / total_s * 100.0
+        )
     } else {
         String::new()
     };

@@ -46,7 +46,7 @@ pub enum Command {
     Session(SessionCommand),
     /// Replay a session against a server turn by turn, prompt cache on and/or off, and explain each cache miss.
     Replay(ReplayArgs),
-    /// A campaign or a `bench --json` result as a self-contained HTML page with charts (or Markdown).
+    /// A campaign, or a `bench`, `replay` or `logs analyze` JSON result, as a self-contained HTML page with charts (or Markdown).
     Report(ReportArgs),
     /// Agents' usage logs (Codex CLI, Claude Code) and request logs: where an agent's time goes.
     #[command(subcommand)]
@@ -58,6 +58,32 @@ pub enum Command {
 pub enum SessionCommand {
     /// Write a synthetic coding-agent session, the same for the same seed.
     Synth(SessionSynthArgs),
+    /// Turn a Codex CLI rollout or a Claude Code transcript into a session file (says what the log did not keep).
+    Import(SessionImportArgs),
+}
+
+/// `rooftune session import`
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("log").required(true).args(["codex", "claude_code"]))]
+pub struct SessionImportArgs {
+    /// A Codex CLI rollout (`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub codex: Option<std::path::PathBuf>,
+    /// A Claude Code transcript (`~/.claude/projects/PROJECT/SESSION.jsonl`; its `SESSION/subagents/` come along).
+    #[arg(long, value_name = "FILE")]
+    pub claude_code: Option<std::path::PathBuf>,
+    /// Size of the stand-in system prompt plus tool definitions, tokens (default: what the usage records imply).
+    #[arg(long, value_name = "N", value_parser = crate::units::parse_tokens)]
+    pub system_tokens: Option<u64>,
+    /// Characters per token, to size stand-ins (1 for a byte vocabulary).
+    #[arg(long, default_value_t = 4.0)]
+    pub chars_per_token: f64,
+    /// The session's name (default: the log file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The session file to write.
+    #[arg(short = 'o', long, value_name = "FILE.jsonl")]
+    pub output: std::path::PathBuf,
 }
 
 /// `rooftune session synth`
@@ -115,12 +141,12 @@ pub enum ReuseArg {
 pub struct ReplayArgs {
     /// The session file (JSONL, docs/sessions.md).
     pub session: std::path::PathBuf,
-    /// GGUF model to serve with a llama-server that rooftune starts and stops.
+    /// GGUF model to serve with a llama-server that rooftune starts and stops (repeatable: each is a target).
     #[arg(long, value_name = "FILE.gguf")]
-    pub model: Option<std::path::PathBuf>,
-    /// Replay against a running OpenAI-compatible server instead (`http://HOST:PORT/v1`).
-    #[arg(long, value_name = "URL", conflicts_with = "server_bin")]
-    pub url: Option<String>,
+    pub model: Vec<std::path::PathBuf>,
+    /// A running OpenAI-compatible server (`http://HOST:PORT/v1`; repeatable: each is a target).
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
     /// `model` field sent with --url.
     #[arg(long, value_name = "NAME", requires = "url")]
     pub model_name: Option<String>,
@@ -128,7 +154,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "VAR", requires = "url")]
     pub api_key_env: Option<String>,
     /// Server to start for --model: `llama` (a .gguf) or `mlx` (an MLX directory).
-    #[arg(long, value_name = "NAME", default_value = "llama", value_parser = parse_backend, conflicts_with = "url")]
+    #[arg(long, value_name = "NAME", default_value = "llama", value_parser = parse_backend)]
     pub backend: crate::server::BackendKind,
     /// Server binary (default: $ROOFTUNE_LLAMA_SERVER, PATH, then rooftune's build cache).
     #[arg(long, value_name = "PATH")]
@@ -162,7 +188,7 @@ pub struct ReplayArgs {
 /// `rooftune report`
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench --json` file.
+    /// A campaign folder (`experiments/NAME`), its `trials.jsonl`, or a `bench`, `replay` or `logs analyze` JSON file.
     pub path: std::path::PathBuf,
     /// Output format (default html) and file.
     #[command(flatten)]

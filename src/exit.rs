@@ -84,6 +84,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             || cause
                 .downcast_ref::<crate::agentic::synth::SpecError>()
                 .is_some()
+            || cause
+                .downcast_ref::<crate::agentic::import::ImportError>()
+                .is_some()
         {
             return ExitCode::USAGE;
         }

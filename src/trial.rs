@@ -37,6 +37,42 @@ pub enum Probe {
         /// Tokens generated per request.
         tokens: u64,
     },
+    /// A coding-agent session replayed turn by turn (the campaign's
+    /// `objective.session`), prompt cache on: one figure per replay.
+    Agentic {
+        /// Which figure of the replay.
+        stat: AgenticStat,
+    },
+}
+
+/// The figure an agentic objective minimises, seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgenticStat {
+    /// Median time to first token over the session's requests.
+    TtftMedian,
+    /// 90th percentile time to first token.
+    TtftP90,
+    /// The session's total wait: the sum of its times to first token.
+    TotalWait,
+}
+
+impl AgenticStat {
+    /// Every figure.
+    pub const ALL: [AgenticStat; 3] = [
+        AgenticStat::TtftMedian,
+        AgenticStat::TtftP90,
+        AgenticStat::TotalWait,
+    ];
+
+    /// Its name in a campaign spec (`statistic = "p90"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AgenticStat::TtftMedian => "median",
+            AgenticStat::TtftP90 => "p90",
+            AgenticStat::TotalWait => "total_wait",
+        }
+    }
 }
 
 impl Probe {
@@ -47,12 +83,13 @@ impl Probe {
             Probe::Prefill { tokens } => format!("prefill_tok_s@{tokens}"),
             Probe::Ttft { depth } => format!("ttft_s@{depth}"),
             Probe::Aggregate { streams, .. } => format!("aggregate_tok_s@{streams}"),
+            Probe::Agentic { stat } => format!("agentic_s@{}", stat.name()),
         }
     }
 
     /// Whether a larger value is better (rates) or worse (times).
     pub fn higher_is_better(&self) -> bool {
-        !matches!(self, Probe::Ttft { .. })
+        !matches!(self, Probe::Ttft { .. } | Probe::Agentic { .. })
     }
 }
 

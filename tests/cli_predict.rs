@@ -1,5 +1,7 @@
 //! The real binary: predict, matrix, speculate, lists, and bad input.
 
+mod browser_support;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
@@ -303,4 +305,65 @@ fn a_depth_beyond_the_slot_context_is_refused() {
         ])
         .assert()
         .success();
+}
+
+#[test]
+fn predict_draws_its_roofline_and_depth_charts() {
+    let args = [
+        "predict",
+        "--hw",
+        "m3-ultra-512",
+        "--model",
+        "glm-5.1",
+        "--quant",
+        "ud-iq3_xxs",
+        "--ctx",
+        "128k",
+        "--depth",
+        "0,8k,32k,100k",
+    ];
+    let out = |format: &str| {
+        let o = rooftune()
+            .args(args)
+            .args(["--format", format])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(o).expect("utf8")
+    };
+    let svg = out("svg");
+    insta::assert_snapshot!("predict_glm_5_1_svg", svg);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("<svg").count(),
+        3,
+        "one image holding two charts"
+    );
+    for want in [
+        "arithmetic intensity (FLOP/byte)",
+        "performance (FLOP/s)",
+        "roof: 819 GB/s",
+        "decode estimate (band)",
+        "prefill ceiling",
+        "context depth (tokens)",
+        "decode (tok/s per stream)",
+        "roofline ceiling",
+    ] {
+        assert!(svg.contains(want), "{want}");
+    }
+    // Four depths: four ceilings and four estimates on each chart.
+    assert_eq!(svg.matches("<title>decode ceiling at depth").count(), 4);
+    assert_eq!(svg.matches("<title>estimate at depth").count(), 4);
+    let html = out("html");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Content-Security-Policy"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(html.contains("decode: ceiling = bandwidth / bytes per token"));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("predict.html");
+    std::fs::write(&page, &html).unwrap();
+    browser_support::browser_check(&page, 2);
+    // The text report stays text.
+    assert!(!out("text").contains("<svg"));
 }

@@ -72,6 +72,30 @@ fn user_facing_errors() {
             2,
         ),
         (
+            "import_missing",
+            &["session", "import", "--codex", "none.jsonl", "-o", "s.jsonl"],
+            &[],
+            2,
+        ),
+        (
+            "import_not_json",
+            &["session", "import", "--claude-code", "t.jsonl", "-o", "s.jsonl"],
+            &[("t.jsonl", b"# not a transcript\n{}\n")],
+            2,
+        ),
+        (
+            "import_no_calls",
+            &["session", "import", "--codex", "r.jsonl", "-o", "s.jsonl"],
+            &[("r.jsonl", b"{\"timestamp\":\"2026-01-10T09:00:00.000Z\",\"type\":\"session_meta\",\"payload\":{}}\n")],
+            2,
+        ),
+        (
+            "import_chars_per_token",
+            &["session", "import", "--codex", "r.jsonl", "--chars-per-token", "0", "-o", "s.jsonl"],
+            &[("r.jsonl", b"{}\n")],
+            2,
+        ),
+        (
             "unknown_model",
             &["predict", "--hw", "m3-ultra-512", "--model", "glm-5.9"],
             &[],
@@ -227,6 +251,13 @@ fn user_facing_errors() {
             &[],
             2,
         ),
+        (
+            "report_not_a_result",
+            &["report", "x.json", "-o", "r.html"],
+            &[("x.json", b"{\"runs\": 3}")],
+            1,
+        ),
+        ("svg_without_charts", &["hw", "list", "--format", "svg"], &[], 1),
     ];
     for (name, args, files, code) in cases {
         check(name, args, files, *code);

@@ -372,3 +372,92 @@ async fn chat_completions_use_gemma_turns() {
     // The server counted the rendered turns (plus BOS), not ChatML.
     assert_eq!(rec.usage.prompt_tokens, Some(pieces.len() as u64 + 1));
 }
+
+/// Replay on the real Gemma 3 270M (sliding window 512 on most layers): what
+/// a sliding-window model reuses, and how the report explains it. Served
+/// with a Gemma-format Jinja template that renders tools (llama-server takes
+/// `tools` only with --jinja, so `--no-jinja --chat-template gemma` cannot
+/// serve a session with tools). Turns that only append reuse their prefix;
+/// the compaction edit at an early message is explained either as the
+/// client's change (the server kept what the two requests share) or, when
+/// the window dropped it, as sliding-window memory with no usable checkpoint
+/// (the log's "forcing full prompt re-processing"): never as unknown.
+#[test]
+fn sliding_window_reuse_is_explained() {
+    let bin = need_server!();
+    let model = need_gemma!();
+    let _g = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s.jsonl");
+    rooftune()
+        .args([
+            "session",
+            "synth",
+            "--turns",
+            "4",
+            "--max-depth",
+            "2000",
+            "--prefix",
+            "600",
+            "--output-tokens",
+            "4",
+            "--break",
+            "compaction",
+            "--seed",
+            "1",
+            "-o",
+        ])
+        .arg(&s)
+        .assert()
+        .success();
+    let template =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/templates/gemma-tools.jinja");
+    let out = rooftune()
+        .timeout(Duration::from_secs(600))
+        .arg("replay")
+        .arg(&s)
+        .arg("--server-bin")
+        .arg(&bin)
+        .arg("--model")
+        .arg(&model)
+        .args([
+            "--json",
+            "--no-predict",
+            "--",
+            "-t",
+            "2",
+            "-c",
+            "8192",
+            "-np",
+            "1",
+            "--jinja",
+            "--chat-template-file",
+        ])
+        .arg(&template)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: J = serde_json::from_slice(&out.stdout).unwrap();
+    let reqs = v["runs"][0]["requests"].as_array().unwrap();
+    let n = |x: &J| x.as_u64().unwrap_or_else(|| panic!("not a count: {x}"));
+    for q in &reqs[1..] {
+        let e = &q["explanation"];
+        let shared = n(&e["shared_prefix_tokens"]);
+        let reused = n(&q["reused_tokens"]);
+        if q["injected"].as_array().is_some_and(|i| !i.is_empty()) {
+            assert_eq!(e["client_change"]["field"], "message_content", "{e}");
+            assert_eq!(e["client_change"]["message"], 3, "{e}");
+            let kept = e["verdict"] == "client_changed" && reused as f64 >= 0.95 * shared as f64;
+            let dropped =
+                e["verdict"] == "server_dropped" && e["server_cause"] == "swa_or_recurrent";
+            assert!(kept || dropped, "compaction on a sliding-window model: {q}");
+        } else {
+            assert_eq!(e["verdict"], "reused", "an appended turn: {q}");
+            assert!(reused as f64 >= 0.95 * shared as f64, "{q}");
+        }
+    }
+}

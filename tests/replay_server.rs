@@ -7,6 +7,7 @@
 //! token at the change; and two conversations on one slot are told apart from
 //! two conversations on two slots.
 
+mod browser_support;
 #[macro_use]
 mod server_support;
 
@@ -131,6 +132,43 @@ fn reuse_keeps_the_shared_prefix_and_the_deepest_turn_starts_sooner() {
     let buckets = runs[0]["buckets"].as_array().unwrap();
     assert_eq!(buckets[0]["label"], "0-10k");
     assert_eq!(u(&buckets[0]["requests"]), 4);
+    report_of(dir.path(), &r, t_on, t_off);
+}
+
+/// `rooftune report REPLAY.json` on that replay: the TTFT and decode charts
+/// with one line per run, the wall-time bars, the buckets; the deepest
+/// turn's TTFT on each line is the one measured; nothing fetched; and the
+/// page renders in a browser.
+fn report_of(dir: &Path, r: &Value, t_on: f64, t_off: f64) {
+    let json = dir.join("replay.json");
+    std::fs::write(&json, serde_json::to_string(r).unwrap()).unwrap();
+    let html = dir.join("replay.html");
+    Command::cargo_bin("rooftune")
+        .unwrap()
+        .arg("report")
+        .arg(&json)
+        .arg("-o")
+        .arg(&html)
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 3, "TTFT, decode, wall time");
+    for want in [
+        "time to first token (s)",
+        "prompt depth (tokens)",
+        "decode (tok/s)",
+        "data-name=\"cache on\"",
+        "data-name=\"cache off\"",
+        "Where the time went",
+        "<td>0-10k</td>",
+    ] {
+        assert!(page.contains(want), "{want}");
+    }
+    for t in [t_on, t_off] {
+        assert!(page.contains(&format!(": {t:.2} s</title>")), "TTFT {t}");
+    }
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+    browser_support::browser_check(&html, 3);
 }
 
 /// Where each breaker must be found: field, and message or tool index
@@ -253,4 +291,65 @@ fn two_conversations_on_one_slot_are_slot_contention() {
     );
     let two = verdicts("2", "8192");
     assert!(two.iter().all(|(v, _)| v == "reused"), "-np 2: {two:?}");
+}
+
+fn import(dir: &Path, flag: &str, log: &str) -> PathBuf {
+    let p = dir.join(format!("{}.jsonl", flag.trim_start_matches('-')));
+    Command::cargo_bin("rooftune")
+        .unwrap()
+        .args(["session", "import", flag])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/sessions")
+                .join(log),
+        )
+        .args(["--system-tokens", "500", "--chars-per-token", "1", "-o"])
+        .arg(&p)
+        .assert()
+        .success();
+    p
+}
+
+/// Sessions imported from the Codex and Claude Code fixtures (tool calls,
+/// tool results, a subagent interleaved with the main agent) replay on the
+/// real server. A request whose conversation's previous request came just
+/// before reuses what the two share; one that follows another conversation's
+/// request reuses it too, or the log shows the other conversation took its
+/// slot (the stand-in prefixes of main agent and subagent start alike, and
+/// llama-server's slot similarity then picks the main agent's slot over a
+/// free one).
+#[test]
+fn imported_sessions_replay_and_reuse_their_prefix() {
+    let server = need_server!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, log, np) in [
+        ("--codex", "codex-rollout.jsonl", "1"),
+        (
+            "--claude-code",
+            "claude/7c1d0e2f-0000-4000-8000-00000000beef.jsonl",
+            "2",
+        ),
+    ] {
+        let s = import(dir.path(), flag, log);
+        let r = replay(&server, &s, &[], &["-c", "12288", "-np", np]);
+        let reqs = r["runs"][0]["requests"].as_array().unwrap();
+        assert_eq!(reqs.len(), if np == "1" { 4 } else { 6 }, "{flag}");
+        let mut reused = 0;
+        for (i, q) in reqs.iter().enumerate() {
+            assert!(u(&q["prompt_tokens"]) > 0, "{flag}: {q}");
+            let e = &q["explanation"];
+            if q["turn"] == 0 {
+                assert_eq!(e["verdict"], "first", "{flag}: {e}");
+                continue;
+            }
+            let direct = reqs[i - 1]["conversation"] == q["conversation"];
+            let hit = e["verdict"] == "reused"
+                && u(&q["reused_tokens"]) as f64 >= 0.95 * u(&e["shared_prefix_tokens"]) as f64;
+            let taken = e["verdict"] == "server_dropped" && e["server_cause"] == "slot_contention";
+            assert!(hit || (!direct && taken), "{flag}: {q}");
+            reused += usize::from(hit);
+        }
+        assert!(reused >= 3, "{flag}: {reqs:?}");
+    }
 }

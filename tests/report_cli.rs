@@ -6,9 +6,11 @@
 //! SVG files beside it; the winner exports as a systemd unit, a launchd
 //! plist (well-formed XML) and a shell script.
 
+mod browser_support;
 mod campaign_support;
 
 use assert_cmd::Command;
+use browser_support::browser_check;
 use campaign_support::{run_fake_campaign, Paths};
 use rooftune::tune::fake::Script;
 use std::path::Path;
@@ -90,6 +92,9 @@ fn campaign_report_is_one_offline_page_with_its_charts() {
         "Effect of -t",
         "<title>trial 1",
         "Paste:",
+        "<dt>winner command</dt><dd>/opt/llama/bin/llama-server -m /models/m.gguf",
+        "<dt>quality guard</dt>",
+        "<dt>calibration</dt><dd>none used: the ceilings are roofline bounds for profile",
     ] {
         assert!(page.contains(want), "{want}");
     }
@@ -104,54 +109,6 @@ fn campaign_report_is_one_offline_page_with_its_charts() {
         .success();
     assert_eq!(page, std::fs::read_to_string(&again).unwrap());
     browser_check(&html, 4);
-}
-
-/// Render the page in headless Chromium when it is installed: the script
-/// ran, every chart is in the DOM, and the CSP reported no violation.
-fn browser_check(html: &Path, charts: usize) {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        eprintln!("skipped the browser check: no chromium (the string-level checks ran)");
-        return;
-    };
-    let profile = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=2000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        dom.contains("data-ready=\"1\""),
-        "the page's script ran: {}",
-        &dom[..dom.len().min(400)]
-    );
-    assert!(
-        dom.contains(&format!("data-charts=\"{charts}\"")),
-        "charts in the DOM"
-    );
-    assert!(
-        dom.contains("data-csp-violations=\"0\""),
-        "no CSP violation"
-    );
 }
 
 #[test]
@@ -254,4 +211,57 @@ fn a_measurement_above_its_ceiling_is_flagged_not_shown_as_a_percentage() {
         text.contains("decode: above ceiling: wrong profile?"),
         "{text}"
     );
+}
+
+/// The request-log fixtures `logs_cli` checks the sums of.
+fn request_logs() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs/requests")
+}
+
+#[test]
+fn a_logs_analysis_reports_where_the_time_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("logs.json");
+    rooftune()
+        .args(["logs", "analyze"])
+        .arg(request_logs())
+        .args(["--json", "-o"])
+        .arg(&json)
+        .assert()
+        .success();
+    let html = dir.path().join("logs.html");
+    rooftune()
+        .arg("report")
+        .arg(&json)
+        .arg("-o")
+        .arg(&html)
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 1, "one chart");
+    for want in [
+        "Where the time went",
+        "first-token wait",
+        "wait cache misses explain",
+        "gaps (tools, harness)",
+        "time (s)",
+        // The fixtures' sums (logs_cli checks them): 13.2 s waiting, of it
+        // 1.85 s the two cache misses explain.
+        "<title>requests: first-token wait 11.35 s",
+        "<title>requests: wait cache misses explain 1.85 s",
+    ] {
+        assert!(page.contains(want), "{want}");
+    }
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
+    browser_check(&html, 1);
+    // `logs analyze --format html` draws the same chart from the typed analysis.
+    let direct = rooftune()
+        .args(["logs", "analyze"])
+        .arg(request_logs())
+        .args(["--format", "html"])
+        .output()
+        .unwrap();
+    let direct = String::from_utf8(direct.stdout).unwrap();
+    assert_eq!(direct.matches("<svg").count(), 1);
+    assert!(direct.contains("<title>requests: wait cache misses explain 1.85 s"));
 }

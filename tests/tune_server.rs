@@ -270,3 +270,61 @@ fn dry_run_refuses_a_raw_flag_the_binary_does_not_know() {
         "a dry run writes nothing"
     );
 }
+
+/// `metric = "agentic"`: every trial replays the session on its server and
+/// logs the median time to first token of the replay; two trials (the
+/// defaults and one configuration) on the tiny model.
+#[test]
+fn agentic_campaign_replays_the_session_per_trial() {
+    let server = need_server!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("s.jsonl");
+    Command::cargo_bin("rooftune")
+        .unwrap()
+        .args([
+            "session",
+            "synth",
+            "--turns",
+            "3",
+            "--max-depth",
+            "900",
+            "--prefix",
+            "500",
+            "--chars-per-token",
+            "1",
+            "--output-tokens",
+            "4",
+            "-o",
+        ])
+        .arg(&session)
+        .assert()
+        .success();
+    let template =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/templates/chatml-tools.jinja");
+    let spec = dir.path().join("agent.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "model = {:?}\nhardware = \"probe\"\nseed = 1\nfixed = [\"--chat-template-file\", {:?}]\n\
+             [space]\n\"-t\" = [2]\n\"-c\" = [4096]\n\"-np\" = [1, 2]\n[objective]\nmetric = \"agentic\"\nsession = \"s.jsonl\"\nstatistic = \"median\"\n\
+             [budget]\ntrials = 2\nrepeats = 1\nscreen_repeats = 1\n[race]\nfinalists = 0\n",
+            tiny_model().display().to_string(),
+            template.display().to_string()
+        ),
+    )
+    .unwrap();
+    tune(&server)
+        .arg(&spec)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("the budget of 2 trials is spent"));
+    let h = History::read(&dir.path().join("agent/trials.jsonl")).unwrap();
+    assert_eq!(h.trials_used(), 2);
+    for t in &h.trials {
+        assert_eq!(t.status, Status::Ok, "{:?}", t.reason);
+        let m = &t.measurements["agentic_s@median"];
+        assert_eq!(m.samples.len(), 1, "one replay per repeat");
+        assert!(m.mean > 0.0);
+    }
+}

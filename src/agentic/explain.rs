@@ -145,7 +145,7 @@ impl ServerCause {
     pub fn label(self) -> &'static str {
         match self {
             ServerCause::SwaOrRecurrent => "sliding-window/recurrent memory had no usable checkpoint (log: forcing full prompt re-processing; try --swa-full or more -ctxcp)",
-            ServerCause::SlotContention => "slot contention: other conversations used the slot since (raise -np, or keep --cache-ram on)",
+            ServerCause::SlotContention => "slot contention: other conversations used the slot since (raise -np; with slots free, --slot-prompt-similarity picked this one: try 0; keep --cache-ram on)",
             ServerCause::ContextLimit => "the prompt plus output exceeds the slot's context (-c / -np)",
             ServerCause::Unknown => "not visible from the outside (see the server log)",
         }
@@ -195,6 +195,10 @@ pub struct ServerContext {
     pub n_ctx_slot: Option<u64>,
     /// Distinct other conversations served since this conversation's previous request.
     pub others_since: usize,
+    /// From the server log: the slot that served this conversation's
+    /// previous request served another conversation since (slot similarity
+    /// can hand a slot to another conversation even with slots free).
+    pub slot_taken: Option<bool>,
     /// Prompt tokens of this request.
     pub prompt_tokens: Option<u64>,
     /// Tokens asked for.
@@ -293,7 +297,8 @@ pub fn server_cause(ctx: &ServerContext) -> ServerCause {
             return ServerCause::ContextLimit;
         }
     }
-    if ctx.others_since > 0 && ctx.others_since as u64 >= ctx.n_slots.unwrap_or(1) {
+    let slots_short = ctx.others_since > 0 && ctx.others_since as u64 >= ctx.n_slots.unwrap_or(1);
+    if ctx.slot_taken.unwrap_or(slots_short) {
         return ServerCause::SlotContention;
     }
     ServerCause::Unknown

@@ -10,6 +10,8 @@
 //!   one line per request, several conversations interleaved.
 //! - [`synth`]: a deterministic synthetic coding-agent session with named,
 //!   injectable cache-breakers.
+//! - [`import`]: a user's Codex or Claude Code log as a session, with
+//!   stand-ins for what the log did not keep.
 //! - [`replay`]: send a session's requests in order and record what the
 //!   server reused and how long each request took.
 //! - [`explain`]: why a request missed the cache: where the client changed
@@ -17,6 +19,7 @@
 //! - [`summary`]: depth buckets and where the wall time went.
 
 pub mod explain;
+pub mod import;
 pub mod replay;
 pub mod session;
 pub mod summary;

@@ -73,6 +73,9 @@ pub struct RequestResult {
     pub sent_at_s: f64,
     /// Request wall time, seconds.
     pub wall_s: f64,
+    /// The server slot that served it (from the server's log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u64>,
     /// Breakers the session says were injected here.
     pub injected: Vec<String>,
     /// What happened to the cache, and why.
@@ -109,7 +112,8 @@ pub struct ReplayReport {
     pub requests: usize,
     /// Conversations in the session.
     pub conversations: usize,
-    /// What was replayed against (model file or URL).
+    /// What was replayed against (model files and URLs, comma-separated;
+    /// each run names its own).
     pub target: String,
     /// The server's command line, when rooftune started it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,6 +133,8 @@ pub struct ReplayReport {
 /// One run with its summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunReport {
+    /// What it ran against (model file or URL).
+    pub target: String,
     /// The run.
     #[serde(flatten)]
     pub run: Run,
@@ -139,9 +145,10 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// Summarise a run.
-    pub fn new(run: Run) -> RunReport {
+    /// Summarise a run against `target`.
+    pub fn new(target: &str, run: Run) -> RunReport {
         RunReport {
+            target: target.to_string(),
             buckets: super::summary::buckets(&run.requests),
             wall: super::summary::wall_split(&run),
             run,
@@ -208,6 +215,52 @@ pub fn body(r: &Request, opts: &Options) -> Value {
     b
 }
 
+/// The slot the log says took the request (`launch_slot_: id  N | task T |
+/// processing task`), the last one when several did.
+pub fn slot_of(log: &str) -> Option<u64> {
+    log.lines()
+        .rev()
+        .filter(|l| l.contains("launch_slot_") && l.contains("processing task"))
+        .find_map(|l| {
+            let rest = l.split("id").nth(1)?;
+            rest.split('|').next()?.trim().parse().ok()
+        })
+}
+
+/// The session with `salt` first in every request's system prompt (or as a
+/// first system message): the same requests, sharing nothing with an
+/// earlier replay's cache.
+pub fn salted(session: &Session, salt: &str) -> Session {
+    let mut s = session.clone();
+    for r in &mut s.requests {
+        match r.messages.first_mut() {
+            Some(m) if m.role == "system" => {
+                let text = format!("{salt}\n{}", m.content_text());
+                m.content = Some(Value::String(text));
+            }
+            _ => r
+                .messages
+                .insert(0, super::session::Message::text("system", salt)),
+        }
+    }
+    s
+}
+
+/// A replay's figure for an agentic objective, seconds: median or p90 time to
+/// first token, or the total wait (sum of times to first token).
+pub fn figure(run: &Run, stat: crate::trial::AgenticStat) -> Option<f64> {
+    use crate::trial::AgenticStat;
+    let ttft: Vec<f64> = run.requests.iter().filter_map(|q| q.ttft_s).collect();
+    if ttft.len() < run.requests.len() || ttft.is_empty() {
+        return None;
+    }
+    match stat {
+        AgenticStat::TtftMedian => super::summary::median(&ttft),
+        AgenticStat::TtftP90 => super::summary::percentile(&ttft, 0.9),
+        AgenticStat::TotalWait => Some(ttft.iter().sum()),
+    }
+}
+
 /// The log written since `offset`, and the new offset.
 fn log_since(path: &PathBuf, offset: u64) -> (String, u64) {
     let Ok(mut f) = std::fs::File::open(path) else {
@@ -248,6 +301,9 @@ pub async fn run(
     let mut rendering_note = None;
     let mut served: Vec<&str> = Vec::new();
     let mut last_pos: BTreeMap<&str, usize> = BTreeMap::new();
+    // per conversation, the slot of its last request; per slot, the last conversation
+    let mut conv_slot: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut slot_conv: BTreeMap<u64, &str> = BTreeMap::new();
     let mut results = Vec::new();
     for r in &session.requests {
         if let (true, Some(at)) = (opts.keep_gaps, r.at_s) {
@@ -294,6 +350,14 @@ pub async fn run(
             o.dedup();
             o.len()
         });
+        let slot = log.as_deref().and_then(slot_of);
+        let slot_taken = conv_slot
+            .get(r.conversation.as_str())
+            .map(|s| slot_conv.get(s).is_some_and(|c| *c != r.conversation));
+        if let Some(s) = slot {
+            conv_slot.insert(&r.conversation, s);
+            slot_conv.insert(s, &r.conversation);
+        }
         let prev = session
             .previous_in_conversation(r.index)
             .map(|i| (&session.requests[i], rendered.get(&r.conversation)));
@@ -304,6 +368,7 @@ pub async fn run(
             n_slots: server.n_slots,
             n_ctx_slot: server.n_ctx_slot,
             others_since,
+            slot_taken,
             prompt_tokens: prompt,
             output_tokens: r.output_tokens.unwrap_or(opts.default_output_tokens),
         };
@@ -330,6 +395,7 @@ pub async fn run(
             output_tokens: rec.generated_tokens(),
             sent_at_s: rec.sent_at_s,
             wall_s: rec.end_s,
+            slot,
             injected: r.injected.clone(),
             explanation,
         };
@@ -348,6 +414,15 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::agentic::session::{Message, Sampling};
+
+    #[test]
+    fn slot_comes_from_the_launch_line() {
+        let log = "I slot get_availabl: id  1 | task -1 | selected slot by LCP similarity\n\
+                   I slot launch_slot_: id  1 | task -1 | sampler params:\n\
+                   I slot launch_slot_: id  1 | task 135 | processing task, is_child = 0\n";
+        assert_eq!(slot_of(log), Some(1));
+        assert_eq!(slot_of("nothing"), None);
+    }
 
     #[test]
     fn body_sends_the_cache_switch_the_server_understands() {

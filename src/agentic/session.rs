@@ -34,6 +34,9 @@ pub struct Header {
     /// Cache-breakers injected by the generator, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breakers: Vec<String>,
+    /// What an import filled in or left out (stand-in sizes, counts; no text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filled_in: Vec<String>,
 }
 
 /// One chat message, OpenAI-style; fields rooftune does not know are kept.
@@ -367,6 +370,7 @@ mod tests {
             chars_per_token: None,
             seed: None,
             breakers: vec![],
+            filled_in: vec![],
         }
     }
 

@@ -62,6 +62,29 @@ pub fn percentile(v: &[f64], q: f64) -> Option<f64> {
     )
 }
 
+/// The summary of some requests under `label`.
+fn summarise(label: &'static str, rs: &[&RequestResult]) -> Bucket {
+    let ttft: Vec<f64> = rs.iter().filter_map(|r| r.ttft_s).collect();
+    let decode: Vec<f64> = rs.iter().filter_map(|r| r.decode_tok_s).collect();
+    let prompt: u64 = rs.iter().filter_map(|r| r.prompt_tokens).sum();
+    let reused: Option<u64> = rs.iter().map(|r| r.reused_tokens).sum();
+    Bucket {
+        label,
+        requests: rs.len(),
+        ttft_median_s: median(&ttft),
+        ttft_p90_s: percentile(&ttft, 0.9),
+        decode_median_tok_s: median(&decode),
+        cached_share: reused
+            .filter(|_| prompt > 0)
+            .map(|c| c as f64 / prompt as f64),
+    }
+}
+
+/// All of a run's requests as one bucket (`all`).
+pub fn overall(requests: &[RequestResult]) -> Bucket {
+    summarise("all", &requests.iter().collect::<Vec<_>>())
+}
+
 /// The non-empty depth buckets of a run.
 pub fn buckets(requests: &[RequestResult]) -> Vec<Bucket> {
     DEPTH_BUCKETS
@@ -72,23 +95,7 @@ pub fn buckets(requests: &[RequestResult]) -> Vec<Bucket> {
                 .iter()
                 .filter(|r| r.prompt_tokens.is_some_and(|n| depth_bucket(n) == i))
                 .collect();
-            if rs.is_empty() {
-                return None;
-            }
-            let ttft: Vec<f64> = rs.iter().filter_map(|r| r.ttft_s).collect();
-            let decode: Vec<f64> = rs.iter().filter_map(|r| r.decode_tok_s).collect();
-            let prompt: u64 = rs.iter().filter_map(|r| r.prompt_tokens).sum();
-            let reused: Option<u64> = rs.iter().map(|r| r.reused_tokens).sum();
-            Some(Bucket {
-                label,
-                requests: rs.len(),
-                ttft_median_s: median(&ttft),
-                ttft_p90_s: percentile(&ttft, 0.9),
-                decode_median_tok_s: median(&decode),
-                cached_share: reused
-                    .filter(|_| prompt > 0)
-                    .map(|c| c as f64 / prompt as f64),
-            })
+            (!rs.is_empty()).then(|| summarise(label, &rs))
         })
         .collect()
 }

@@ -314,10 +314,11 @@ fn tool_def(name: &str, description: String) -> Value {
 }
 
 /// Tool definitions of about `chars` characters in all (as JSON): as many
-/// tools as fit at least a short description each, at most `max`, at least 3.
-fn tool_defs(rng: &mut Rng, chars: usize, max: usize) -> Vec<Value> {
+/// tools as fit at least a short description each, at most `max`, at least
+/// `min`.
+fn tool_defs(rng: &mut Rng, chars: usize, min: usize, max: usize) -> Vec<Value> {
     let skeleton = tool_def("read_file", String::new()).to_string().len();
-    let count = (chars / (skeleton + 120)).clamp(3, max);
+    let count = (chars / (skeleton + 120)).clamp(min, max);
     let per = chars / count;
     TOOLS
         .iter()
@@ -327,6 +328,25 @@ fn tool_defs(rng: &mut Rng, chars: usize, max: usize) -> Vec<Value> {
             tool_def(name, format!("{what}. {}", prose(rng, room)))
         })
         .collect()
+}
+
+/// A stand-in prefix for an imported session whose log did not keep it: a
+/// system prompt of about `system_chars` characters and tool definitions of
+/// about `tools_chars` (none when 0), the same for the same seed.
+pub fn stand_in(seed: u64, system_chars: usize, tools_chars: usize) -> (String, Vec<Value>) {
+    let mut rng = Rng(seed ^ 0x7374_616E_6469_6E21);
+    let head = "You are a coding agent working in the user's repository (stand-in: the log did not keep the real system prompt). ";
+    let system = format!(
+        "{head}{}",
+        prose(&mut rng, system_chars.saturating_sub(head.len()))
+    );
+    let skeleton = tool_def("read_file", String::new()).to_string().len();
+    let tools = if tools_chars < skeleton {
+        Vec::new()
+    } else {
+        tool_defs(&mut rng, tools_chars, 1, TOOLS.len())
+    };
+    (system, tools)
 }
 
 /// One conversation's clean history, before per-request breakers.
@@ -360,6 +380,7 @@ fn conversation(
     let tools = tool_defs(
         rng,
         prefix_chars - system_chars,
+        3,
         if sub { 6 } else { TOOLS.len() },
     );
     let mut history = vec![Message::text(
@@ -500,6 +521,7 @@ pub fn generate(spec: &SynthSpec) -> Result<Session, SpecError> {
             chars_per_token: Some(spec.chars_per_token),
             seed: Some(spec.seed),
             breakers: spec.breakers.iter().map(|b| b.name().to_string()).collect(),
+            filled_in: Vec::new(),
         },
         requests,
     })

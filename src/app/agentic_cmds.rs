@@ -3,10 +3,13 @@
 //! TTFT, and whether prompt text may appear in the output).
 
 use super::build;
+use crate::agentic::import::{self, Agent, ImportOptions};
 use crate::agentic::replay::{self, Options, ReplayReport, RunReport, ServerSide};
 use crate::agentic::session::Session;
 use crate::agentic::synth::{self, SynthSpec};
-use crate::cli::{MachineArgs, ReplayArgs, ReuseArg, SessionCommand, SessionSynthArgs};
+use crate::cli::{
+    MachineArgs, ReplayArgs, ReuseArg, SessionCommand, SessionImportArgs, SessionSynthArgs,
+};
 use crate::exit::ExitCode;
 use crate::gguf::GgufModel;
 use crate::roofline::machine::Machine;
@@ -20,7 +23,48 @@ use std::time::Duration;
 pub fn session(c: SessionCommand) -> Result<ExitCode> {
     match c {
         SessionCommand::Synth(a) => session_synth(&a),
+        SessionCommand::Import(a) => session_import(&a),
     }
+}
+
+fn session_import(a: &SessionImportArgs) -> Result<ExitCode> {
+    let (client, path) = match (&a.codex, &a.claude_code) {
+        (Some(p), _) => (Agent::Codex, p),
+        (None, Some(p)) => (Agent::ClaudeCode, p),
+        (None, None) => anyhow::bail!("give --codex FILE or --claude-code FILE"),
+    };
+    let opts = ImportOptions {
+        chars_per_token: a.chars_per_token,
+        system_tokens: a.system_tokens,
+        name: a.name.clone(),
+    };
+    let im = import::import(client, path, &opts)?;
+    std::fs::write(&a.output, im.session.to_jsonl()).with_context(|| {
+        format!(
+            "-o {}: cannot write the session\n  (hint: check that the folder exists and is writable)",
+            a.output.display()
+        )
+    })?;
+    let mut convs: Vec<&str> = im
+        .session
+        .requests
+        .iter()
+        .map(|r| r.conversation.as_str())
+        .collect();
+    convs.sort_unstable();
+    convs.dedup();
+    // counts and sizes only: the log's text stays in the file the user owns
+    eprintln!(
+        "wrote {}: {} requests in {} conversation(s) from a {} log",
+        a.output.display(),
+        im.session.requests.len(),
+        convs.len(),
+        client.name()
+    );
+    for l in &im.filled {
+        eprintln!("  {l}");
+    }
+    Ok(ExitCode::OK)
 }
 
 fn session_synth(a: &SessionSynthArgs) -> Result<ExitCode> {
@@ -119,18 +163,21 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
     let sink = super::output::Sink::open(&a.out)?;
     let session = Session::read(&a.session)?;
     crate::units::positive("--timeout (seconds)", a.timeout, 1e6)?;
-    let shape = match &a.model {
-        Some(m) => {
-            a.backend.get().check_model(m)?;
-            if m.is_dir() {
-                crate::mlx::shape::model_shape(m).ok()
-            } else {
-                crate::gguf::shape::model_shape(&GgufModel::open(m)?).ok()
-            }
-        }
-        None => None,
+    let mut shapes = Vec::new();
+    for m in &a.model {
+        a.backend.get().check_model(m)?;
+        let s = if m.is_dir() {
+            crate::mlx::shape::model_shape(m).ok()
+        } else {
+            crate::gguf::shape::model_shape(&GgufModel::open(m)?).ok()
+        };
+        shapes.push((m.display().to_string(), s));
+    }
+    let machine = if shapes.iter().any(|s| s.1.is_some()) {
+        machine(a)?
+    } else {
+        None
     };
-    let machine = if shape.is_some() { machine(a)? } else { None };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -146,9 +193,15 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
         return Ok(ExitCode::INTERRUPTED);
     };
     let mut report = report?;
-    if let (Some(s), Some((m, src))) = (&shape, &machine) {
+    if let Some((m, src)) = &machine {
         for r in &mut report.runs {
-            predict(&mut r.run, s, m);
+            let shape = shapes
+                .iter()
+                .find(|s| s.0 == r.target)
+                .and_then(|s| s.1.as_ref());
+            if let Some(shape) = shape {
+                predict(&mut r.run, shape, m);
+            }
         }
         report.predictions_from = Some(src.clone());
     }
@@ -181,7 +234,6 @@ fn progress(q: &replay::RequestResult) {
 }
 
 async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
-    let timeout = Duration::from_secs_f64(a.timeout);
     let quiet = a.out.json || a.out.format == Some(crate::report::format::Format::Json);
     let mut on_request = |q: &replay::RequestResult| {
         if !quiet {
@@ -198,55 +250,84 @@ async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
         c.dedup();
         c.len()
     };
+    let targets: Vec<String> = a
+        .model
+        .iter()
+        .map(|m| m.display().to_string())
+        .chain(a.url.iter().cloned())
+        .collect();
     let mut report = ReplayReport {
         format: replay::REPORT_FORMAT,
         session: session.header.name.clone(),
         session_file: a.session.display().to_string(),
         requests: session.requests.len(),
         conversations,
-        target: String::new(),
+        target: targets.join(", "),
         command_line: None,
         log: None,
         predictions_from: None,
         runs: Vec::new(),
         notes: Vec::new(),
     };
-    let mut opts = Options {
+    for model in &a.model {
+        if !quiet && targets.len() > 1 {
+            eprintln!("{}:", model.display());
+        }
+        run_model(a, session, model, &mut report, &mut on_request).await?;
+    }
+    for url in &a.url {
+        if !quiet && targets.len() > 1 {
+            eprintln!("{url}:");
+        }
+        run_url(a, session, url, &mut report, &mut on_request).await?;
+    }
+    Ok(report)
+}
+
+fn options(a: &ReplayArgs, llama: bool) -> Options {
+    Options {
         reuse: true,
         keep_gaps: a.keep_gaps,
         model: a.model_name.clone(),
-        llama: a.model.is_some() && a.backend == BackendKind::Llama,
+        llama,
         default_output_tokens: 64,
-    };
-    if let Some(url) = &a.url {
-        let key = match &a.api_key_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                anyhow::anyhow!(
-                    "--api-key-env {var}: the environment variable `{var}` is not set\n  (hint: export {var}=... first; rooftune never prints the key)"
-                )
-            })?),
-            None => None,
-        };
-        let client = Client::for_api_base(url, key, timeout)?;
-        report.target = url.clone();
-        for reuse in reuse_passes(a.reuse) {
-            opts.reuse = reuse;
-            let run = replay::run(
-                &client,
-                session,
-                &opts,
-                &ServerSide::default(),
-                &mut on_request,
-            )
-            .await?;
-            report.runs.push(RunReport::new(run));
-        }
-        return Ok(report);
     }
-    let model = a
-        .model
-        .as_ref()
-        .context("give --model FILE.gguf or --url URL")?;
+}
+
+async fn run_url(
+    a: &ReplayArgs,
+    session: &Session,
+    url: &str,
+    report: &mut ReplayReport,
+    on_request: &mut dyn FnMut(&replay::RequestResult),
+) -> Result<()> {
+    let timeout = Duration::from_secs_f64(a.timeout);
+    let key = match &a.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            anyhow::anyhow!(
+                "--api-key-env {var}: the environment variable `{var}` is not set\n  (hint: export {var}=... first; rooftune never prints the key)"
+            )
+        })?),
+        None => None,
+    };
+    let client = Client::for_api_base(url, key, timeout)?;
+    let mut opts = options(a, false);
+    for reuse in reuse_passes(a.reuse) {
+        opts.reuse = reuse;
+        let run = replay::run(&client, session, &opts, &ServerSide::default(), on_request).await?;
+        report.runs.push(RunReport::new(url, run));
+    }
+    Ok(())
+}
+
+async fn run_model(
+    a: &ReplayArgs,
+    session: &Session,
+    model: &std::path::Path,
+    report: &mut ReplayReport,
+    on_request: &mut dyn FnMut(&replay::RequestResult),
+) -> Result<()> {
+    let timeout = Duration::from_secs_f64(a.timeout);
     let backend = a.backend.get();
     let mut extra = a.extra.clone();
     if let Some(off) = backend.reuse_off_flags() {
@@ -281,19 +362,26 @@ async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
     )
     .await?;
     let srv = &session_srv.server;
-    report.target = model.display().to_string();
-    report.command_line = Some(srv.command_line.clone());
-    report.log = Some(srv.log_path.display().to_string());
+    let target = model.display().to_string();
+    if report.command_line.is_none() {
+        report.command_line = Some(srv.command_line.clone());
+        report.log = Some(srv.log_path.display().to_string());
+    } else {
+        report
+            .notes
+            .push(format!("server for {target}: {}", srv.command_line));
+    }
     let side = ServerSide {
         log_path: Some(srv.log_path.clone()),
         n_slots: srv.facts.n_slots,
         n_ctx_slot: srv.facts.n_ctx_slot,
     };
+    let mut opts = options(a, a.backend == BackendKind::Llama);
     for reuse in reuse_passes(a.reuse) {
         opts.reuse = reuse;
-        let r = replay::run(&session_srv.client, session, &opts, &side, &mut on_request).await;
+        let r = replay::run(&session_srv.client, session, &opts, &side, on_request).await;
         match r {
-            Ok(run) => report.runs.push(RunReport::new(run)),
+            Ok(run) => report.runs.push(RunReport::new(&target, run)),
             Err(e) => {
                 if let Some(crash) = session_srv
                     .server
@@ -311,5 +399,5 @@ async fn run(a: &ReplayArgs, session: &Session) -> Result<ReplayReport> {
         .notes
         .extend(session_srv.server.notes.iter().cloned());
     session_srv.stop().await;
-    Ok(report)
+    Ok(())
 }

@@ -60,6 +60,11 @@ impl Sink {
         let (text, assets) = match format::renderer(self.format) {
             Some(r) => {
                 let d = doc();
+                if self.format == Format::Svg && d.charts().next().is_none() {
+                    anyhow::bail!(
+                        "--format svg: this report has no charts\n  (hint: use --format html, markdown or text; `predict` and `report` draw charts)"
+                    );
+                }
                 (r.render(&d), r.assets(&d))
             }
             None => (

@@ -6,6 +6,8 @@ use crate::cli::{MatrixArgs, PredictArgs, SpeculateArgs};
 use crate::compare::AsDevice;
 use crate::exit::ExitCode;
 use crate::report;
+use crate::report::doc::Document;
+use crate::report::format::Format;
 use crate::roofline::kv::{KvOptions, KvTypes};
 use crate::roofline::machine::Machine;
 use crate::roofline::{self, speculative, Scenario};
@@ -136,9 +138,23 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
         ..Scenario::default()
     };
     let p = roofline::predict(&shape, &machine, &scenario);
-    sink.emit_text(
+    let draw = matches!(sink.format, Format::Html | Format::Svg | Format::Markdown);
+    let roofs = report::predict_charts::Roofs {
+        bandwidth_bytes_s: machine.primary().map_or(0.0, |d| d.bandwidth_gb_s * 1e9),
+        peak_flops: Some(roofline::estimate::peak_ops(&shape, &machine)),
+    };
+    sink.emit(
         &json!({ "prediction": p, "machine": machine, "band": band }),
-        || report::predict::text(&p, &bandwidth_note(&machine, band)),
+        || {
+            let text = report::predict::text(&p, &bandwidth_note(&machine, band));
+            let mut d = Document::from_text("", &text);
+            if draw {
+                for c in report::predict_charts::all(&p, roofs) {
+                    d.chart(c);
+                }
+            }
+            d
+        },
     )?;
     Ok(ExitCode::OK)
 }

@@ -1,5 +1,6 @@
-//! `rooftune report PATH`: a campaign folder (or its `trials.jsonl`) or a
-//! `bench --json` file as one self-contained HTML page (the default), a
+//! `rooftune report PATH`: a campaign folder (or its `trials.jsonl`), or a
+//! `bench`, `replay` or `logs analyze` JSON file, as one self-contained HTML
+//! page (the default), a
 //! Markdown document with its charts as SVG files beside it, or text.
 //! `rooftune campaign export NAME --systemd|--launchd|--shell`: the winner
 //! as a service.
@@ -13,6 +14,7 @@ use crate::exit::ExitCode;
 use crate::report;
 use crate::report::doc::{Document, Table};
 use crate::report::format::Format;
+use crate::report::saved::Kind;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::path::Path;
@@ -40,20 +42,22 @@ pub fn report(a: &ReportArgs) -> Result<ExitCode> {
         return Ok(ExitCode::OK);
     }
     let text = std::fs::read_to_string(p)
-        .with_context(|| format!("cannot read `{}`\n  (hint: give a campaign folder, a trials.jsonl or a `bench --json` file)", p.display()))?;
+        .with_context(|| format!("cannot read `{}`\n  (hint: give a campaign folder, a trials.jsonl, or a `bench`, `replay` or `logs analyze` JSON file)", p.display()))?;
     let v: Value = serde_json::from_str(&text).with_context(|| {
         format!(
-            "`{}` is not JSON\n  (hint: write one with `rooftune bench ... --json --output FILE`)",
+            "`{}` is not JSON\n  (hint: write one with `rooftune bench|replay|logs analyze ... --json --output FILE`)",
             p.display()
         )
     })?;
-    if v.get("measurement").is_none() || v.get("target").is_none() {
-        bail!(
-            "`{}` is not a `rooftune bench --json` result (no `measurement` and `target`)\n  (hint: give a campaign folder, a trials.jsonl or a bench JSON file)",
+    match report::saved::kind(&v) {
+        Some(Kind::Bench) => sink.emit(&v, || bench_document(&v))?,
+        Some(Kind::Replay) => sink.emit(&v, || report::saved::replay_document(&v))?,
+        Some(Kind::Logs) => sink.emit(&v, || report::saved::logs_document(&v))?,
+        None => bail!(
+            "`{}` is not a rooftune result (no bench `measurement`, replay `runs` or logs `summary`)\n  (hint: give a campaign folder, a trials.jsonl, or a `bench`, `replay` or `logs analyze` JSON file)",
             p.display()
-        );
+        ),
     }
-    sink.emit(&v, || bench_document(&v))?;
     Ok(ExitCode::OK)
 }
 
@@ -93,22 +97,27 @@ pub fn campaign_document(name: &str, h: &History, s: &summary::CampaignSummary) 
         ),
         (
             "calibration".to_string(),
-            "none (the estimate band of the hardware family)".to_string(),
+            format!(
+                "none used: the ceilings are roofline bounds for profile `{}` (a calibration from `rooftune calibrate --save` changes `predict`'s estimates, not ceilings)",
+                t.map_or("-", |t| t.hardware.profile.as_str())
+            ),
         ),
     ];
     if let Some(w) = &s.winner {
         kv.push(("winner".into(), format!("trial {} `{}`", w.id, w.config)));
-        if let Some(q) = &w.quality {
-            kv.push((
-                "quality guard".into(),
-                format!(
+        kv.push((
+            "quality guard".into(),
+            match &w.quality {
+                Some(q) => format!(
                     "top-1 agreement {:.0}% over {} tokens, mean KL {:.4} nats",
                     q.top1_agreement * 100.0,
                     q.positions,
                     q.mean_kl_nats
                 ),
-            ));
-        }
+                None => "not sampled for the winner".into(),
+            },
+        ));
+        kv.push(("winner command".into(), w.command.clone()));
     }
     d.kv(kv);
     d.heading("Optimisation history");

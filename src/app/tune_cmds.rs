@@ -231,6 +231,8 @@ fn time_estimate(c: &Campaign, env: &Env, h: &History) -> (f64, f64) {
             Probe::Prefill { tokens } => tokens as f64 / pre,
             Probe::Ttft { depth } => depth as f64 / pre,
             Probe::Aggregate { streams, tokens } => streams as f64 * tokens as f64 / dec,
+            // a replay: its prompts at the prefill estimate (cache off: a bound)
+            Probe::Agentic { .. } => c.agentic.as_ref().map_or(0.0, |a| a.prompt_tokens as f64 / pre),
         } + 0.2)
         .sum();
     let quality = c
@@ -265,6 +267,26 @@ fn apply_overrides(c: &mut Campaign, a: &TuneArgs) -> Result<()> {
 }
 
 /// `rooftune tune`
+/// For an agentic objective: which prompt-cache flags matter on this
+/// model's architecture, against the space.
+fn agentic_advice(c: &crate::tune::spec::Campaign) -> Vec<String> {
+    if c.agentic.is_none() {
+        return Vec::new();
+    }
+    let Some(h) = crate::gguf::GgufModel::open(&c.model)
+        .ok()
+        .and_then(|m| crate::gguf::shape::hparams(&m).ok())
+    else {
+        return Vec::new();
+    };
+    let memory = crate::tune::agentic::Memory {
+        sliding_window: h.n_swa > 0 && h.swa_layers.iter().any(|&x| x),
+        recurrent: h.recurrent_layers.iter().any(|&x| x),
+    };
+    let flags: Vec<String> = c.space.dims.iter().map(|d| d.flag.clone()).collect();
+    crate::tune::agentic::advice(memory, &flags)
+}
+
 pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     let sink = Sink::open(&a.report)?;
     let mut c = spec::load(&a.spec)?;
@@ -304,6 +326,9 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
             problems: format!("  {p}"),
         }
         .into());
+    }
+    for n in agentic_advice(&c) {
+        eprintln!("note: {n}");
     }
     let model = model_info(&c.model, true)?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());

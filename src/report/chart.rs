@@ -60,6 +60,9 @@ pub enum Style {
     Hollow,
     /// Crosses below the axis (crashed, failed).
     Crosses,
+    /// Bar segments on a categorical x axis: each point's bar sits on top of
+    /// the earlier `Stacked` series' bars at the same x (where the time went).
+    Stacked,
 }
 
 /// One point, with optional error bar and hover text.
@@ -150,12 +153,34 @@ pub struct Chart {
 }
 
 impl Chart {
-    /// Every finite point's x and y (for axis ranges).
+    /// Where a `Stacked` point's bar starts: the sum of the earlier stacked
+    /// series' values at the same x.
+    pub fn stack_base(&self, series: usize, x: f64) -> f64 {
+        self.series[..series.min(self.series.len())]
+            .iter()
+            .filter(|s| s.style == Style::Stacked)
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p.x == x && p.y.is_finite())
+            .map(|p| p.y)
+            .sum()
+    }
+
+    /// Every finite point's x and y (for axis ranges); a stacked bar counts
+    /// at its top.
     pub fn extent(&self) -> Option<((f64, f64), (f64, f64))> {
-        let pts = self.series.iter().flat_map(|s| s.points.iter());
+        let pts = self.series.iter().enumerate().flat_map(|(i, s)| {
+            s.points.iter().map(move |p| {
+                let base = if s.style == Style::Stacked {
+                    self.stack_base(i, p.x)
+                } else {
+                    0.0
+                };
+                (p, base)
+            })
+        });
         let mut ext: Option<((f64, f64), (f64, f64))> = None;
-        for p in pts {
-            let ys = [Some(p.y), p.range.map(|r| r.0), p.range.map(|r| r.1)];
+        for (p, base) in pts {
+            let ys = [Some(p.y + base), p.range.map(|r| r.0), p.range.map(|r| r.1)];
             for y in ys.into_iter().flatten() {
                 let ok = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
                 if !(ok(p.x, self.x.log) && ok(y, self.y.log)) {

@@ -226,22 +226,18 @@ pub fn bench_depth(v: &Value) -> Option<Chart> {
         file,
         v["ceilings"]["hardware"].as_str().unwrap_or("no profile"),
         t["backend"].as_str().unwrap_or("?"),
-        t["version"]
-            .as_str()
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("")
+        short_build(t["version"].as_str().unwrap_or(""))
     );
-    let mut series = Vec::new();
-    if !ceiling.is_empty() {
-        series.push(Series::new("roofline ceiling", Style::Dashed, ceiling));
-    }
-    series.push(Series::new(
+    // Measured first (solid, circles), the ceiling second (dotted): the two
+    // differ in greyscale too.
+    let mut series = vec![Series::new(
         "measured median (min-max)",
         Style::Line,
         measured,
-    ));
+    )];
+    if !ceiling.is_empty() {
+        series.push(Series::new("roofline ceiling", Style::Dashed, ceiling));
+    }
     Some(Chart {
         id: "decode_depth".into(),
         title: "Decode against context depth".into(),
@@ -319,6 +315,29 @@ pub fn bench_roofline(v: &Value) -> Option<Chart> {
         );
     }
     let xs: Vec<f64> = pts_dec.iter().chain(&pts_pre).map(|p| p.x).collect();
+    Some(Chart {
+        id: "roofline".into(),
+        title: "Roofline".into(),
+        subtitle: format!(
+            "{} on {}",
+            v["target"]["model"].as_str().unwrap_or("?"),
+            c["hardware"].as_str().unwrap_or("?")
+        ),
+        x: Axis::log("arithmetic intensity (FLOP/byte)"),
+        y: Axis::log("performance (FLOP/s)"),
+        series: vec![
+            roof_series(bw, peak, &xs),
+            Series::new("decode (measured)", Style::Points, pts_dec),
+            Series::new("prefill (measured)", Style::Points, pts_pre),
+        ],
+        small: false,
+    })
+}
+
+/// The roof of a roofline chart: the bandwidth slope (`bw` bytes/s) up to
+/// the ridge, then the compute roof (`peak` FLOP/s, when known), spanning
+/// the points' intensities `xs` (FLOP/byte) with some room either side.
+pub fn roof_series(bw: f64, peak: Option<f64>, xs: &[f64]) -> Series {
     let x_lo = xs.iter().copied().fold(f64::INFINITY, f64::min).min(1.0) / 2.0;
     let ridge = peak.map(|p| p / bw);
     let x_hi = xs
@@ -335,25 +354,10 @@ pub fn bench_roofline(v: &Value) -> Option<Chart> {
         }
         _ => slope.push(Point::new(x_hi, bw * x_hi)),
     }
-    let roof_name = match peak {
-        Some(p) => format!("roof: {:.0} GB/s, {:.2} TFLOP/s", bw / 1e9, p / 1e12),
+    let name = match peak {
+        Some(p) if p >= 1e12 => format!("roof: {:.0} GB/s, {:.1} TFLOP/s", bw / 1e9, p / 1e12),
+        Some(p) => format!("roof: {:.0} GB/s, {:.0} GFLOP/s", bw / 1e9, p / 1e9),
         None => format!("roof: {:.0} GB/s (compute roof unknown)", bw / 1e9),
     };
-    Some(Chart {
-        id: "roofline".into(),
-        title: "Roofline".into(),
-        subtitle: format!(
-            "{} on {}",
-            v["target"]["model"].as_str().unwrap_or("?"),
-            c["hardware"].as_str().unwrap_or("?")
-        ),
-        x: Axis::log("arithmetic intensity (FLOP/byte)"),
-        y: Axis::log("performance (FLOP/s)"),
-        series: vec![
-            Series::new(roof_name, Style::Curve, slope),
-            Series::new("decode (measured)", Style::Points, pts_dec),
-            Series::new("prefill (measured)", Style::Points, pts_pre),
-        ],
-        small: false,
-    })
+    Series::new(name, Style::Curve, slope)
 }

@@ -215,12 +215,42 @@ pub fn document(a: &Analysis) -> Document {
         d.text("");
         d.table(t);
     }
+    if !a.summary.time.is_empty() {
+        let bars: Vec<_> = a
+            .summary
+            .time
+            .iter()
+            .map(super::time_chart::from_row)
+            .collect();
+        d.chart(super::time_chart::chart(
+            "time",
+            what(a),
+            &subtitle(a),
+            &bars,
+        ));
+    }
     if a.summary.time.is_empty() {
         d.text(
             "\nno request timestamps: time to first token, decode rate and where the time went need a request log (docs/request-logs.md)",
         );
     }
     d
+}
+
+/// What the time chart's bars are: sources, or sources and models.
+pub fn what(a: &Analysis) -> &'static str {
+    if a.summary.by == GroupBy::Model {
+        "source / model"
+    } else {
+        "source"
+    }
+}
+
+/// The time chart's subtitle: how much was read (numbers only).
+pub fn subtitle(a: &Analysis) -> String {
+    let calls: u64 = a.summary.time.iter().map(|t| t.time.requests).sum();
+    let sessions: u64 = a.summary.time.iter().map(|t| t.sessions).sum();
+    format!("{calls} timed calls in {sessions} sessions; idle gaps over 5 min left out")
 }
 
 fn time_header() -> Vec<String> {

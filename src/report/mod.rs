@@ -12,9 +12,13 @@ pub mod format;
 pub mod logs;
 pub mod matrix;
 pub mod predict;
+pub mod predict_charts;
 pub mod probe;
 pub mod published;
 pub mod replay;
+pub mod replay_charts;
+pub mod saved;
+pub mod time_chart;
 
 use serde::Serialize;
 use tabled::builder::Builder;

@@ -4,7 +4,7 @@
 //! still carries it (the terminal, or `--show-text`).
 
 use super::doc::{Document, Table};
-use crate::agentic::explain::{Explanation, Verdict};
+use crate::agentic::explain::{Explanation, Field, Verdict};
 use crate::agentic::replay::{ReplayReport, RequestResult, RunReport};
 use crate::agentic::summary::Bucket;
 
@@ -32,6 +32,65 @@ fn run_name(r: &RunReport) -> &'static str {
     }
 }
 
+/// Whether the runs went to more than one target.
+fn several_targets(runs: &[RunReport]) -> bool {
+    runs.iter().any(|r| r.target != runs[0].target)
+}
+
+/// A target as a short name: a model file's name, or the URL.
+fn short_target(t: &str) -> String {
+    if t.contains("://") {
+        t.to_string()
+    } else {
+        std::path::Path::new(t)
+            .file_name()
+            .map_or(t.to_string(), |f| f.to_string_lossy().into_owned())
+    }
+}
+
+/// A run's name among `runs`: its reuse, and its target when there are several.
+fn run_label(runs: &[RunReport], r: &RunReport) -> String {
+    if several_targets(runs) {
+        format!("{} {}", short_target(&r.target), run_name(r))
+    } else {
+        run_name(r).to_string()
+    }
+}
+
+/// One row per run (target and reuse): the session's serving paths side by side.
+fn targets_table(runs: &[RunReport]) -> Table {
+    let all = |r: &RunReport| crate::agentic::summary::overall(&r.run.requests);
+    Table::new(
+        "targets",
+        [
+            "target",
+            "reuse",
+            "requests",
+            "TTFT p50 s",
+            "TTFT p90 s",
+            "decode p50 tok/s",
+            "cached",
+            "first tokens s",
+            "total s",
+        ],
+    )
+    .title("By target")
+    .rows(runs.iter().map(|r| {
+        let b = all(r);
+        vec![
+            short_target(&r.target),
+            if r.run.reuse { "on" } else { "off" }.into(),
+            b.requests.to_string(),
+            secs(b.ttft_median_s),
+            secs(b.ttft_p90_s),
+            rate(b.decode_median_tok_s),
+            share(b.cached_share),
+            format!("{:.2}", r.wall.first_token_s),
+            format!("{:.2}", r.wall.total_s),
+        ]
+    }))
+}
+
 /// One short cell for a request's cache outcome.
 pub fn cache_cell(e: &Explanation) -> String {
     match e.verdict {
@@ -57,9 +116,14 @@ pub fn cache_cell(e: &Explanation) -> String {
     }
 }
 
-fn request_table(r: &RunReport, n: usize) -> Table {
+fn request_table(runs: &[RunReport], r: &RunReport, n: usize) -> Table {
+    let id = if several_targets(runs) {
+        format!("requests_{n}")
+    } else {
+        format!("requests_{}", if r.run.reuse { "on" } else { "off" })
+    };
     Table::new(
-        format!("requests_{}", if r.run.reuse { "on" } else { "off" }),
+        id,
         [
             "#",
             "conv",
@@ -76,7 +140,7 @@ fn request_table(r: &RunReport, n: usize) -> Table {
             "cache",
         ],
     )
-    .title(format!("Requests, {} (run {n})", run_name(r)))
+    .title(format!("Requests, {} (run {n})", run_label(runs, r)))
     .rows(r.run.requests.iter().map(|q: &RequestResult| {
         vec![
             q.index.to_string(),
@@ -115,7 +179,9 @@ fn bucket_table(runs: &[RunReport]) -> Table {
     ];
     for (name, _) in &cols {
         for r in runs {
-            header.push(if runs.len() > 1 {
+            header.push(if several_targets(runs) {
+                format!("{name} ({})", run_label(runs, r))
+            } else if runs.len() > 1 {
                 format!("{name} ({})", if r.run.reuse { "on" } else { "off" })
             } else {
                 name.to_string()
@@ -154,7 +220,7 @@ fn wall_table(runs: &[RunReport]) -> Table {
     .title("Where the wall time went")
     .rows(runs.iter().map(|r| {
         vec![
-            run_name(r).into(),
+            run_label(runs, r),
             format!("{:.2}", r.wall.total_s),
             format!("{:.2}", r.wall.first_token_s),
             format!("{:.2}", r.wall.decoding_s),
@@ -191,7 +257,10 @@ pub fn miss_line(q: &RequestResult) -> Option<String> {
                 c.offset_bytes
             );
             if let Some(d) = &e.divergence {
-                s.push_str(&format!("\n    first differing token {} (byte {})", d.token, d.byte));
+                s.push_str(&format!(
+                    "\n    first differing token {} (byte {})",
+                    d.token, d.byte
+                ));
                 if let Some(k) = d.tokens_from_change {
                     s.push_str(&format!(", {k} tokens from the change"));
                 }
@@ -201,10 +270,20 @@ pub fn miss_line(q: &RequestResult) -> Option<String> {
             }
             Some(s)
         }
-        Verdict::ServerDropped => Some(format!(
-            "{head}: the client kept the prefix ({shared}) but the server reused {reused}: {}{injected}",
-            e.server_cause.map_or("unknown", |c| c.label())
-        )),
+        Verdict::ServerDropped => {
+            let cause = e.server_cause.map_or("unknown", |c| c.label());
+            Some(match e.client_change.as_ref().filter(|c| c.field != Field::Template) {
+                // an edit, and the server dropped even the part before it
+                Some(c) => format!(
+                    "{head}: the client changed {} in {}; of the prefix it kept ({shared}) the server reused {reused}: {cause}{injected}",
+                    c.field.label(),
+                    c.message.map_or("the prompt".into(), |m| format!("message {m}"))
+                ),
+                None => format!(
+                    "{head}: the client kept the prefix ({shared}) but the server reused {reused}: {cause}{injected}"
+                ),
+            })
+        }
         Verdict::Unknown => Some(format!("{head}: the server did not report reused tokens")),
         _ => None,
     }
@@ -231,14 +310,29 @@ pub fn document(r: &ReplayReport) -> Document {
         kv.push(("predicted TTFT from".into(), p.clone()));
     }
     d.kv(kv);
+    if let Ok(v) = serde_json::to_value(r) {
+        for c in super::replay_charts::all(&v) {
+            d.chart(c);
+        }
+    }
     for (i, run) in r.runs.iter().enumerate() {
-        d.table(request_table(run, i + 1));
+        d.table(request_table(&r.runs, run, i + 1));
+    }
+    if several_targets(&r.runs) {
+        d.table(targets_table(&r.runs));
     }
     d.table(bucket_table(&r.runs));
     d.table(wall_table(&r.runs));
     for run in r.runs.iter().filter(|x| x.run.reuse) {
         let lines: Vec<String> = run.run.requests.iter().filter_map(miss_line).collect();
-        d.heading("Why requests missed the cache");
+        d.heading(if several_targets(&r.runs) {
+            format!(
+                "Why requests missed the cache: {}",
+                short_target(&run.target)
+            )
+        } else {
+            "Why requests missed the cache".to_string()
+        });
         d.text(if lines.is_empty() {
             "every request after the first of its conversation reused its shared prefix".into()
         } else {

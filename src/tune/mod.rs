@@ -14,6 +14,7 @@
 //! - [`replay`]: an evaluator that replays a recorded grid (solver benchmarks);
 //! - [`fake`]: a scripted evaluator for fast, deterministic tests.
 
+pub mod agentic;
 pub mod fake;
 pub mod lattice;
 pub mod objective;
@@ -57,6 +58,9 @@ pub enum TuneError {
         /// What is wrong.
         message: String,
     },
+    /// The agentic objective's session file cannot be read.
+    #[error("objective.session: {0}")]
+    Agentic(String),
     /// The spec cannot be read.
     #[error("cannot read campaign spec `{file}`\n(hint: check the path; `experiments/example.toml` is a spec to start from)")]
     SpecRead {

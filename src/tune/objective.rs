@@ -53,6 +53,12 @@ impl Objective {
     pub fn from_label(label: &str) -> Option<Objective> {
         let probe = |key: &str| -> Option<Probe> {
             let (kind, n) = key.split_once('@')?;
+            if kind == "agentic_s" {
+                let stat = crate::trial::AgenticStat::ALL
+                    .into_iter()
+                    .find(|s| s.name() == n)?;
+                return Some(Probe::Agentic { stat });
+            }
             let n: u64 = n.parse().ok()?;
             Some(match kind {
                 "decode_tok_s" => Probe::Decode {

@@ -36,6 +36,8 @@ pub struct ServerEvaluator {
     cancel: Cancel,
     /// Longest a start-up or a request may take.
     pub timeout: Duration,
+    /// The session an `agentic` objective replays.
+    agentic: Option<crate::agentic::session::Session>,
 }
 
 impl ServerEvaluator {
@@ -63,6 +65,13 @@ impl ServerEvaluator {
             rt,
             cancel,
             timeout: Duration::from_secs(300),
+            agentic: match &c.agentic {
+                Some(a) => Some(
+                    crate::agentic::session::Session::read(&a.session)
+                        .map_err(|e| TuneError::Agentic(e.to_string()))?,
+                ),
+                None => None,
+            },
         })
     }
 }
@@ -115,6 +124,15 @@ impl ServerEvaluator {
                 .collect()
         };
         measure_pass(&target, &req.probes, req.screen_repeats, &mut samples).await?;
+        let mut replays = 0;
+        self.agentic_pass(
+            session,
+            &req.probes,
+            req.screen_repeats,
+            &mut replays,
+            &mut samples,
+        )
+        .await?;
         out.measurements = stats(&samples);
         out.full = req.screen_repeats >= req.full_repeats;
         if !out.full && promote(&out.measurements) {
@@ -125,11 +143,70 @@ impl ServerEvaluator {
                 &mut samples,
             )
             .await?;
+            self.agentic_pass(
+                session,
+                &req.probes,
+                req.full_repeats - req.screen_repeats,
+                &mut replays,
+                &mut samples,
+            )
+            .await?;
             out.measurements = stats(&samples);
             out.full = true;
         }
         if let Some(q) = &req.quality {
             out.quality = quality(session, q, self.timeout).await;
+        }
+        Ok(())
+    }
+
+    /// Replay the agentic objective's session `repeats` times, prompt cache
+    /// on, one sample per replay for each agentic probe. Each replay is
+    /// salted (`replay N` first in every system prompt), so no replay starts
+    /// from the cache an earlier one left.
+    async fn agentic_pass(
+        &self,
+        session: &Session,
+        probes: &[Probe],
+        repeats: u32,
+        replays: &mut u32,
+        samples: &mut BTreeMap<String, Vec<f64>>,
+    ) -> Result<(), (Status, String)> {
+        use crate::agentic::replay;
+        let stats: Vec<_> = probes
+            .iter()
+            .filter_map(|p| match p {
+                Probe::Agentic { stat } => Some((p.key(), *stat)),
+                _ => None,
+            })
+            .collect();
+        let Some(s) = self.agentic.as_ref().filter(|_| !stats.is_empty()) else {
+            return Ok(());
+        };
+        let opts = replay::Options {
+            reuse: true,
+            keep_gaps: false,
+            model: None,
+            llama: self.backend.name() == "llama-server",
+            default_output_tokens: 64,
+        };
+        let facts = &session.server.facts;
+        let side = replay::ServerSide {
+            log_path: Some(session.server.log_path.clone()),
+            n_slots: facts.n_slots,
+            n_ctx_slot: facts.n_ctx_slot,
+        };
+        for _ in 0..repeats {
+            *replays += 1;
+            let salted = replay::salted(s, &format!("replay {}", *replays));
+            let run = replay::run(&session.client, &salted, &opts, &side, &mut |_| {})
+                .await
+                .map_err(|e| request_failure(&e.source))?;
+            for (key, stat) in &stats {
+                if let Some(v) = replay::figure(&run, *stat) {
+                    samples.entry(key.clone()).or_default().push(v);
+                }
+            }
         }
         Ok(())
     }

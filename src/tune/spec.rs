@@ -89,6 +89,10 @@ struct RawObjective {
     prompt_tokens: Option<u64>,
     streams: Option<u32>,
     mix: Option<BTreeMap<String, f64>>,
+    /// `metric = "agentic"`: the session file (relative to the spec).
+    session: Option<String>,
+    /// `metric = "agentic"`: median, p90 or total_wait.
+    statistic: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -209,6 +213,17 @@ pub struct Campaign {
     /// Least top-1 agreement with the defaults a lossy configuration needs
     /// to be recommended (0.95 = 95% of positions choose the same token).
     pub min_top1: f64,
+    /// The session an `agentic` objective replays.
+    pub agentic: Option<AgenticObjective>,
+}
+
+/// The session an `agentic` objective replays, and its size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgenticObjective {
+    /// The session file (JSONL, docs/sessions.md).
+    pub session: PathBuf,
+    /// Estimated prompt tokens over all its requests (for time estimates).
+    pub prompt_tokens: u64,
 }
 
 /// The final race: the finalists and the defaults re-measured interleaved.
@@ -292,6 +307,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
     let space = parse_space(path, text, &raw.space, backend)?;
     let fixed = parse_fixed(path, text, raw.fixed.as_ref(), &space, backend)?;
     let objective = parse_objective(path, text, &raw.objective)?;
+    let agentic = parse_agentic(path, text, &raw.objective, &resolve)?;
     let headroom_bytes = match &raw.constraints.memory_headroom {
         Some(h) => crate::units::parse_bytes(h).map_err(|e| {
             let at = text.find("memory_headroom").unwrap_or(0);
@@ -326,6 +342,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         quality: parse_quality(&raw.quality),
         grid: false,
         race: parse_race(path, text, &raw.race)?,
+        agentic,
         min_top1: match raw.quality.min_top1 {
             Some(m) if !(0.0..=1.0).contains(&m) => {
                 let at = text.find("min_top1").unwrap_or(0);
@@ -702,6 +719,57 @@ fn range(t: &toml::map::Map<String, toml::Value>, kind: &Kind) -> Result<Vec<Str
     Ok(out)
 }
 
+/// `metric = "agentic"` (alone or in a mix) needs `session`, a readable session file.
+fn parse_agentic(
+    path: &Path,
+    text: &str,
+    o: &RawObjective,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Option<AgenticObjective>, TuneError> {
+    let wanted = o.metric.get_ref() == "agentic"
+        || o.mix.as_ref().is_some_and(|m| m.contains_key("agentic"));
+    let at = o.metric.span().start;
+    let Some(file) = o.session.as_deref().filter(|_| wanted) else {
+        if wanted {
+            return Err(spec_err(
+                path,
+                text,
+                at,
+                "metric = \"agentic\" needs `session = \"FILE.jsonl\"` (write one with `rooftune session synth` or `session import`)".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let session = resolve(file);
+    let s = crate::agentic::session::Session::read(&session).map_err(|e| {
+        spec_err(
+            path,
+            text,
+            text.find("session").unwrap_or(at),
+            format!(
+                "objective.session: {}",
+                e.to_string().lines().next().unwrap_or("")
+            ),
+        )
+    })?;
+    let cpt = s.header.chars_per_token.unwrap_or(4.0).max(0.5);
+    let chars: usize = s
+        .requests
+        .iter()
+        .map(|r| {
+            r.messages
+                .iter()
+                .map(|m| m.content_text().len())
+                .sum::<usize>()
+                + r.tools.iter().map(|t| t.to_string().len()).sum::<usize>()
+        })
+        .sum();
+    Ok(Some(AgenticObjective {
+        session,
+        prompt_tokens: (chars as f64 / cpt) as u64,
+    }))
+}
+
 fn parse_objective(path: &Path, text: &str, o: &RawObjective) -> Result<Objective, TuneError> {
     let at = o.metric.span().start;
     let depth = o.depth.unwrap_or(0);
@@ -730,13 +798,28 @@ fn parse_objective(path: &Path, text: &str, o: &RawObjective) -> Result<Objectiv
                 depth: o.depth.unwrap_or(prompt),
             },
             "aggregate" => Probe::Aggregate { streams, tokens },
+            "agentic" => {
+                let name = o.statistic.as_deref().unwrap_or("median");
+                let stat = crate::trial::AgenticStat::ALL
+                    .into_iter()
+                    .find(|s| s.name() == name)
+                    .ok_or_else(|| {
+                        spec_err(
+                            path,
+                            text,
+                            text.find("statistic").unwrap_or(at),
+                            format!("objective.statistic `{name}` is not one of median, p90, total_wait"),
+                        )
+                    })?;
+                Probe::Agentic { stat }
+            }
             other => {
                 return Err(spec_err(
                     path,
                     text,
                     at,
                     format!(
-                        "unknown objective metric `{other}` (use decode, prefill, ttft, aggregate or mix)"
+                        "unknown objective metric `{other}` (use decode, prefill, ttft, aggregate, agentic or mix)"
                     ),
                 ))
             }

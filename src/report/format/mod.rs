@@ -24,6 +24,8 @@ pub enum Format {
     Csv,
     /// One self-contained HTML page: inline SVG charts and CSS, no network.
     Html,
+    /// The report's charts alone, as one SVG image (one chart under another).
+    Svg,
 }
 
 impl Format {
@@ -34,6 +36,7 @@ impl Format {
         Format::Markdown,
         Format::Csv,
         Format::Html,
+        Format::Svg,
     ];
 
     /// The word on the command line.
@@ -44,6 +47,7 @@ impl Format {
             Format::Markdown => "markdown",
             Format::Csv => "csv",
             Format::Html => "html",
+            Format::Svg => "svg",
         }
     }
 }
@@ -55,7 +59,9 @@ impl std::str::FromStr for Format {
             .iter()
             .copied()
             .find(|f| f.as_str() == s || (s == "md" && *f == Format::Markdown))
-            .ok_or_else(|| format!("unknown format `{s}` (use text, json, markdown, csv or html)"))
+            .ok_or_else(|| {
+                format!("unknown format `{s}` (use text, json, markdown, csv, html or svg)")
+            })
     }
 }
 
@@ -78,6 +84,7 @@ pub fn renderer(format: Format) -> Option<Box<dyn Renderer>> {
         Format::Markdown => Some(Box::new(markdown::Markdown)),
         Format::Csv => Some(Box::new(csv::Csv)),
         Format::Html => Some(Box::new(html::Html)),
+        Format::Svg => Some(Box::new(svg::Charts)),
         Format::Json => None,
     }
 }

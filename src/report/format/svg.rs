@@ -10,7 +10,7 @@ use std::fmt::Write;
 const W: f64 = 720.0;
 const H: f64 = 420.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 190.0;
+const RIGHT: f64 = 215.0;
 const TOP: f64 = 62.0;
 const BOTTOM: f64 = 58.0;
 /// Colours (Okabe-Ito, readable by colour-blind readers).
@@ -182,6 +182,65 @@ fn marker(o: &mut String, i: usize, x: f64, y: f64, colour: &str, hollow: bool) 
     };
 }
 
+/// One stacked bar segment: from the earlier segments' top at this x up by
+/// the point's value, a third of the category spacing either side.
+fn bar(
+    o: &mut String,
+    c: &Chart,
+    (sx, sy): (&Scale, &Scale),
+    (i, colour): (usize, &str),
+    p: &crate::report::chart::Point,
+    tip: &str,
+) {
+    if !(p.y.is_finite() && p.y > 0.0) {
+        return;
+    }
+    let half = (sx.px(1.0) - sx.px(0.0)).abs() / 3.0;
+    let base = c.stack_base(i, p.x);
+    let (top, bottom) = (sy.px(base + p.y), sy.px(base));
+    let x = sx.px(p.x) - half;
+    let (w, h) = (2.0 * half, (bottom - top).max(0.5));
+    let _ = write!(
+        o,
+        r##"<g class="point bar"><title>{}</title><rect x="{x:.1}" y="{top:.1}" width="{w:.1}" height="{h:.1}" fill="{colour}" stroke="#333" stroke-width="0.5"/>"##,
+        esc(tip)
+    );
+    if i % 2 == 1 {
+        let _ = write!(
+            o,
+            r##"<rect x="{x:.1}" y="{top:.1}" width="{w:.1}" height="{h:.1}" fill="url(#hatch-{})"/>"##,
+            esc(&c.id)
+        );
+    }
+    o.push_str("</g>");
+}
+
+/// `--format svg`: a document's charts alone, one under another in one SVG
+/// image (tables and text are left out; a document without charts is an
+/// empty image, which `Sink` refuses before it gets here).
+pub struct Charts;
+
+impl super::Renderer for Charts {
+    fn render(&self, doc: &crate::report::doc::Document) -> String {
+        let charts: Vec<&Chart> = doc.charts().collect();
+        let total = H * charts.len() as f64;
+        let mut o = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {total}" width="{W}" height="{total}">"#
+        );
+        for (i, c) in charts.iter().enumerate() {
+            let inner = render(c);
+            // Nested `<svg>` placed by its y; the inner one keeps its viewBox.
+            let _ = write!(
+                o,
+                "{}",
+                inner.replacen("<svg ", &format!(r#"<svg y="{}" "#, H * i as f64), 1)
+            );
+        }
+        o.push_str("</svg>\n");
+        o
+    }
+}
+
 /// The chart as a standalone `<svg>` element.
 pub fn render(c: &Chart) -> String {
     let mut o = String::new();
@@ -192,6 +251,15 @@ pub fn render(c: &Chart) -> String {
         esc(&c.id)
     );
     let _ = write!(o, "<title>{}</title>", esc(&c.title));
+    if c.series.iter().any(|s| s.style == Style::Stacked) {
+        // White diagonal stripes over every other stacked segment, so the
+        // segments stay apart in greyscale.
+        let _ = write!(
+            o,
+            r##"<defs><pattern id="hatch-{}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><path d="M0 0V6" stroke="#fff" stroke-width="2"/></pattern></defs>"##,
+            esc(&c.id)
+        );
+    }
     let _ = write!(
         o,
         r##"<text x="{LEFT}" y="22" font-size="15" font-weight="bold">{}</text><text x="{LEFT}" y="40" fill="#555">{}</text>"##,
@@ -291,6 +359,10 @@ pub fn render(c: &Chart) -> String {
                 .note
                 .clone()
                 .unwrap_or_else(|| format!("{}: {}, {}", s.name, num(p.x), num(p.y)));
+            if s.style == Style::Stacked {
+                bar(&mut o, c, (&sx, &sy), (i, colour), p, &tip);
+                continue;
+            }
             if s.style == Style::Crosses {
                 let y = y0 + 30.0;
                 let _ = write!(
@@ -372,6 +444,23 @@ pub fn render(c: &Chart) -> String {
             }
             Style::Points | Style::Hollow => {
                 marker(&mut o, i, lx + 10.0, ly, colour, s.style == Style::Hollow)
+            }
+            Style::Stacked => {
+                let _ = write!(
+                    o,
+                    r##"<rect x="{:.1}" y="{:.1}" width="20" height="10" fill="{colour}" stroke="#333" stroke-width="0.5"/>"##,
+                    lx,
+                    ly - 5.0
+                );
+                if i % 2 == 1 {
+                    let _ = write!(
+                        o,
+                        r##"<rect x="{:.1}" y="{:.1}" width="20" height="10" fill="url(#hatch-{})"/>"##,
+                        lx,
+                        ly - 5.0,
+                        esc(&c.id)
+                    );
+                }
             }
             _ => {
                 let dash = if s.style == Style::Dashed && dash.is_empty() {

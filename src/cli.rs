@@ -153,6 +153,9 @@ pub struct ReplayArgs {
     /// Environment variable holding the API key for --url (never printed).
     #[arg(long, value_name = "VAR", requires = "url")]
     pub api_key_env: Option<String>,
+    /// Server to start for --model: `llama` (a .gguf) or `mlx` (an MLX directory).
+    #[arg(long, value_name = "NAME", default_value = "llama", value_parser = parse_backend)]
+    pub backend: crate::server::BackendKind,
     /// Server binary (default: $ROOFTUNE_LLAMA_SERVER, PATH, then rooftune's build cache).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<std::path::PathBuf>,
@@ -499,7 +502,7 @@ pub enum ModelCommand {
     Quants(JsonFlag),
     /// Read a GGUF file (or any shard of a split model) and print its model spec.
     Inspect {
-        /// The `.gguf` file.
+        /// The `.gguf` file, or an MLX model directory (config.json + *.safetensors).
         file: std::path::PathBuf,
         /// Print a `model-specs/` TOML file.
         #[arg(long, conflicts_with = "json")]
@@ -696,6 +699,8 @@ pub enum SynthArchArg {
 /// Weight type of a synthetic model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SynthQuantArg {
+    /// 32-bit floats.
+    F32,
     /// 16-bit floats.
     F16,
     /// 8-bit blocks.
@@ -704,6 +709,16 @@ pub enum SynthQuantArg {
     /// 4-bit blocks.
     #[value(name = "q4_0")]
     Q4_0,
+}
+
+/// What `rooftune synth` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SynthFormat {
+    /// One GGUF file (llama-server).
+    #[default]
+    Gguf,
+    /// An MLX model directory: float32 safetensors, an SPM-style tokenizer and a chat template (mlx_lm.server).
+    Mlx,
 }
 
 /// `rooftune synth`
@@ -736,9 +751,15 @@ pub struct SynthArgs {
     /// Experts used per token (MoE).
     #[arg(long)]
     pub experts_used: Option<u32>,
-    /// Weight type.
-    #[arg(long, value_enum, default_value = "q8_0")]
-    pub quant: SynthQuantArg,
+    /// Weight type of a GGUF (default q8_0); MLX directories are always float32.
+    #[arg(long, value_enum)]
+    pub quant: Option<SynthQuantArg>,
+    /// What to write: a GGUF file, or an MLX model directory (`-o` names the directory).
+    #[arg(long, value_enum, default_value = "gguf")]
+    pub format: SynthFormat,
+    /// Vocabulary size of an MLX directory's tokenizer (GGUFs carry 259 byte tokens or --vocab-from's).
+    #[arg(long, value_name = "TOKENS")]
+    pub vocab_size: Option<u64>,
     /// Training context (`4096`, `32k`).
     #[arg(long, default_value = "4096")]
     pub ctx_train: String,

@@ -71,6 +71,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 Some(crate::server::ClientError::BadUrl { .. })
             )
             || cause.downcast_ref::<crate::gguf::GgufError>().is_some()
+            || cause.downcast_ref::<crate::mlx::MlxError>().is_some()
             || cause
                 .downcast_ref::<crate::logs::LogsError>()
                 .is_some_and(crate::logs::LogsError::is_usage)

@@ -27,6 +27,7 @@ pub mod dtype;
 pub mod exit;
 pub mod gguf;
 pub mod logs;
+pub mod mlx;
 pub mod probe;
 pub mod report;
 pub mod roofline;

@@ -11,6 +11,7 @@ fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
         .unwrap()
         .current_dir(dir)
         .env_remove("ROOFTUNE_LLAMA_SERVER")
+        .env_remove("ROOFTUNE_MLX_SERVER")
         .env("PATH", dir)
         .env("ROOFTUNE_CACHE_DIR", dir.join("cache"))
         .env("NO_COLOR", "1")
@@ -243,6 +244,31 @@ fn user_facing_errors() {
             2,
         ),
         ("hw_show_unknown", &["hw", "show", "rtx-9090"], &[], 2),
+        (
+            "mlx_model_without_config",
+            &["bench", "--backend", "mlx", "--model", ".", "--hw", "ddr5-6000-2ch"],
+            &[("model.safetensors", b"")],
+            2,
+        ),
+        (
+            "mlx_not_installed",
+            &["bench", "--backend", "mlx", "--model", ".", "--hw", "ddr5-6000-2ch"],
+            &[("config.json", b"{}")],
+            2,
+        ),
+        (
+            "mlx_gguf_given",
+            &["bench", "--backend", "mlx", "--model", "m.gguf", "--hw", "ddr5-6000-2ch"],
+            &[("m.gguf", b"GGUF")],
+            2,
+        ),
+        ("inspect_mlx_no_config", &["model", "inspect", "."], &[], 2),
+        (
+            "synth_mlx_quant",
+            &["synth", "--format", "mlx", "--layers", "2", "--hidden", "64", "--quant", "f16", "-o", "d"],
+            &[],
+            2,
+        ),
         (
             "report_not_a_result",
             &["report", "x.json", "-o", "r.html"],

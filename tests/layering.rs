@@ -18,7 +18,7 @@ fn ranks() -> BTreeMap<&'static str, u32> {
         &["units", "dtype", "shape", "trial", "cancel"],
         // spec: bundled data, model files, the machine at hand
         &["catalog"],
-        &["gguf", "probe"],
+        &["gguf", "mlx", "probe"],
         // prediction
         &["roofline"],
         // measurement

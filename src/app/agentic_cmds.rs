@@ -169,8 +169,12 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
     crate::units::positive("--timeout (seconds)", a.timeout, 1e6)?;
     let mut shapes = Vec::new();
     for m in &a.model {
-        BackendKind::Llama.get().check_model(m)?;
-        let s = crate::gguf::shape::model_shape(&GgufModel::open(m)?).ok();
+        a.backend.get().check_model(m)?;
+        let s = if m.is_dir() {
+            crate::mlx::shape::model_shape(m).ok()
+        } else {
+            crate::gguf::shape::model_shape(&GgufModel::open(m)?).ok()
+        };
         shapes.push((m.display().to_string(), s));
     }
     let machine = if shapes.iter().any(|s| s.1.is_some()) {
@@ -328,7 +332,19 @@ async fn run_model(
     on_request: &mut dyn FnMut(&replay::RequestResult),
 ) -> Result<()> {
     let timeout = Duration::from_secs_f64(a.timeout);
-    let backend = BackendKind::Llama.get();
+    let backend = a.backend.get();
+    let mut extra = a.extra.clone();
+    if let Some(off) = backend.reuse_off_flags() {
+        match a.reuse {
+            ReuseArg::On => {}
+            ReuseArg::Off => extra.extend(off),
+            ReuseArg::Both => anyhow::bail!(
+                "--reuse both needs a server that turns prompt reuse off per request; {} turns it off only at start-up ({})\n  (hint: run --reuse on, then --reuse off)",
+                backend.name(),
+                off.join(" ")
+            ),
+        }
+    }
     let found = backend.locate(a.server_bin.clone())?;
     let version = backend.version(&found.path);
     let start = StartOptions {
@@ -344,7 +360,7 @@ async fn run_model(
         &found.path,
         version,
         model,
-        &a.extra,
+        &extra,
         &start,
         timeout,
     )
@@ -364,7 +380,7 @@ async fn run_model(
         n_slots: srv.facts.n_slots,
         n_ctx_slot: srv.facts.n_ctx_slot,
     };
-    let mut opts = options(a, true);
+    let mut opts = options(a, a.backend == BackendKind::Llama);
     for reuse in reuse_passes(a.reuse) {
         opts.reuse = reuse;
         let r = replay::run(&session_srv.client, session, &opts, &side, on_request).await;

@@ -146,6 +146,9 @@ fn check_model(
     notes: &mut Vec<String>,
 ) -> Result<Option<ModelShape>> {
     backend.check_model(path)?;
+    if path.is_dir() {
+        return Ok(crate::mlx::shape::model_shape(path).ok());
+    }
     let gguf = GgufModel::open(path)?;
     notes.extend(crate::gguf::chat_template::missing_warning(
         &gguf,

@@ -154,6 +154,12 @@ pub fn machine(cat: &Catalog, a: &MachineArgs) -> Result<(Machine, EtaBand)> {
 /// Build the model shape from `--model`, `--quant` and what-if overrides.
 pub fn shape(cat: &Catalog, a: &ModelArgs) -> Result<ModelShape> {
     let path = std::path::Path::new(&a.model);
+    if path.is_dir() {
+        // An MLX directory: exact bytes per tensor too (scales and biases included).
+        let mut s = crate::mlx::shape::model_shape(path)?;
+        s.quant_label = format!("{} dir {}", s.quant_label, path.display());
+        return Ok(s);
+    }
     if a.model.ends_with(".gguf") || path.is_file() {
         // A real file: exact bytes per tensor, so --quant does not apply.
         let m = crate::gguf::GgufModel::open(path)?;

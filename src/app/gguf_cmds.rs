@@ -1,6 +1,6 @@
 //! `rooftune model inspect FILE.gguf` and `rooftune synth`.
 
-use crate::cli::{SynthArchArg, SynthArgs, SynthQuantArg};
+use crate::cli::{SynthArchArg, SynthArgs, SynthFormat, SynthQuantArg};
 use crate::exit::ExitCode;
 use crate::gguf::shape::Inspection;
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
@@ -19,7 +19,8 @@ pub fn synth_config(a: &SynthArgs) -> Result<SynthConfig> {
         SynthArchArg::Llama => SynthArch::Llama,
         SynthArchArg::Moe => SynthArch::Moe,
     };
-    let quant = match a.quant {
+    let quant = match a.quant.unwrap_or(SynthQuantArg::Q8_0) {
+        SynthQuantArg::F32 => SynthQuant::F32,
         SynthQuantArg::F16 => SynthQuant::F16,
         SynthQuantArg::Q8_0 => SynthQuant::Q8_0,
         SynthQuantArg::Q4_0 => SynthQuant::Q4_0,
@@ -72,6 +73,15 @@ pub fn synth_config(a: &SynthArgs) -> Result<SynthConfig> {
 
 /// `rooftune synth`
 pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
+    if a.format == SynthFormat::Mlx {
+        return synth_mlx(a);
+    }
+    if a.vocab_size.is_some() {
+        return Err(GgufError::Synth(
+            "--vocab-size is for --format mlx (hint: a GGUF takes --vocab-from FILE.gguf)".into(),
+        )
+        .into());
+    }
     let c = synth_config(a)?;
     let t0 = Instant::now();
     let written = if a.sparse {
@@ -127,9 +137,73 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::OK)
 }
 
-/// `rooftune model inspect FILE.gguf`
+/// `rooftune synth --format mlx`: the same shape arguments, an MLX directory.
+fn synth_mlx(a: &SynthArgs) -> Result<ExitCode> {
+    if a.quant.is_some() || a.vocab_from.is_some() || a.sparse || a.arch != SynthArchArg::Llama {
+        return Err(crate::mlx::MlxError::Synth(
+            "--format mlx writes a dense llama with float32 weights and its own tokenizer (hint: drop --quant, --vocab-from, --sparse and --arch)".into(),
+        )
+        .into());
+    }
+    let c = synth_config(a)?;
+    let m = crate::mlx::synth::MlxSynth {
+        layers: c.layers,
+        hidden: c.hidden,
+        ff: c.ff,
+        heads: c.heads,
+        kv_heads: c.kv_heads,
+        vocab: a.vocab_size.unwrap_or(512),
+        ctx_train: c.ctx_train,
+        seed: c.seed,
+    };
+    let t0 = Instant::now();
+    let w = m.write(&a.output)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let info = json!({
+        "path": a.output,
+        "format": "mlx",
+        "arch": "llama",
+        "layers": m.layers,
+        "hidden": m.hidden,
+        "ff": m.ff,
+        "heads": m.heads,
+        "kv_heads": m.kv_heads,
+        "dtype": "float32",
+        "vocab": m.vocab,
+        "ctx_train": m.ctx_train,
+        "params": w.params,
+        "weight_bytes": w.weights_bytes,
+        "seconds": secs,
+    });
+    if a.json {
+        print!("{}", report::json(&info)?);
+    } else {
+        println!(
+            "wrote {}/ (MLX, float32): {} layers, hidden {}, ff {}, vocab {}, {} params, {}, in {:.1} s",
+            a.output.display(),
+            m.layers,
+            m.hidden,
+            m.ff,
+            m.vocab,
+            units::fmt_count(w.params),
+            units::fmt_bytes(w.weights_bytes as f64),
+            secs
+        );
+    }
+    Ok(ExitCode::OK)
+}
+
+/// `rooftune model inspect FILE.gguf` (or an MLX directory)
 pub fn inspect(file: &Path, toml: bool, out: &crate::cli::OutputArgs) -> Result<ExitCode> {
     let sink = super::output::Sink::open(out)?;
+    if file.is_dir() {
+        if toml {
+            anyhow::bail!("--toml reads GGUF files only (hint: drop --toml for an MLX directory)");
+        }
+        let (_, ins) = crate::mlx::shape::inspect(file)?;
+        sink.emit_text(&ins, || render_mlx(&ins))?;
+        return Ok(ExitCode::OK);
+    }
     let m = GgufModel::open(file)?;
     if toml {
         let spec = crate::gguf::shape::model_spec(&m)?;
@@ -145,6 +219,53 @@ pub fn inspect(file: &Path, toml: bool, out: &crate::cli::OutputArgs) -> Result<
     }
     sink.emit_text(&ins, || render(&ins))?;
     Ok(ExitCode::OK)
+}
+
+/// The human-readable `model inspect` report of an MLX directory.
+fn render_mlx(i: &crate::mlx::shape::MlxInspection) -> String {
+    let gq = |n: &std::collections::BTreeMap<String, usize>| {
+        n.iter()
+            .map(|(k, v)| format!("{v} x {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "{}\n  directory: {} ({} safetensors file{}, {})\n  architecture: {} (MLX)\n",
+        i.dir,
+        i.dir,
+        i.files,
+        if i.files == 1 { "" } else { "s" },
+        units::fmt_bytes(i.weights_file_bytes as f64),
+        i.model_type,
+    );
+    out += &format!(
+        "  parameters: {} in {} tensors, {} of weights, {:.3} bits/weight\n",
+        units::fmt_count(i.total.params as u64),
+        i.n_tensors,
+        units::fmt_bytes(i.total.bytes),
+        i.bits_per_weight
+    );
+    match &i.quantization {
+        Some(q) => out += &format!(
+            "  quantization: {}-bit, group {} ({:.2} bits/weight with scales and biases); quantized layers: {}; float tensors: {}\n",
+            q.bits, q.group_size, q.bits_per_element(), gq(&i.quantized_layers), gq(&i.float_tensors)
+        ),
+        None => out += &format!("  quantization: none; tensors: {}\n", gq(&i.float_tensors)),
+    }
+    out += &format!(
+        "  read per token: {} params, {}\n",
+        units::fmt_count(i.active_per_token.params as u64),
+        units::fmt_bytes(i.active_per_token.bytes)
+    );
+    if let Some(e) = i.experts {
+        out += &format!("  experts: {} routed, {} used per token\n", e.count, e.used);
+    }
+    out += &format!(
+        "  layers: {}; hidden {}; heads {} (KV {}), head dim {}; vocab {}\n  training context: {}\n  KV cache: {} per token at 16 bits\n",
+        i.layers, i.hidden, i.heads.0, i.heads.1, i.head_dim, i.vocab, i.ctx_train,
+        units::fmt_bytes(i.kv_bytes_per_token_f16 as f64)
+    );
+    out
 }
 
 fn pct(part: u64, whole: u64) -> String {

@@ -58,7 +58,12 @@ fn environment(c: &Campaign) -> Result<Env> {
             (m, "probe".to_string())
         }
     };
-    let shape = if c.model.is_file() {
+    let shape = if crate::mlx::is_model_dir(&c.model) {
+        Some(
+            crate::mlx::shape::model_shape(&c.model)
+                .with_context(|| format!("reading the model `{}`", c.model.display()))?,
+        )
+    } else if c.model.is_file() {
         let m = crate::gguf::GgufModel::open(&c.model)
             .with_context(|| format!("reading the model `{}`", c.model.display()))?;
         Some(crate::gguf::shape::model_shape(&m)?)
@@ -132,18 +137,36 @@ fn campaign_ceilings(
 }
 
 fn model_info(path: &Path, hash: bool) -> Result<ModelInfo> {
-    let size = std::fs::metadata(path)
-        .with_context(|| {
-            format!(
-                "model file `{}` (hint: generate one with `rooftune synth --size 92MB -o {}`)",
-                path.display(),
-                path.display()
-            )
-        })?
-        .len();
-    let sha256 = if hash {
-        let mut f = std::fs::File::open(path)?;
-        let mut h = Sha256::new();
+    let meta = std::fs::metadata(path).with_context(|| {
+        format!(
+            "model file `{}` (hint: generate one with `rooftune synth --size 92MB -o {}`)",
+            path.display(),
+            path.display()
+        )
+    })?;
+    // An MLX directory: its files, sorted by name, hashed as one (name, then bytes).
+    let files: Vec<PathBuf> = if meta.is_dir() {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("reading the model directory `{}`", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        f.sort();
+        f
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut size = 0;
+    let mut h = Sha256::new();
+    for p in &files {
+        size += std::fs::metadata(p)?.len();
+        if !hash {
+            continue;
+        }
+        if meta.is_dir() {
+            h.update(p.file_name().map_or(&b""[..], |n| n.as_encoded_bytes()));
+        }
+        let mut f = std::fs::File::open(p)?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = f.read(&mut buf)?;
@@ -152,6 +175,8 @@ fn model_info(path: &Path, hash: bool) -> Result<ModelInfo> {
             }
             h.update(&buf[..n]);
         }
+    }
+    let sha256 = if hash {
         format!("{:x}", h.finalize())
     } else {
         String::new()

@@ -13,8 +13,9 @@ use std::path::Path;
 pub fn model_problem(path: &Path) -> Option<String> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() => None,
+        Ok(_) if crate::mlx::is_model_dir(path) => None,
         Ok(_) => Some(format!(
-            "model file `{}` is not a file (a directory?); pass the .gguf file itself",
+            "model file `{}` is not a file (a directory without config.json); pass the .gguf file itself, or an MLX model directory",
             path.display()
         )),
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Some(format!(

@@ -39,6 +39,8 @@ pub enum SynthArch {
 /// Weight quantization of the 2-D tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SynthQuant {
+    /// f32 (the same bytes as a float32 MLX directory).
+    F32,
     /// f16.
     F16,
     /// q8_0.
@@ -51,6 +53,7 @@ impl SynthQuant {
     /// The ggml type.
     pub fn ggml_type(self) -> GgmlType {
         match self {
+            SynthQuant::F32 => GgmlType::F32,
             SynthQuant::F16 => GgmlType::F16,
             SynthQuant::Q8_0 => GgmlType::Q8_0,
             SynthQuant::Q4_0 => GgmlType::Q4_0,
@@ -59,6 +62,7 @@ impl SynthQuant {
     /// `general.file_type` (`enum llama_ftype`).
     fn file_type(self) -> u32 {
         match self {
+            SynthQuant::F32 => 0,
             SynthQuant::F16 => 1,
             SynthQuant::Q8_0 => 7,
             SynthQuant::Q4_0 => 2,

@@ -121,6 +121,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn model_flag(&self) -> &'static str;
     /// Arguments for one launch (program excluded).
     fn args(&self, cfg: &LaunchConfig) -> Vec<String>;
+    /// Environment variables the server needs (added to the run's own).
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The command line a user pastes to run this configuration themselves.
     fn paste_command(&self, bin: &str, model: &Path, flags: &[String]) -> String {
         let mut argv = vec![
@@ -134,10 +138,22 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Check a model file before anything starts (the formats it takes).
     fn check_model(&self, path: &Path) -> Result<(), ServerError>;
 
+    /// Server flags that turn cross-request prompt reuse off, for servers
+    /// that cannot turn it off per request (None: `cache_prompt: false` does).
+    fn reuse_off_flags(&self) -> Option<Vec<String>> {
+        None
+    }
+
     /// HTTP path that answers 200 once the model is loaded.
     fn health_path(&self) -> &'static str;
     /// Facts from the startup log.
     fn scan_log(&self, log: &str) -> StartupFacts;
+    /// Whether the startup log shows the model failed to load while the
+    /// process lives on (a server that loads in a thread and keeps serving
+    /// errors); None of these for servers that exit on a failed load.
+    fn load_failed(&self, _facts: &StartupFacts) -> bool {
+        false
+    }
     /// Request dialect, which also says where timings live in a response.
     fn dialect(&self) -> Dialect;
 

@@ -3,7 +3,7 @@
 //!
 //! What differs between servers (how to start one, when it is ready, which
 //! flags it knows, where its timings live) sits behind [`backend::Backend`];
-//! [`llama`] is the first implementation. Everything else (process groups,
+//! [`llama`] and [`mlx`] implement it. Everything else (process groups,
 //! logs, health polling, shutdown, the HTTP client) is shared, so a second
 //! backend (`mlx_lm.server`, ik_llama.cpp) is a new file, not edits across
 //! the crate.
@@ -14,6 +14,7 @@ pub mod flags;
 pub mod llama;
 pub mod locate;
 pub mod logscan;
+pub mod mlx;
 pub mod redact;
 pub mod rpc;
 pub mod session;
@@ -36,16 +37,19 @@ pub enum BackendKind {
     /// llama.cpp's `llama-server`.
     #[default]
     Llama,
+    /// mlx-lm's `mlx_lm.server`.
+    Mlx,
 }
 
 impl BackendKind {
     /// Every backend, for listings and the flag registry.
-    pub const ALL: &'static [BackendKind] = &[BackendKind::Llama];
+    pub const ALL: &'static [BackendKind] = &[BackendKind::Llama, BackendKind::Mlx];
 
     /// The backend itself.
     pub fn get(self) -> &'static dyn Backend {
         match self {
             BackendKind::Llama => &llama::LlamaServer,
+            BackendKind::Mlx => &mlx::MlxServer,
         }
     }
 
@@ -53,6 +57,7 @@ impl BackendKind {
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Llama => "llama",
+            BackendKind::Mlx => "mlx",
         }
     }
 }
@@ -65,7 +70,7 @@ impl std::fmt::Display for BackendKind {
 
 /// A backend name that rooftune does not know.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown backend `{0}`\n  (hint: the backends are: llama)")]
+#[error("unknown backend `{0}`\n  (hint: the backends are: llama, mlx)")]
 pub struct UnknownBackend(pub String);
 
 impl std::str::FromStr for BackendKind {
@@ -224,6 +229,18 @@ pub enum ServerError {
         tail: String,
         /// The log says an allocation failed (so this is an out-of-memory).
         alloc_failed: bool,
+    },
+    /// The log says the model failed to load, while the process lived on.
+    #[error("{name} failed to load the model: {diagnosis}; rooftune stopped it\n  (hint: check the model directory or file; the full log is {log})\n  last lines of {log}:\n{tail}")]
+    LoadFailed {
+        /// Backend name.
+        name: String,
+        /// The telling log line.
+        diagnosis: String,
+        /// Log file.
+        log: String,
+        /// Last lines of the log, indented.
+        tail: String,
     },
     /// `/health` did not turn ready in time.
     #[error("{name} was not ready after {timeout_s:.0} s (no healthy /health); it was stopped\n  (hint: a large model may need a longer --timeout)\n  last lines of {log}:\n{tail}")]

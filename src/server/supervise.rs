@@ -481,7 +481,9 @@ impl RunningServer {
         argv.extend(args.iter().cloned());
         let command_line = shell_words::join(&argv);
         let started = Instant::now();
-        let mut process = Process::spawn(bin, &args, &log_path, opts)?;
+        let mut with_env = opts.clone();
+        with_env.env.extend(backend.env());
+        let mut process = Process::spawn(bin, &args, &log_path, &with_env)?;
         let root_url = format!("http://{}:{}", cfg.host, cfg.port);
         let client =
             Client::new(&root_url, &root_url, None, Duration::from_secs(5)).map_err(|e| {
@@ -511,8 +513,25 @@ impl RunningServer {
                     tail: indent(&last_lines(&log, 12)),
                 });
             }
-            if let Ok(200) = client.status(backend.health_path()).await {
-                break;
+            match client.status(backend.health_path()).await {
+                Ok(200) => break,
+                // Up but not ready: a server that loads in a thread may have
+                // failed to load and live on; its log says so.
+                Ok(_) => {
+                    let log = read_log(&log_path);
+                    let facts = backend.scan_log(&log);
+                    if backend.load_failed(&facts) {
+                        process.stop().await;
+                        let log = read_log(&log_path);
+                        return Err(ServerError::LoadFailed {
+                            name: backend.name().into(),
+                            diagnosis: facts.error.unwrap_or_default(),
+                            log: log_path.display().to_string(),
+                            tail: indent(&last_lines(&log, 12)),
+                        });
+                    }
+                }
+                Err(_) => {}
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

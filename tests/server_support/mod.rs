@@ -33,6 +33,21 @@ macro_rules! need_gemma {
         }
     };
 }
+/// The real mlx_lm.server's path, or return from the test with a note.
+/// Same policy as `need_server!`: `scripts/test.sh` installs it and exports
+/// `ROOFTUNE_MLX_SERVER`, so in CI the MLX tests run.
+#[allow(unused_macros)]
+macro_rules! need_mlx {
+    () => {
+        match real_mlx_server() {
+            Some(p) => p,
+            None => {
+                eprintln!("skipped: no mlx_lm.server (run scripts/install-mlx.sh)");
+                return;
+            }
+        }
+    };
+}
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -85,6 +100,72 @@ pub fn real_server() -> Option<PathBuf> {
     let out = Command::new(script).arg("--print-path").output().ok()?;
     let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
+}
+
+/// The real mlx_lm.server: `$ROOFTUNE_MLX_SERVER`, else the cached venv
+/// (`scripts/install-mlx.sh --print-path`, which never downloads).
+pub fn real_mlx_server() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ROOFTUNE_MLX_SERVER").filter(|v| !v.is_empty()) {
+        return Some(p.into());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-mlx.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("--print-path")
+        .output()
+        .ok()?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
+}
+
+/// A tiny MLX model directory written by `rooftune synth --format mlx`
+/// (2 layers, hidden 128, vocab 256, float32), shared by tests.
+pub fn tiny_mlx_model() -> PathBuf {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!(
+        "rooftune-test-models-{}",
+        env!("CARGO_PKG_VERSION")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("tiny-mlx-2x128");
+    if !p.join("model.safetensors").exists() {
+        let tmp = dir.join(format!("tiny-mlx.{}.tmp", std::process::id()));
+        let st = Command::new(env!("CARGO_BIN_EXE_rooftune"))
+            .args([
+                "synth",
+                "--format",
+                "mlx",
+                "--layers",
+                "2",
+                "--hidden",
+                "128",
+                "--vocab-size",
+                "256",
+                "-o",
+            ])
+            .arg(&tmp)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::rename(&tmp, &p).unwrap();
+    }
+    p
+}
+
+/// Pids of running `mlx_lm.server` processes whose command line names `needle`.
+pub fn mlx_servers_for(needle: &str) -> Vec<i32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd);
+        (cmd.contains("mlx_lm.server") && cmd.contains(needle) && alive(pid)).then_some(pid)
+    })
+    .collect()
 }
 
 /// The real model: `$ROOFTUNE_GEMMA`, else the cached download if there is one

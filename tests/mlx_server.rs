@@ -1,0 +1,260 @@
+//! The MLX backend against the real `mlx_lm.server` (mlx-lm 0.32.2 on MLX's
+//! CPU build, installed by `scripts/install-mlx.sh`) on a tiny generated MLX
+//! model: bench it with % of ceiling, tune two of its flags, replay a session
+//! with prompt reuse on and off, and a model that crashes the server on load.
+//! No server outlives a test. Skipped (with a note) when mlx_lm.server is not
+//! installed; `scripts/test.sh` installs it. No timing is asserted.
+
+#[macro_use]
+mod server_support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use server_support::*;
+use std::path::Path;
+use std::time::Duration;
+
+fn rooftune() -> Command {
+    let mut c = Command::cargo_bin("rooftune").unwrap();
+    c.timeout(Duration::from_secs(240)).env(
+        "ROOFTUNE_LOG_DIR",
+        std::env::temp_dir().join("rooftune-test-logs"),
+    );
+    c
+}
+
+fn no_server_left(model: &Path) {
+    let left = mlx_servers_for(&model.display().to_string());
+    for pid in &left {
+        assert!(
+            gone_within(*pid, Duration::from_secs(5)),
+            "mlx_lm.server {pid} outlived rooftune"
+        );
+    }
+}
+
+#[test]
+fn bench_mlx_reports_prefill_and_decode_as_pct_of_the_ceiling() {
+    let server = need_mlx!();
+    let _lock = server_lock();
+    let model = tiny_mlx_model();
+    let out = rooftune()
+        .args([
+            "bench",
+            "--json",
+            "--backend",
+            "mlx",
+            "--hw",
+            "ddr5-6000-2ch",
+            "--server-bin",
+        ])
+        .arg(&server)
+        .arg("--model")
+        .arg(&model)
+        .args([
+            "--depths",
+            "0,256",
+            "--repeats",
+            "1",
+            "--n-predict",
+            "8",
+            "--prompt-tokens",
+            "64",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    no_server_left(&model);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["target"]["backend"], "mlx_lm.server");
+    assert!(
+        v["target"]["version"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("mlx-lm 0.")),
+        "{}",
+        v["target"]
+    );
+    let m = &v["measurement"];
+    let decode = m["decode"].as_array().unwrap();
+    assert_eq!(decode.len(), 2, "two depths");
+    for vs in
+        std::iter::once(&m["prefill"]["vs_ceiling"]).chain(decode.iter().map(|d| &d["vs_ceiling"]))
+    {
+        assert!(vs["ceiling"].as_f64().is_some_and(|c| c > 0.0), "{vs}");
+        match vs["pct_of_ceiling"].as_f64() {
+            Some(p) => assert!(p > 0.0 && p <= 100.0, "{vs}"),
+            None => assert_eq!(vs["above_ceiling"], true, "{vs}"),
+        }
+    }
+    // The chat dialect's usage chunk was read: the server counted the prompt.
+    let notes = v["notes"].to_string() + &m["notes"].to_string();
+    assert!(notes.contains("usage.prompt_tokens"), "{notes}");
+}
+
+#[test]
+fn tune_mlx_two_flags() {
+    let server = need_mlx!();
+    let _lock = server_lock();
+    let model = tiny_mlx_model();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("mlx.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "model = {:?}\nbackend = \"mlx\"\nhardware = \"ddr5-6000-2ch\"\nseed = 1\n\
+             [space]\n\"--prefill-step-size\" = [64, 2048]\n\"--prompt-cache-size\" = [0, 10]\n\
+             [objective]\nmetric = \"decode\"\nprompt_tokens = 32\ntokens = 8\n\
+             [budget]\ntrials = 3\nrepeats = 1\nscreen_repeats = 1\n[race]\nfinalists = 0\n",
+            model.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = rooftune()
+        .args(["tune", "--server-bin"])
+        .arg(&server)
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    no_server_left(&model);
+    let log = std::fs::read_to_string(dir.path().join("mlx/trials.jsonl")).unwrap();
+    let trials: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "trial")
+        .collect();
+    assert!(trials.len() >= 2, "{log}");
+    assert!(
+        trials
+            .iter()
+            .all(|t| t.to_string().contains("mlx_lm.server")),
+        "{log}"
+    );
+    assert!(
+        trials
+            .iter()
+            .any(|t| t.to_string().contains("--prefill-step-size")
+                || t.to_string().contains("--prompt-cache-size")),
+        "a tuned flag was tried: {log}"
+    );
+}
+
+#[test]
+fn replay_mlx_with_prompt_reuse_on_and_off() {
+    let server = need_mlx!();
+    let _lock = server_lock();
+    let model = tiny_mlx_model();
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("s.jsonl");
+    rooftune()
+        .args([
+            "session",
+            "synth",
+            "--turns",
+            "3",
+            "--max-depth",
+            "600",
+            "--prefix",
+            "200",
+        ])
+        .args(["--output-tokens", "4", "--chars-per-token", "2", "-o"])
+        .arg(&session)
+        .assert()
+        .success();
+    let reused = |reuse: &str| -> Vec<u64> {
+        let out = rooftune()
+            .arg("replay")
+            .arg(&session)
+            .args([
+                "--backend",
+                "mlx",
+                "--no-predict",
+                "--json",
+                "--reuse",
+                reuse,
+                "--server-bin",
+            ])
+            .arg(&server)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["runs"][0]["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reused_tokens"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    let on = reused("on");
+    assert_eq!(on.len(), 3);
+    assert!(
+        on[1..].iter().all(|&r| r > 100),
+        "later turns reuse the shared prefix: {on:?}"
+    );
+    let off = reused("off");
+    assert!(
+        off.iter().all(|&r| r == 0),
+        "--prompt-cache-size 0: nothing reused: {off:?}"
+    );
+    no_server_left(&model);
+}
+
+#[test]
+fn a_model_that_crashes_the_server_is_a_clear_error() {
+    let server = need_mlx!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("broken");
+    std::fs::create_dir(&model).unwrap();
+    // A valid config, weights that are not safetensors: loading fails in the
+    // server's generation thread while its HTTP side lives on (503 for ever).
+    std::fs::copy(
+        tiny_mlx_model().join("config.json"),
+        model.join("config.json"),
+    )
+    .unwrap();
+    std::fs::write(model.join("model.safetensors"), b"not safetensors").unwrap();
+    let out = rooftune()
+        .args([
+            "bench",
+            "--backend",
+            "mlx",
+            "--hw",
+            "ddr5-6000-2ch",
+            "--server-bin",
+        ])
+        .arg(&server)
+        .arg("--model")
+        .arg(&model)
+        .args(QUICK_ARGS)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let first = stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
+    assert!(
+        first.contains("mlx_lm.server failed to load the model: RuntimeError: [load_safetensors]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    no_server_left(&model);
+}

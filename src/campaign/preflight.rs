@@ -76,7 +76,8 @@ pub fn check(c: &Campaign, flag: Option<&Path>) -> Result<Vec<String>, TuneError
             }
         }
         Err(e) => notes.push(format!(
-            "the space's flags were not checked against llama-server's --help: {}",
+            "the space's flags were not checked against {}'s --help: {}",
+            c.backend.get().name(),
             e.to_string().lines().next().unwrap_or_default()
         )),
     }

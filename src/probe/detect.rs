@@ -90,12 +90,34 @@ fn apple_info() -> Option<AppleInfo> {
 }
 
 /// Ask `nvidia-smi` (when installed) for names and memory.
+/// A wedged driver can make `nvidia-smi` hang: it gets 10 s, then is killed
+/// and the probe goes on without GPUs. Its answer is a few short lines, so
+/// the pipe cannot fill while we wait.
 fn nvidia_gpus() -> Vec<Gpu> {
-    let out = std::process::Command::new("nvidia-smi")
+    let Ok(mut child) = std::process::Command::new("nvidia-smi")
         .args(["--query-gpu=name,memory.total", "--format=csv,noheader"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .output();
-    match out {
+        .spawn()
+    else {
+        return Vec::new();
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Vec::new();
+            }
+        }
+    }
+    match child.wait_with_output() {
         Ok(o) if o.status.success() => parse_nvidia_smi(&String::from_utf8_lossy(&o.stdout)),
         _ => Vec::new(),
     }

@@ -150,6 +150,20 @@ struct FlagRow {
 }
 
 impl FlagTable {
+    /// A table compiled into the binary (`backends/*.toml`). A parse failure
+    /// is a bug that each backend's tests catch; at run time it is printed
+    /// and the backend gets an empty table rather than a panic.
+    pub fn bundled(file: &str, text: &str, backend: &str) -> FlagTable {
+        FlagTable::parse(file, text).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            FlagTable {
+                backend: backend.into(),
+                flags: Vec::new(),
+                rules: Vec::new(),
+            }
+        })
+    }
+
     /// Parse a table from its TOML text.
     pub fn parse(file: &str, text: &str) -> Result<FlagTable, FlagTableError> {
         let err = |message: String| FlagTableError {

@@ -41,17 +41,7 @@ impl Backend for LlamaServer {
     }
     fn flags(&self) -> &'static FlagTable {
         static CELL: OnceLock<FlagTable> = OnceLock::new();
-        CELL.get_or_init(|| {
-            // A bundled file: a parse failure is a bug caught by the tests below.
-            FlagTable::parse("backends/llama-server.toml", TABLE).unwrap_or_else(|e| {
-                eprintln!("error: {e}");
-                FlagTable {
-                    backend: "llama".into(),
-                    flags: Vec::new(),
-                    rules: Vec::new(),
-                }
-            })
-        })
+        CELL.get_or_init(|| FlagTable::bundled("backends/llama-server.toml", TABLE, "llama"))
     }
     fn reserved_flags(&self) -> &'static [&'static str] {
         &["-m", "--model", "--host", "--port", "--log-file"]

@@ -60,17 +60,7 @@ impl Backend for MlxServer {
     }
     fn flags(&self) -> &'static FlagTable {
         static CELL: OnceLock<FlagTable> = OnceLock::new();
-        CELL.get_or_init(|| {
-            // A bundled file: a parse failure is a bug caught by the tests below.
-            FlagTable::parse("backends/mlx-lm-server.toml", TABLE).unwrap_or_else(|e| {
-                eprintln!("error: {e}");
-                FlagTable {
-                    backend: "mlx".into(),
-                    flags: Vec::new(),
-                    rules: Vec::new(),
-                }
-            })
-        })
+        CELL.get_or_init(|| FlagTable::bundled("backends/mlx-lm-server.toml", TABLE, "mlx"))
     }
     fn reserved_flags(&self) -> &'static [&'static str] {
         &["--model", "--host", "--port"]

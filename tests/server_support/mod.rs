@@ -96,8 +96,18 @@ pub fn real_server() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ROOFTUNE_LLAMA_SERVER") {
         return Some(p.into());
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-llama-server.sh");
-    let out = Command::new(script).arg("--print-path").output().ok()?;
+    printed_path("scripts/install-llama-server.sh")
+}
+
+/// What `bash SCRIPT --print-path` prints (the cached install; these scripts
+/// never download in that mode), if it succeeds.
+fn printed_path(script: &str) -> Option<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("--print-path")
+        .output()
+        .ok()?;
     let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
 }
@@ -108,19 +118,34 @@ pub fn real_mlx_server() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ROOFTUNE_MLX_SERVER").filter(|v| !v.is_empty()) {
         return Some(p.into());
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-mlx.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("--print-path")
-        .output()
-        .ok()?;
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
+    printed_path("scripts/install-mlx.sh")
 }
 
 /// A tiny MLX model directory written by `rooftune synth --format mlx`
 /// (2 layers, hidden 128, vocab 256, float32), shared by tests.
 pub fn tiny_mlx_model() -> PathBuf {
+    synth_once(
+        "tiny-mlx-2x128",
+        "model.safetensors",
+        &[
+            "synth",
+            "--format",
+            "mlx",
+            "--layers",
+            "2",
+            "--hidden",
+            "128",
+            "--vocab-size",
+            "256",
+        ],
+    )
+}
+
+/// `rooftune synth ARGS -o NAME` once per machine and version, in the temp
+/// dir, written aside and renamed into place (so a test never sees half a
+/// model); `done` is the file inside a model directory that says it is
+/// complete ("" for a single file).
+fn synth_once(name: &str, done: &str, args: &[&str]) -> PathBuf {
     static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _g = ONCE.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!(
@@ -128,22 +153,17 @@ pub fn tiny_mlx_model() -> PathBuf {
         env!("CARGO_PKG_VERSION")
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("tiny-mlx-2x128");
-    if !p.join("model.safetensors").exists() {
-        let tmp = dir.join(format!("tiny-mlx.{}.tmp", std::process::id()));
+    let p = dir.join(name);
+    let complete = if done.is_empty() {
+        p.clone()
+    } else {
+        p.join(done)
+    };
+    if !complete.exists() {
+        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
         let st = Command::new(env!("CARGO_BIN_EXE_rooftune"))
-            .args([
-                "synth",
-                "--format",
-                "mlx",
-                "--layers",
-                "2",
-                "--hidden",
-                "128",
-                "--vocab-size",
-                "256",
-                "-o",
-            ])
+            .args(args)
+            .arg("-o")
             .arg(&tmp)
             .status()
             .unwrap();
@@ -174,40 +194,18 @@ pub fn gemma_model() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ROOFTUNE_GEMMA") {
         return Some(p.into());
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-model.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("--print-path")
-        .output()
-        .ok()?;
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
+    printed_path("scripts/fetch-model.sh")
 }
 
 /// A tiny model written by `rooftune synth` (2 layers, hidden 256, q8_0), shared by tests.
 pub fn tiny_model() -> PathBuf {
-    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = ONCE.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = std::env::temp_dir().join(format!(
-        "rooftune-test-models-{}",
-        env!("CARGO_PKG_VERSION")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("tiny-2x256-q8_0.gguf");
-    if !p.exists() {
-        let tmp = dir.join(format!("tiny.{}.tmp", std::process::id()));
-        let st = Command::new(env!("CARGO_BIN_EXE_rooftune"))
-            .args([
-                "synth", "--arch", "llama", "--layers", "2", "--hidden", "256", "--quant", "q8_0",
-                "-o",
-            ])
-            .arg(&tmp)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        std::fs::rename(&tmp, &p).unwrap();
-    }
-    p
+    synth_once(
+        "tiny-2x256-q8_0.gguf",
+        "",
+        &[
+            "synth", "--arch", "llama", "--layers", "2", "--hidden", "256", "--quant", "q8_0",
+        ],
+    )
 }
 
 /// Path of the scripted fake server.

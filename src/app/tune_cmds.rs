@@ -18,7 +18,6 @@ use crate::tune::plan::{self, Feasibility};
 use crate::tune::space::MachineFacts;
 use crate::tune::spec::{self, Campaign, HardwareChoice};
 use crate::tune::trial::{Evaluator, Probe};
-use crate::tune::TuneError;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -311,22 +310,12 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
         for n in crate::campaign::preflight::check(&c, a.server_bin.as_deref())? {
             eprintln!("note: {n}");
         }
-        if let Some(p) = feas.min_ctx_problem(&c.space) {
-            return Err(TuneError::Preflight {
-                problems: format!("  {p}"),
-            }
-            .into());
-        }
+        crate::campaign::preflight::check_min_ctx(&feas, &c)?;
         return Ok(ExitCode::OK);
     }
     crate::campaign::preflight::check_spec_server(&c, a.server_bin.as_deref())?;
     crate::campaign::preflight::check_model(&c.model)?;
-    if let Some(p) = feas.min_ctx_problem(&c.space) {
-        return Err(TuneError::Preflight {
-            problems: format!("  {p}"),
-        }
-        .into());
-    }
+    crate::campaign::preflight::check_min_ctx(&feas, &c)?;
     for n in agentic_advice(&c) {
         eprintln!("note: {n}");
     }

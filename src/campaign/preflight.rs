@@ -4,6 +4,7 @@
 //! that says all is well must not be followed by a real run that refuses.
 
 use crate::cancel::Cancel;
+use crate::tune::plan::Feasibility;
 use crate::tune::server_eval::ServerEvaluator;
 use crate::tune::spec::Campaign;
 use crate::tune::TuneError;
@@ -54,6 +55,17 @@ pub fn check_spec_server(c: &Campaign, flag: Option<&Path>) -> Result<(), TuneEr
 /// The model check alone (the real run, before hashing the file).
 pub fn check_model(path: &Path) -> Result<(), TuneError> {
     match model_problem(path) {
+        Some(p) => Err(TuneError::Preflight {
+            problems: format!("  {p}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A `min_ctx` that no configuration of the space can meet (the real run
+/// and the dry run refuse it alike).
+pub fn check_min_ctx(feas: &Feasibility, c: &Campaign) -> Result<(), TuneError> {
+    match feas.min_ctx_problem(&c.space) {
         Some(p) => Err(TuneError::Preflight {
             problems: format!("  {p}"),
         }),

@@ -227,6 +227,19 @@ impl ModelShape {
             .fold(Group::default(), |acc, l| acc.plus(l.experts))
     }
 
+    /// Routed experts run per token: MoE layers x experts used per token
+    /// (the routed-expert matmuls a runtime dispatches for each token;
+    /// 0 for a dense model).
+    pub fn expert_dispatches(&self) -> f64 {
+        let used = self.experts.map_or(0, |e| e.used) as f64;
+        let moe_layers = self
+            .layers
+            .iter()
+            .filter(|l| l.experts.params > 0.0)
+            .count();
+        moe_layers as f64 * used
+    }
+
     /// Number of layers that hold attention of any kind.
     pub fn n_layers(&self) -> usize {
         self.layers.len()

@@ -171,6 +171,7 @@ async fn bench_generates_tokens_that_decode_to_words() {
         dialect: Dialect::LlamaCompletion,
         model: None,
         ctx_limit: Some(2048),
+        server_pid: None,
     };
     // Each request's prompt is random words after a random prefix, and greedy
     // decoding from word salad sometimes collapses into special tokens; real

@@ -220,6 +220,26 @@ fn held_out_calibration_is_reported_per_family() {
 }
 
 #[test]
+fn apple_llama_cpp_moe_rows_are_explained_by_a_cost_per_routed_expert() {
+    // Without the term the MoE rows on the M3 Ultra (GLM-5.1, Qwen3.5-122B-A10B,
+    // GLM-4.7-Flash at 17-37% of their ceilings) made the family's held-out
+    // error 21%; with a cost per routed expert fitted on the other rows it
+    // falls under the 15% goal, and the cost is tens of microseconds, as a
+    // kernel dispatch is (not milliseconds, which would be a fit gone wrong).
+    let fits = published::family_bands(cat());
+    let f = &fits["apple-silicon/llama.cpp"];
+    assert!(f.holdout_mape_pct < 15.0, "{f:?}");
+    assert!(
+        (10e-6..200e-6).contains(&f.band.per_expert_s),
+        "{:e} s per routed expert",
+        f.band.per_expert_s
+    );
+    // CUDA dispatches experts far more cheaply: under a fifth of Apple's.
+    let nv = &fits["nvidia/llama.cpp"];
+    assert!(nv.band.per_expert_s < f.band.per_expert_s / 5.0, "{nv:?}");
+}
+
+#[test]
 fn offloading_moe_experts_to_host_puts_most_time_on_the_host_tier() {
     let c = cat();
     let s = shape("gpt-oss-120b", "mxfp4-native");
@@ -269,10 +289,7 @@ fn the_bar_verdicts_differ() {
     let m = m3_ultra_at(800.0);
     let v = |model: &str, quant: &str| {
         let s = Scenario {
-            band: EtaBand {
-                low: 0.7,
-                high: 1.1,
-            },
+            band: EtaBand::ratios(0.7, 1.1),
             ..Scenario::default()
         };
         roofline::predict(&shape(model, quant), &m, &s).bars[0].verdict

@@ -424,6 +424,7 @@ async fn run_url(
         dialect: Dialect::OpenAiChat,
         model: model_name.clone(),
         ctx_limit: None,
+        server_pid: None,
     };
     let m = measure::run(&target, &cfg.plan, &mut |e| ev.measured(e))
         .await

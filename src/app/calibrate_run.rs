@@ -213,6 +213,10 @@ async fn measure_one(
     let target = Target::for_session(&session);
     let m = measure::run(&target, plan, &mut |_| {}).await;
     session.stop().await;
+    // A busy machine shows here (`bench::contention`): such a point measures the contention.
+    for note in m.iter().flat_map(|m| &m.notes) {
+        eprintln!("note: {}: {note}", model.display());
+    }
     m.with_context(|| format!("measuring {}", model.display()))
 }
 

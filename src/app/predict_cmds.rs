@@ -149,7 +149,10 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     sink.emit(
         &json!({ "prediction": p, "machine": machine, "band": band }),
         || {
-            let text = report::predict::text(&p, &bandwidth_note(&machine, band));
+            let text = report::predict::text(
+                &p,
+                &bandwidth_note(&machine, band, shape.expert_dispatches()),
+            );
             let mut d = Document::from_text("", &text);
             if draw {
                 for c in report::predict_charts::all(&p, roofs) {
@@ -162,11 +165,19 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     Ok(ExitCode::OK)
 }
 
-fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand) -> String {
+fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, expert_dispatches: f64) -> String {
+    let experts = if band.per_expert_s > 0.0 && expert_dispatches > 0.0 {
+        format!(
+            " + {:.0} us x {expert_dispatches:.0} routed experts per token",
+            band.per_expert_s * 1e6
+        )
+    } else {
+        String::new()
+    };
     m.devices()
         .map(|d| {
             format!(
-                "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms",
+                "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms{experts}",
                 d.label,
                 d.bandwidth_gb_s,
                 d.eta,

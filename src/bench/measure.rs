@@ -7,6 +7,7 @@
 //! ignored). With `concurrency` N, every request of a phase is N streams at
 //! once. Definitions (TTFT and its split) are in `docs/measurement.md`.
 
+use super::contention::{self, CpuClock};
 use super::prompt::{Counting, PromptMaker};
 use crate::server::client::{Client, ClientError, Dialect, GenRequest, Prompt, RequestRecord};
 use crate::trial::{Stat as Summary, VsCeiling};
@@ -40,6 +41,9 @@ pub struct Target {
     pub model: Option<String>,
     /// Context one request may use (`n_ctx_slot`), if known.
     pub ctx_limit: Option<u64>,
+    /// The server's process id when rooftune started it (to tell its CPU
+    /// use from other processes', `contention`).
+    pub server_pid: Option<i32>,
 }
 
 impl Target {
@@ -51,6 +55,7 @@ impl Target {
             dialect: s.backend.dialect(),
             model: None,
             ctx_limit: s.server.facts.n_ctx_slot,
+            server_pid: Some(s.server.pid()),
         }
     }
 }
@@ -126,6 +131,9 @@ pub struct PrefillResult {
     pub ttft_rest_s: Option<Summary>,
     /// The prefill rate next to its roofline ceiling (filled by `compare`).
     pub vs_ceiling: Option<VsCeiling>,
+    /// Cores other processes used on average meanwhile (`contention`; Linux, servers rooftune started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub others_cores: Option<f64>,
 }
 
 /// Decode at one depth.
@@ -145,6 +153,9 @@ pub struct DecodeResult {
     pub reasoning_share: f64,
     /// The per-stream rate next to its roofline ceiling (filled by `compare`).
     pub vs_ceiling: Option<VsCeiling>,
+    /// Cores other processes used on average meanwhile (`contention`; Linux, servers rooftune started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub others_cores: Option<f64>,
 }
 
 /// Client CPU use while measuring.
@@ -356,6 +367,7 @@ async fn prefill(
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<PrefillResult, ClientError> {
     let mut all = Vec::new();
+    let clock = CpuClock::now(cx.target.server_pid);
     for rep in 0..plan.repeats {
         on_event(&Event::Prefill { rep });
         all.extend(
@@ -363,6 +375,8 @@ async fn prefill(
                 .await?,
         );
     }
+    let others_cores = others_since(clock, cx.target.server_pid);
+    cx.notes.extend(contention::note("prefill", others_cores));
     let cached: u64 = all
         .iter()
         .map(|r| r.usage.cached_tokens.unwrap_or(0))
@@ -400,7 +414,13 @@ async fn prefill(
             Some(r.first_token_s? - r.timings.as_ref()?.prompt_ms / 1e3)
         }),
         vs_ceiling: None,
+        others_cores,
     })
+}
+
+/// Cores others used since `start` (see `contention`).
+fn others_since(start: Option<CpuClock>, pid: Option<i32>) -> Option<f64> {
+    CpuClock::now(pid)?.others_cores_since(&start?)
 }
 
 async fn decode(
@@ -411,6 +431,7 @@ async fn decode(
 ) -> Result<DecodeResult, ClientError> {
     let mut all = Vec::new();
     let mut aggregate = Vec::new();
+    let clock = CpuClock::now(cx.target.server_pid);
     for rep in 0..plan.repeats {
         on_event(&Event::Decode { depth, rep });
         let recs = cx
@@ -432,6 +453,11 @@ async fn decode(
         }
         all.extend(recs);
     }
+    let others_cores = others_since(clock, cx.target.server_pid);
+    cx.notes.extend(contention::note(
+        &format!("decode at depth {depth}"),
+        others_cores,
+    ));
     let mut gen: Vec<u64> = all.iter().map(RequestRecord::generated_tokens).collect();
     gen.sort_unstable();
     let generated_tokens = gen.get(gen.len() / 2).copied().unwrap_or(0);
@@ -458,5 +484,6 @@ async fn decode(
             0.0
         },
         vs_ceiling: None,
+        others_cores,
     })
 }

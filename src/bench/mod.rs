@@ -4,6 +4,7 @@
 //! The benchmark talks only to a [`crate::server::Client`]; it does not know
 //! whether rooftune started the server or the user gave a URL.
 
+pub mod contention;
 pub mod measure;
 pub mod probes;
 pub mod prompt;

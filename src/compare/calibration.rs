@@ -38,6 +38,8 @@ pub struct Checked {
     pub family: String,
     /// The engine's prediction (spec bandwidth, profile eta).
     pub point: DecodePoint,
+    /// Routed experts run per token (`ModelShape::expert_dispatches`).
+    pub expert_dispatches: f64,
 }
 
 impl Checked {
@@ -73,6 +75,7 @@ pub fn check(cat: &Catalog, m: &PublishedMeasurement) -> Result<Checked, Catalog
         measurement: m.clone(),
         family: hw.family.as_str().to_string(),
         point,
+        expert_dispatches: shape.expert_dispatches(),
     })
 }
 
@@ -92,6 +95,7 @@ pub fn family_bands(cat: &Catalog) -> &'static BTreeMap<String, FamilyFit> {
                 measured: c.measurement.tok_s,
                 estimate: c.point.estimate_tok_s,
                 ceiling: c.point.ceiling_tok_s,
+                expert_dispatches: c.expert_dispatches,
             })
             .collect();
         calibration::fit(&rows, 3)

@@ -12,8 +12,9 @@ use std::fmt::Write;
 
 /// Whether a measurement falls inside its family's band.
 fn inside(c: &Checked, band: EtaBand) -> bool {
-    let lo = c.point.estimate_tok_s * band.low;
-    let hi = (c.point.estimate_tok_s * band.high).min(c.point.ceiling_tok_s);
+    let est = band.with_experts(c.point.estimate_tok_s, c.expert_dispatches);
+    let lo = est * band.low;
+    let hi = (est * band.high).min(c.point.ceiling_tok_s);
     (lo..=hi).contains(&c.measurement.tok_s)
 }
 
@@ -28,6 +29,7 @@ pub fn text(
         .map(|c| {
             let m = &c.measurement;
             let b = band_for(c);
+            let est = b.with_experts(c.point.estimate_tok_s, c.expert_dispatches);
             vec![
                 m.hw.clone(),
                 m.model.clone(),
@@ -39,8 +41,8 @@ pub fn text(
                 format!("{:.0}%", c.pct_of_ceiling()),
                 format!(
                     "{}-{}",
-                    rate(c.point.estimate_tok_s * b.low),
-                    rate((c.point.estimate_tok_s * b.high).min(c.point.ceiling_tok_s))
+                    rate(est * b.low),
+                    rate((est * b.high).min(c.point.ceiling_tok_s))
                 ),
                 if m.kind != MeasurementKind::Plain {
                     "n/a".into()
@@ -90,10 +92,15 @@ pub fn text(
     for (family, f) in fits {
         let _ = writeln!(
             o,
-            "  {family:<14} {:>2} rows, band x{:.2}-{:.2} of the profile estimate, held-out error {:.0}%, held-out rows inside their band {:.0}%",
+            "  {family:<14} {:>2} rows, band x{:.2}-{:.2} of the profile estimate{}, held-out error {:.0}%, held-out rows inside their band {:.0}%",
             f.n,
             f.band.low,
             f.band.high,
+            if f.band.per_expert_s > 0.0 {
+                format!(" + {:.0} us per routed expert", f.band.per_expert_s * 1e6)
+            } else {
+                String::new()
+            },
             f.holdout_mape_pct,
             100.0 * f.holdout_coverage
         );

@@ -65,21 +65,51 @@ impl DecodePoint {
     }
 }
 
-/// Relative spread of eta: the estimate band is eta x low ..= eta x high.
+/// Relative spread of eta: the estimate band is eta x low ..= eta x high;
+/// and the cost of each routed expert a token runs, fitted with it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EtaBand {
     /// Lower ratio (< 1).
     pub low: f64,
     /// Upper ratio (>= 1).
     pub high: f64,
+    /// Seconds per routed expert per MoE layer per token
+    /// (`ModelShape::expert_dispatches`) added to the estimate: the
+    /// runtime dispatches each expert's small matmuls apart, at a fixed cost
+    /// the bytes do not show. Fitted per platform family and runtime on
+    /// published rows (`calibration`); 0 without them.
+    pub per_expert_s: f64,
 }
 
 impl Default for EtaBand {
-    /// Without calibration data: +-25 %.
+    /// Without calibration data: +-25 %, no expert term.
     fn default() -> Self {
         EtaBand {
             low: 0.75,
             high: 1.25,
+            per_expert_s: 0.0,
+        }
+    }
+}
+
+impl EtaBand {
+    /// A band without the expert term.
+    pub fn ratios(low: f64, high: f64) -> EtaBand {
+        EtaBand {
+            low,
+            high,
+            per_expert_s: 0.0,
+        }
+    }
+
+    /// An estimate without the expert term (tok/s) with it added, for a
+    /// model that runs `expert_dispatches` routed experts per token.
+    pub fn with_experts(&self, estimate_tok_s: f64, expert_dispatches: f64) -> f64 {
+        let extra_s = self.per_expert_s * expert_dispatches;
+        if estimate_tok_s > 0.0 && extra_s > 0.0 {
+            1.0 / (1.0 / estimate_tok_s + extra_s)
+        } else {
+            estimate_tok_s
         }
     }
 }
@@ -126,11 +156,14 @@ pub fn at_depth(
             let e = cal.decode_holdout_pct / 100.0;
             (s, s * (1.0 + e), s * (1.0 - e).max(0.0))
         }
-        None => (
-            est.max(compute_s) + c,
-            est_lo.max(compute_s) + c,
-            est_hi.max(compute_s) + c,
-        ),
+        None => {
+            let c = c + band.per_expert_s * shape.expert_dispatches();
+            (
+                est.max(compute_s) + c,
+                est_lo.max(compute_s) + c,
+                est_hi.max(compute_s) + c,
+            )
+        }
     };
     DecodePoint {
         depth,

@@ -100,4 +100,26 @@ proptest! {
         let ceiling = rooftune::compare::ceiling::decode_tok_s(&shape, &machine, depth);
         prop_assert!(m.tok_s <= ceiling, "{} {} {} at depth {depth}: measured {} > ceiling {ceiling:.1}", m.hw, m.model, m.quant, m.tok_s);
     }
+
+    /// The same for prefill: every published prompt-processing rate sits at or
+    /// under its prefill ceiling at spec peaks, at the mean depth its prompt's
+    /// tokens see or any shallower one, whatever the micro-batch up to the row's.
+    #[test]
+    fn no_prefill_ceiling_is_below_a_published_measurement(
+        row_i in 0usize..1000, shallower in 0.0f64..=1.0, ub_share in 0.01f64..=1.0,
+    ) {
+        let c = cat();
+        assert!(!c.prefill_measurements.is_empty(), "measurements/ holds prefill rows");
+        let m = &c.prefill_measurements[row_i % c.prefill_measurements.len()];
+        let hw = c.hardware(&m.hw).expect("hw");
+        let shape = c.model(&m.model).expect("model").shape(&c.quant(&m.quant).expect("quant"));
+        let machine = Machine::single(hw.device("a".into()));
+        let depth = ((m.prompt_tokens / 2) as f64 * shallower) as u64;
+        let ubatch = ((m.ubatch as f64 * ub_share) as u64).max(1);
+        let ceiling = rooftune::roofline::prefill::at_depth(&shape, &machine, depth, m.ubatch).ceiling_tok_s;
+        prop_assert!(m.tok_s <= ceiling, "{} {} {}: prefill {} > ceiling {ceiling:.1} at depth {depth}", m.hw, m.model, m.quant, m.tok_s);
+        // A smaller micro-batch reads the weights more often: its ceiling is no higher.
+        let small = rooftune::roofline::prefill::at_depth(&shape, &machine, depth, ubatch).ceiling_tok_s;
+        prop_assert!(small <= ceiling * (1.0 + 1e-9), "ubatch {ubatch}: {small} > {ceiling}");
+    }
 }

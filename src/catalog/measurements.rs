@@ -51,6 +51,37 @@ pub struct PublishedMeasurement {
     pub note: Option<String>,
 }
 
+/// A published prefill (prompt processing) rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedPrefill {
+    /// Hardware profile name.
+    pub hw: String,
+    /// Model spec name.
+    pub model: String,
+    /// Quantization.
+    pub quant: String,
+    /// Prompt tokens processed (0 when the source does not say: the check then
+    /// uses depth 0, where the ceiling is highest).
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Micro-batch (`-ub`) the rate was measured with.
+    pub ubatch: u64,
+    /// Prompt tokens per second.
+    pub tok_s: f64,
+    /// Runtime as published.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// Where the figure comes from.
+    pub source: String,
+    /// Whether the figure was read from its primary source.
+    #[serde(default = "yes")]
+    pub verified: bool,
+    /// Anything the reader must know.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 fn yes() -> bool {
     true
 }

@@ -127,6 +127,8 @@ struct MixFile {
 struct MeasurementFile {
     #[serde(default)]
     measurement: Vec<PublishedMeasurement>,
+    #[serde(default)]
+    prefill: Vec<measurements::PublishedPrefill>,
 }
 
 /// Everything the catalog holds.
@@ -140,6 +142,8 @@ pub struct Catalog {
     pub mixes: BTreeMap<String, MixSpec>,
     /// Published decode measurements.
     pub measurements: Vec<PublishedMeasurement>,
+    /// Published prefill measurements.
+    pub prefill_measurements: Vec<measurements::PublishedPrefill>,
 }
 
 impl Catalog {
@@ -185,6 +189,7 @@ impl Catalog {
         for (file, text) in measurements {
             let m: MeasurementFile = parse_toml(file, text)?;
             cat.measurements.extend(m.measurement);
+            cat.prefill_measurements.extend(m.prefill);
         }
         cat.models.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(cat)

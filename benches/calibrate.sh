@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Issue 14's closing table: does the calibrated estimate hold, and is every
+# measurement under its ceiling? (about 6 minutes on a quiet 2-core machine)
+#
+#   benches/calibrate.sh OUTDIR
+#
+# 1. `rooftune calibrate --run` on this machine (the docs/calibrate.md run):
+#    generated shapes fitted, 640x18 and the real Gemma 3 270M held out of the
+#    fit, decode at depths 0 and 4096, prefill of 512 tokens, REPEATS repeats.
+# 2. `rooftune published`: the per-family held-out errors and the depth rows.
+# Prints one markdown table of held-out errors against the +-15% goal and the
+# rates above their ceilings (there must be none), and leaves the raw JSON and
+# server notes under OUTDIR. Exits 1 when a rate is above its ceiling.
+# Needs llama-server ($ROOFTUNE_LLAMA_SERVER or scripts/install-llama-server.sh)
+# and Gemma ($ROOFTUNE_GEMMA or scripts/fetch-model.sh). Figures taken while
+# other work runs are marked by `others_cores` notes in OUTDIR/calibrate.err.
+set -euo pipefail
+out=${1:?usage: benches/calibrate.sh OUTDIR}
+cd "$(dirname "$0")/.."
+mkdir -p "$out"
+repeats=${REPEATS:-3}
+server=${ROOFTUNE_LLAMA_SERVER:-$(bash scripts/install-llama-server.sh --print-path)}
+gemma=${ROOFTUNE_GEMMA:-$(bash scripts/fetch-model.sh --print-path)}
+[ -x "$server" ] || { echo "no llama-server at $server (hint: bash scripts/install-llama-server.sh)" >&2; exit 2; }
+[ -f "$gemma" ] || { echo "no Gemma at $gemma (hint: bash scripts/fetch-model.sh)" >&2; exit 2; }
+RT=${ROOFTUNE_BIN:-}
+if [ -z "$RT" ]; then
+  cargo build --release --locked -q --bin rooftune
+  RT=target/release/rooftune
+fi
+{ uptime; nproc; } >"$out/machine.txt"
+start=$(date +%s)
+"$RT" calibrate --run --server-bin "$server" \
+  --shapes 256x4,512x8,768x12,384x8v,640x6v --vocab-from "$gemma" \
+  --validate "640x18,$gemma" --depths 0,4096 --prompt-tokens 512 \
+  --n-predict 16 --repeats "$repeats" --json -o "$out/calibrate.json" 2>"$out/calibrate.err"
+"$RT" published --json -o "$out/published.json"
+echo "calibrate took $(( $(date +%s) - start )) s; $(cat "$out/machine.txt" | head -1)" >"$out/timing.txt"
+status=0
+python3 - "$out" <<'PY' || status=$?
+import json, sys
+out = sys.argv[1]
+c = json.load(open(f"{out}/calibrate.json"))
+p = json.load(open(f"{out}/published.json"))
+goal = 15.0
+rows = []
+def row(what, err, note=""):
+    ok = "yes" if err is not None and abs(err) <= goal else "no"
+    rows.append(f"| {what} | {'' if err is None else f'{err:+.0f}%'} | {ok} | {note} |")
+d = c["decode"]
+row("decode, fitted shapes held out one at a time (max)", d.get("holdout_max_pct"), f"mean {d.get('holdout_mean_pct') or 0:.0f}%")
+if c.get("prefill"):
+    row("prefill 512, fitted shapes held out (max)", c["prefill"].get("holdout_max_pct"), f"mean {c['prefill'].get('holdout_mean_pct') or 0:.0f}%")
+for h in (c.get("validation") or {}).get("decode", []):
+    row(f"decode {h['group']} @ {h['depth']} (never fitted)", h["error_pct"], f"measured {h['measured_tok_s']:.1f}, predicted {h['predicted_tok_s']:.1f} tok/s")
+for h in (c.get("validation") or {}).get("prefill", []):
+    row(f"prefill {h['group']} @ {h['depth']} (never fitted)", h["error_pct"], f"measured {h['measured_tok_s']:.0f}, predicted {h['predicted_tok_s']:.0f} tok/s")
+for h in p.get("depth_held_out", []):
+    r = h["row"]
+    row(f"published {r['hw']} {r['model']} @ {r['depth']} (held out)", h["error_pct"], f"measured {r['measured_tok_s']:.1f}, predicted {h['predicted_tok_s']:.1f}; KV bytes alone {h['kv_only_error_pct']:+.0f}%")
+for fam, f in p.get("families", {}).items():
+    row(f"published {fam}, each row held out (mean abs)", f["holdout_mape_pct"], f"{f['n']} rows, {f['band']['per_expert_s']*1e6:.0f} us per routed expert, coverage {100*f['holdout_coverage']:.0f}%")
+print("| held-out figure | error | within +-15% | detail |")
+print("|---|---|---|---|")
+print("\n".join(rows))
+above = c.get("above_ceiling", [])
+plain = [r for r in p["rows"] if r["measurement"]["kind"] == "plain"]
+pub_above = [r for r in plain if r["measurement"]["tok_s"] > r["ceiling_tok_s"]]
+n_rates = sum(len(m["decode"]) + len(m["prefill"]) for m in c.get("models", []))
+print()
+print(f"rates measured here above their ceilings: {len(above)} of {n_rates}" + "".join(f"\n- {a}" for a in above))
+print(f"published plain-decode rows above their ceilings: {len(pub_above)} of {len(plain)}")
+sys.exit(1 if above or pub_above else 0)
+PY
+cat "$out/timing.txt"
+grep -h "other processes used" "$out/calibrate.err" | sed 's/^/contention: /' || true
+exit $status

@@ -164,3 +164,66 @@ fn tune_a_split_skips_what_does_not_fit_a_worker_and_measures_the_rest() {
         }
     }
 }
+
+/// Ctrl-C in the middle of a split campaign: the trial is logged as
+/// interrupted, and the workers stop with rooftune.
+#[test]
+fn tune_a_split_interrupted_stops_its_workers() {
+    let bin = need_server!();
+    let Some(worker) = rpc_worker_for(&bin) else {
+        return;
+    };
+    let model = tiny_model();
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("split.toml");
+    let text = spec(&model, "64GiB")
+        .replace("tokens = 8", "tokens = 256")
+        .replace(
+            "repeats = 1\nscreen_repeats = 1",
+            "repeats = 5\nscreen_repeats = 5",
+        );
+    std::fs::write(&spec_path, text).unwrap();
+    let _l = server_lock();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"))
+        .env("ROOFTUNE_RPC_SERVER", &worker)
+        .env(
+            "ROOFTUNE_LOG_DIR",
+            std::env::temp_dir().join("rooftune-test-logs"),
+        )
+        .args(["tune", "--server-bin"])
+        .arg(&bin)
+        .arg(&spec_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let me = child.id() as i32;
+    let workers: Vec<i32> = {
+        let first = wait_child(me, "ggml-rpc-server", Duration::from_secs(60));
+        assert!(first.is_some(), "no worker started");
+        std::thread::sleep(Duration::from_millis(200));
+        children_of(me)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("ggml-rpc-server"))
+            })
+            .collect()
+    };
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    let server = wait_child(me, "llama-server", Duration::from_secs(60)).expect("no trial server");
+    // SAFETY: signalling the child this test spawned.
+    unsafe {
+        libc::kill(me, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    for pid in workers.iter().chain([&server]) {
+        assert!(
+            gone_within(*pid, Duration::from_secs(5)),
+            "{pid} outlived the interrupted campaign"
+        );
+    }
+}

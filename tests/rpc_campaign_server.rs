@@ -184,7 +184,7 @@ fn tune_a_split_interrupted_stops_its_workers() {
         );
     std::fs::write(&spec_path, text).unwrap();
     let _l = server_lock();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"))
         .env("ROOFTUNE_RPC_SERVER", &worker)
         .env(
             "ROOFTUNE_LOG_DIR",

@@ -140,6 +140,28 @@ pub fn tensor_split(value: &str) -> Result<Vec<f64>, String> {
     Ok(v)
 }
 
+/// Layers (from the first) whose routed experts stay on the head's CPU:
+/// `-ncmoe N`, all of them for `--cpu-moe` or an `-ot` rule that sends
+/// `exps` tensors to `CPU` (`-ot exps=CPU`, given under `[space.raw]`).
+fn cpu_moe(c: &Config) -> u32 {
+    let ot = c.get("-ot").or_else(|| c.get("--override-tensor"));
+    let experts_to_cpu = ot.is_some_and(|v| {
+        v.split(',').any(|rule| {
+            rule.split_once('=')
+                .is_some_and(|(pat, dev)| pat.contains("exps") && dev.trim() == "CPU")
+        })
+    });
+    let all = ["--cpu-moe", "-cmoe"]
+        .iter()
+        .any(|f| c.get(f).is_some_and(|v| v == "true"));
+    if experts_to_cpu || all {
+        return u32::MAX;
+    }
+    c.int("-ncmoe")
+        .or_else(|| c.int("--n-cpu-moe"))
+        .map_or(0, |n| u32::try_from(n).unwrap_or(0))
+}
+
 /// What one worker may hold, and where that figure came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkerMemory {
@@ -215,7 +237,7 @@ impl SplitFit {
             });
         let placement = Placement {
             n_gpu_layers: c.int("-ngl").and_then(|g| u32::try_from(g).ok()),
-            n_cpu_moe: 0,
+            n_cpu_moe: cpu_moe(c),
         };
         let fit = split::memory_fit(shape, &cluster(n, ts), placement, ctx, kv);
         let mut devices: Vec<f64> = fit.devices.iter().map(|d| d.needed()).collect();
@@ -440,6 +462,46 @@ mod tests {
         assert_eq!(reported.workers[0].source, "--list-devices");
         assert_eq!(reported.workers[0].label, "RPC0 (127.0.0.1:1)");
         assert_eq!(reported.workers[1].bytes, Some(cap));
+    }
+
+    #[test]
+    fn experts_sent_to_the_cpu_stay_on_the_head() {
+        // Each layer also carries 20 MB of routed experts.
+        let mut s = shape();
+        for l in &mut s.layers {
+            l.experts = crate::shape::Group {
+                params: 20e6,
+                bytes: 20e6,
+            };
+        }
+        s.experts = Some(crate::shape::Experts { count: 8, used: 2 });
+        let kv = KvOptions::default();
+        let fit = SplitFit {
+            workers: (0..2)
+                .map(|i| WorkerMemory {
+                    label: format!("RPC{i}"),
+                    bytes: None,
+                    source: "cluster.memory",
+                })
+                .collect(),
+        };
+        let on_workers = fit.needs(&s, &cfg(&[("-ts", "1,1")]), 512, kv);
+        for ot in [
+            ("-ot", "exps=CPU"),
+            ("-ot", "blk\\..*\\.ffn_.*_exps\\.=CPU"),
+        ] {
+            let on_head = fit.needs(&s, &cfg(&[("-ts", "1,1"), ot]), 512, kv);
+            // RPC0 (layers 0-5) sheds 6 x 20 MB, RPC1 (6-9) 4 x 20 MB; the head takes all 200 MB.
+            assert_relative_eq!(on_workers.workers[0] - on_head.workers[0], 120e6);
+            assert_relative_eq!(on_workers.workers[1] - on_head.workers[1], 80e6);
+            assert_relative_eq!(on_head.head - on_workers.head, 200e6, max_relative = 1e-9);
+        }
+        // -ncmoe 3: the experts of layers 0-2 only.
+        let some = fit.needs(&s, &cfg(&[("-ts", "1,1"), ("-ncmoe", "3")]), 512, kv);
+        assert_relative_eq!(on_workers.workers[0] - some.workers[0], 60e6);
+        // An -ot rule for something else moves nothing.
+        let other = fit.needs(&s, &cfg(&[("-ts", "1,1"), ("-ot", "attn=CPU")]), 512, kv);
+        assert_relative_eq!(other.workers[0], on_workers.workers[0]);
     }
 
     #[test]

@@ -231,12 +231,4 @@ impl ModelShape {
     pub fn n_layers(&self) -> usize {
         self.layers.len()
     }
-
-    /// Number of layers that route tokens to experts (MoE layers).
-    pub fn moe_layers(&self) -> usize {
-        self.layers
-            .iter()
-            .filter(|l| l.experts.params > 0.0)
-            .count()
-    }
 }

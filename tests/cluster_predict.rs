@@ -68,9 +68,8 @@ fn a_slower_link_costs_decode_and_the_table_orders_links_by_what_they_buy() {
     };
     let near = at("0.025");
     let far = at("20");
-    // A 20 ms link adds 40 ms per token to a ~126 ms token (GLM-5.1 is a
-    // MoE model: the Apple MoE rows put it at about half the profile's rate).
-    assert!(near > 1.25 * far, "near {near}, far {far}");
+    // A 20 ms link adds 40 ms per token to a ~66 ms token.
+    assert!(near > 1.4 * far, "near {near}, far {far}");
     let v = json(&[GLM, &["--cluster", "2x m3-ultra-512", "--link", "tb5"]].concat());
     let rate = |name: &str| {
         v["links"]

@@ -272,7 +272,6 @@ fn the_bar_verdicts_differ() {
             band: EtaBand {
                 low: 0.7,
                 high: 1.1,
-                moe: None,
             },
             ..Scenario::default()
         };

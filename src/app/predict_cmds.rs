@@ -149,10 +149,7 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     sink.emit(
         &json!({ "prediction": p, "machine": machine, "band": band }),
         || {
-            let text = report::predict::text(
-                &p,
-                &bandwidth_note(&machine, band, shape.moe_layers() > 0),
-            );
+            let text = report::predict::text(&p, &bandwidth_note(&machine, band));
             let mut d = Document::from_text("", &text);
             if draw {
                 for c in report::predict_charts::all(&p, roofs) {
@@ -165,9 +162,8 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
     Ok(ExitCode::OK)
 }
 
-fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, moe: bool) -> String {
-    let note = m
-        .devices()
+fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand) -> String {
+    m.devices()
         .map(|d| {
             format!(
                 "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms",
@@ -180,14 +176,7 @@ fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, moe: bool) -> St
             )
         })
         .collect::<Vec<_>>()
-        .join("; ");
-    match band.moe.filter(|_| moe) {
-        Some(mb) => format!(
-            "{note}; a MoE model: x{:.2} (x{:.2}-{:.2}) of that estimate, from the family's published MoE rows",
-            mb.scale, mb.low, mb.high
-        ),
-        None => note,
-    }
+        .join("; ")
 }
 
 /// `rooftune matrix`
@@ -333,7 +322,7 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
                 json!({
                     "measurement": c.measurement, "family": c.family,
                     "ceiling_tok_s": c.point.ceiling_tok_s, "estimate_tok_s": c.point.estimate_tok_s,
-                    "band_tok_s": report::published::band_tok_s(c, band),
+                    "band_tok_s": [c.point.estimate_tok_s * band.low, (c.point.estimate_tok_s * band.high).min(c.point.ceiling_tok_s)],
                     "pct_of_ceiling": c.pct_of_ceiling(),
                 })
             })

@@ -38,16 +38,13 @@ pub struct Checked {
     pub family: String,
     /// The engine's prediction (spec bandwidth, profile eta).
     pub point: DecodePoint,
-    /// Whether the model routes to experts.
-    pub moe: bool,
 }
 
 impl Checked {
-    /// Measured as a share of the plain-decode ceiling. Drafted decoding
-    /// (speculative, prompt lookup) can pass that ceiling legitimately, as it
-    /// checks several tokens per read of the weights; so can nothing else.
+    /// Measured as a share of the ceiling.
     pub fn pct_of_ceiling(&self) -> f64 {
-        100.0 * self.measurement.tok_s / self.point.ceiling_tok_s
+        super::ceiling::pct_of_ceiling(self.measurement.tok_s, self.point.ceiling_tok_s)
+            .unwrap_or(f64::NAN)
     }
 }
 
@@ -76,13 +73,10 @@ pub fn check(cat: &Catalog, m: &PublishedMeasurement) -> Result<Checked, Catalog
         measurement: m.clone(),
         family: hw.family.as_str().to_string(),
         point,
-        moe: shape.moe_layers() > 0,
     })
 }
 
-/// Calibrated estimate bands per family, from the plain-decode rows at depth
-/// 0 (computed once). Rows at depth are left to the depth model
-/// ([`super::depth`]), which predicts them from their depth-0 row.
+/// Calibrated estimate bands per family, from the plain-decode rows (computed once).
 ///
 /// Cached per process from the first catalog passed in: measurements only come
 /// from the bundled data, which user profiles (the only other source) never change.
@@ -92,13 +86,12 @@ pub fn family_bands(cat: &Catalog) -> &'static BTreeMap<String, FamilyFit> {
         let rows: Vec<Row> = check_all(cat)
             .unwrap_or_default()
             .into_iter()
-            .filter(|c| c.measurement.kind == MeasurementKind::Plain && c.measurement.depth == 0)
+            .filter(|c| c.measurement.kind == MeasurementKind::Plain)
             .map(|c| Row {
                 family: band_key(&c.family, runtime_class(c.measurement.runtime.as_deref())),
                 measured: c.measurement.tok_s,
                 estimate: c.point.estimate_tok_s,
                 ceiling: c.point.ceiling_tok_s,
-                moe: c.moe,
             })
             .collect();
         calibration::fit(&rows, 3)

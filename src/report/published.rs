@@ -12,19 +12,9 @@ use std::fmt::Write;
 
 /// Whether a measurement falls inside its family's band.
 fn inside(c: &Checked, band: EtaBand) -> bool {
-    let (lo, hi) = band_tok_s(c, band);
+    let lo = c.point.estimate_tok_s * band.low;
+    let hi = (c.point.estimate_tok_s * band.high).min(c.point.ceiling_tok_s);
     (lo..=hi).contains(&c.measurement.tok_s)
-}
-
-/// A row's estimate band, tok/s: its family's MoE band for a MoE model where
-/// the family has one, else the spread; never above the ceiling.
-pub fn band_tok_s(c: &Checked, band: EtaBand) -> (f64, f64) {
-    let est = c.point.estimate_tok_s;
-    let (low, high) = match band.moe.filter(|_| c.moe) {
-        Some(m) => (m.low, m.high),
-        None => (band.low, band.high),
-    };
-    (est * low, (est * high).min(c.point.ceiling_tok_s))
 }
 
 /// Render the table and the summary.
@@ -47,10 +37,11 @@ pub fn text(
                 rate(m.tok_s),
                 rate(c.point.ceiling_tok_s),
                 format!("{:.0}%", c.pct_of_ceiling()),
-                {
-                    let (lo, hi) = band_tok_s(c, b);
-                    format!("{}-{}", rate(lo), rate(hi))
-                },
+                format!(
+                    "{}-{}",
+                    rate(c.point.estimate_tok_s * b.low),
+                    rate((c.point.estimate_tok_s * b.high).min(c.point.ceiling_tok_s))
+                ),
                 if m.kind != MeasurementKind::Plain {
                     "n/a".into()
                 } else if inside(c, b) {
@@ -94,29 +85,17 @@ pub fn text(
     );
     let _ = writeln!(
         o,
-        "held out (each depth-0 row predicted from the other rows of its family and runtime):"
+        "held out (each row predicted from the other rows of its family):"
     );
     for (family, f) in fits {
-        let moe = if f.moe_rows > 0 {
-            format!(" (MoE rows {:.0}%)", f.holdout_moe_mape_pct)
-        } else {
-            String::new()
-        };
-        let moe_band = match f.band.moe {
-            Some(m) => format!(
-                "; MoE ({} rows) x{:.2} (x{:.2}-{:.2})",
-                f.moe_rows, m.scale, m.low, m.high
-            ),
-            None => String::new(),
-        };
         let _ = writeln!(
             o,
-            "  {family:<23} {:>2} rows: held-out error {:.0}%{moe}, {:.0}% inside their band; band x{:.2}-{:.2} of the profile estimate{moe_band}",
+            "  {family:<14} {:>2} rows, band x{:.2}-{:.2} of the profile estimate, held-out error {:.0}%, held-out rows inside their band {:.0}%",
             f.n,
-            f.holdout_mape_pct,
-            100.0 * f.holdout_coverage,
             f.band.low,
             f.band.high,
+            f.holdout_mape_pct,
+            100.0 * f.holdout_coverage
         );
     }
     o

@@ -1,26 +1,12 @@
-//! Calibrating the estimate against published measurements.
+//! Calibrating the estimate band against published measurements.
 //!
 //! For each measurement, r = measured tok/s / estimated tok/s (with the
-//! profile's eta and c). The profiles' eta and c were fitted on dense models,
-//! and routed (MoE) models run at a lower share of them: on the M3 Ultra,
-//! llama.cpp runs Llama-2-7B within a few % of the profile, but GLM-4.7-Flash,
-//! Qwen3.5-122B-A10B and GLM-5.1 at r = 0.44-0.55 (expert gathers with poor
-//! locality, many small matrix products, routing). One ratio for both would
-//! miss every MoE row by 80-125%. So within a platform family and runtime the
-//! two classes are fitted apart:
-//!
-//! - dense: the band is the spread of the dense rows' r, always containing 1
-//!   (the profile itself is the point estimate);
-//! - MoE, when the family has at least two MoE rows: the point estimate is the
-//!   profile's times the median r of the MoE rows, and the band their spread.
-//!
-//! A class with fewer than two rows falls back to all of the family's rows
-//! (dense) or to the dense fit (MoE). Honesty is judged leave-one-out: each
-//! row is predicted from the other rows only, and the held-out error (all
-//! rows, and MoE rows alone) and the share of held-out rows inside their band
-//! are reported.
+//! profile's eta and c). Within a platform family the band is the range of r;
+//! its honesty is judged leave-one-out: each row is predicted from a band and
+//! a median fitted on the other rows only, and the held-out error and the
+//! share of held-out rows inside their band are reported.
 
-use super::decode::{EtaBand, MoeBand};
+use super::decode::EtaBand;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -35,8 +21,6 @@ pub struct Row {
     pub estimate: f64,
     /// Ceiling at spec bandwidth, tok/s.
     pub ceiling: f64,
-    /// Whether the model routes to experts.
-    pub moe: bool,
 }
 
 /// The fit of one family.
@@ -48,12 +32,8 @@ pub struct FamilyFit {
     pub median_ratio: f64,
     /// Band of r (min..=max over the rows).
     pub band: EtaBand,
-    /// MoE rows among them.
-    pub moe_rows: usize,
-    /// Mean absolute % error of held-out predictions (fitted on the other rows).
+    /// Mean absolute % error of held-out predictions (median ratio from the other rows).
     pub holdout_mape_pct: f64,
-    /// The same over the MoE rows alone (0 without any).
-    pub holdout_moe_mape_pct: f64,
     /// Share of held-out rows inside the band fitted without them.
     pub holdout_coverage: f64,
 }
@@ -83,120 +63,50 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// The band: the 10th to 90th percentile of the ratios when there are at
-/// least ten, else their range; it always contains `center` (the point
-/// estimate: 1 for the profile itself).
-fn spread_of(r: &[f64], center: f64) -> (f64, f64) {
+/// least ten, else their range; it always contains 1 (the profile itself).
+fn band_of(r: &[f64]) -> EtaBand {
     let mut s = r.to_vec();
     s.sort_by(f64::total_cmp);
     let q = if s.len() >= 10 { 0.1 } else { 0.0 };
-    (
-        percentile(&s, q).min(center),
-        percentile(&s, 1.0 - q).max(center),
-    )
-}
-
-/// The fit on some rows of one family: r per row and whether it is MoE.
-struct Model {
-    ratios: Vec<(f64, bool)>,
-}
-
-impl Model {
-    fn fit(rows: &[&Row]) -> Model {
-        Model {
-            ratios: rows
-                .iter()
-                .map(|r| (r.measured / r.estimate, r.moe))
-                .collect(),
-        }
-    }
-
-    fn class(&self, moe: bool) -> Vec<f64> {
-        self.ratios
-            .iter()
-            .filter(|r| r.1 == moe)
-            .map(|r| r.0)
-            .collect()
-    }
-
-    fn all(&self) -> Vec<f64> {
-        self.ratios.iter().map(|r| r.0).collect()
-    }
-
-    fn band(&self) -> EtaBand {
-        let mut dense = self.class(false);
-        if dense.len() < 2 {
-            dense = self.all();
-        }
-        let (low, high) = spread_of(&dense, 1.0);
-        let mut moe = self.class(true);
-        let moe = (moe.len() >= 2).then(|| {
-            let scale = median(&mut moe);
-            let (low, high) = spread_of(&moe, scale);
-            MoeBand { scale, low, high }
-        });
-        EtaBand { low, high, moe }
-    }
-
-    /// The point prediction for a row and its band, tok/s.
-    fn predict(&self, r: &Row) -> (f64, (f64, f64)) {
-        let b = self.band();
-        match (r.moe, b.moe) {
-            (true, Some(m)) => (
-                r.estimate * m.scale,
-                (r.estimate * m.low, r.estimate * m.high),
-            ),
-            _ => {
-                let mut dense = self.class(false);
-                let point = if dense.len() >= 2 {
-                    median(&mut dense)
-                } else {
-                    median(&mut self.all())
-                };
-                (
-                    r.estimate * point,
-                    (r.estimate * b.low, r.estimate * b.high),
-                )
-            }
-        }
+    EtaBand {
+        low: percentile(&s, q).min(1.0),
+        high: percentile(&s, 1.0 - q).max(1.0),
     }
 }
 
 /// Fit every family with at least `min_rows` rows.
 pub fn fit(rows: &[Row], min_rows: usize) -> BTreeMap<String, FamilyFit> {
-    let mut by_family: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    let mut by_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.estimate > 0.0 && r.measured > 0.0) {
-        by_family.entry(r.family.clone()).or_default().push(r);
+        by_family
+            .entry(r.family.clone())
+            .or_default()
+            .push(r.measured / r.estimate);
     }
     by_family
         .into_iter()
         .filter(|(_, r)| r.len() >= min_rows.max(2))
-        .map(|(family, rows)| {
-            let n = rows.len();
-            let (mut err, mut moe_err, mut inside) = (0.0, 0.0, 0usize);
-            for (i, held) in rows.iter().enumerate() {
-                let rest: Vec<&Row> = rows
+        .map(|(family, ratios)| {
+            let n = ratios.len();
+            let (mut err, mut inside) = (0.0, 0usize);
+            for i in 0..n {
+                let mut rest: Vec<f64> = ratios
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| *j != i)
                     .map(|(_, r)| *r)
                     .collect();
-                let (point, (lo, hi)) = Model::fit(&rest).predict(held);
-                let e = ((point - held.measured) / held.measured).abs();
-                err += e;
-                if held.moe {
-                    moe_err += e;
-                }
-                inside += usize::from(held.measured >= lo && held.measured <= hi);
+                let b = band_of(&rest);
+                let m = median(&mut rest);
+                err += ((m - ratios[i]) / ratios[i]).abs();
+                inside += usize::from(ratios[i] >= b.low && ratios[i] <= b.high);
             }
-            let all = Model::fit(&rows);
-            let moe_rows = rows.iter().filter(|r| r.moe).count();
+            let mut all = ratios.clone();
             let fit = FamilyFit {
                 n,
-                median_ratio: median(&mut all.all()),
-                band: all.band(),
-                moe_rows,
+                median_ratio: median(&mut all),
+                band: band_of(&ratios),
                 holdout_mape_pct: 100.0 * err / n as f64,
-                holdout_moe_mape_pct: 100.0 * moe_err / moe_rows.max(1) as f64,
                 holdout_coverage: inside as f64 / n as f64,
             };
             (family, fit)
@@ -214,42 +124,7 @@ mod tests {
             measured: m,
             estimate: e,
             ceiling: e * 1.5,
-            moe: false,
         }
-    }
-
-    fn moe(f: &str, m: f64, e: f64) -> Row {
-        Row {
-            moe: true,
-            ..row(f, m, e)
-        }
-    }
-
-    /// Dense rows on the profile, MoE rows at half of it: the MoE class gets
-    /// its own point (0.5) and predicts held-out MoE rows exactly, where one
-    /// ratio for both classes would miss them by about 100%.
-    #[test]
-    fn moe_rows_are_fitted_apart_from_dense_ones() {
-        let rows = vec![
-            row("a", 50.0, 50.0),
-            row("a", 20.0, 20.0),
-            row("a", 100.0, 100.0),
-            row("a", 70.0, 70.0),
-            moe("a", 30.0, 60.0),
-            moe("a", 40.0, 80.0),
-            moe("a", 15.0, 30.0),
-        ];
-        let f = &fit(&rows, 3)["a"];
-        let m = f.band.moe.expect("three MoE rows");
-        assert!((m.scale - 0.5).abs() < 1e-9 && (m.low - 0.5).abs() < 1e-9);
-        assert_eq!(f.moe_rows, 3);
-        assert!(f.holdout_moe_mape_pct < 1e-6, "{}", f.holdout_moe_mape_pct);
-        assert!(f.holdout_mape_pct < 1e-6);
-        assert!((f.holdout_coverage - 1.0).abs() < 1e-9);
-        // One MoE row is not a class: it falls back to the dense fit.
-        let few = fit(&rows[..5], 3);
-        assert!(few["a"].band.moe.is_none());
-        assert!((few["a"].holdout_moe_mape_pct - 100.0).abs() < 1e-6);
     }
 
     #[test]

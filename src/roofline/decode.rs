@@ -65,29 +65,12 @@ impl DecodePoint {
     }
 }
 
-/// What a family's published measurements calibrate: the relative spread of
-/// eta (the estimate band is eta x low ..= eta x high) and, when the family
-/// has MoE rows, how MoE models fare against the profile
-/// ([`super::calibration`]).
+/// Relative spread of eta: the estimate band is eta x low ..= eta x high.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EtaBand {
     /// Lower ratio (< 1).
     pub low: f64,
     /// Upper ratio (>= 1).
-    pub high: f64,
-    /// MoE models apart, where the family has at least two MoE rows.
-    pub moe: Option<MoeBand>,
-}
-
-/// A family's MoE models as a share of the profile's estimate: the point
-/// (median) and the band, applied to the whole estimated rate.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct MoeBand {
-    /// Median measured / estimate of the MoE rows.
-    pub scale: f64,
-    /// Lower ratio.
-    pub low: f64,
-    /// Upper ratio.
     pub high: f64,
 }
 
@@ -97,7 +80,6 @@ impl Default for EtaBand {
         EtaBand {
             low: 0.75,
             high: 1.25,
-            moe: None,
         }
     }
 }
@@ -144,18 +126,11 @@ pub fn at_depth(
             let e = cal.decode_holdout_pct / 100.0;
             (s, s * (1.0 + e), s * (1.0 - e).max(0.0))
         }
-        None => match band.moe.filter(|_| shape.moe_layers() > 0) {
-            // The family's MoE rows scale the whole estimated rate.
-            Some(m) => {
-                let s = est.max(compute_s) + c;
-                (s / m.scale, s / m.low, s / m.high)
-            }
-            None => (
-                est.max(compute_s) + c,
-                est_lo.max(compute_s) + c,
-                est_hi.max(compute_s) + c,
-            ),
-        },
+        None => (
+            est.max(compute_s) + c,
+            est_lo.max(compute_s) + c,
+            est_hi.max(compute_s) + c,
+        ),
     };
     DecodePoint {
         depth,

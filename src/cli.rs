@@ -719,6 +719,8 @@ pub enum SynthFormat {
     Gguf,
     /// An MLX model directory: float32 safetensors, an SPM-style tokenizer and a chat template (mlx_lm.server).
     Mlx,
+    /// Both, with the same float32 weights and vocabulary: `-o DIR` gets `DIR/model.gguf` and `DIR/mlx/`.
+    Both,
 }
 
 /// `rooftune synth`
@@ -754,7 +756,7 @@ pub struct SynthArgs {
     /// Weight type of a GGUF (default q8_0); MLX directories are always float32.
     #[arg(long, value_enum)]
     pub quant: Option<SynthQuantArg>,
-    /// What to write: a GGUF file, or an MLX model directory (`-o` names the directory).
+    /// What to write: a GGUF file, an MLX model directory, or both with the same weights (`-o` names the directory).
     #[arg(long, value_enum, default_value = "gguf")]
     pub format: SynthFormat,
     /// Vocabulary size of an MLX directory's tokenizer (GGUFs carry 259 byte tokens or --vocab-from's).

@@ -270,6 +270,18 @@ fn user_facing_errors() {
             2,
         ),
         (
+            "synth_both_quant",
+            &["synth", "--format", "both", "--layers", "2", "--hidden", "64", "--quant", "q8_0", "-o", "d"],
+            &[],
+            2,
+        ),
+        (
+            "mlx_bad_binary",
+            &["bench", "--backend", "mlx", "--model", ".", "--hw", "ddr5-6000-2ch", "--server-bin", "/nonexistent/mlx_lm.server"],
+            &[("config.json", b"{}")],
+            2,
+        ),
+        (
             "report_not_a_result",
             &["report", "x.json", "-o", "r.html"],
             &[("x.json", b"{\"runs\": 3}")],

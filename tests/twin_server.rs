@@ -110,3 +110,79 @@ fn both_servers_load_the_twin_and_count_the_same_tokens() {
         .iter()
         .all(|p| gone_within(*p, Duration::from_secs(5))));
 }
+
+/// `bench --log` of each backend on the twin, then `campaign compare`: every
+/// rate of both logs is a share of one ceiling.
+#[test]
+fn campaign_compare_puts_both_backends_against_one_ceiling() {
+    let llama = need_server!();
+    let mlx = need_mlx!();
+    let _lock = server_lock();
+    let twin = tiny_twin();
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, server, model) in [
+        ("llama", &llama, twin.join("model.gguf")),
+        ("mlx", &mlx, twin.join("mlx")),
+    ] {
+        let out = rooftune()
+            .args([
+                "bench",
+                "--backend",
+                backend,
+                "--hw",
+                "ddr5-6000-2ch",
+                "--json",
+            ])
+            .arg("--server-bin")
+            .arg(server)
+            .arg("--model")
+            .arg(&model)
+            .args(QUICK_ARGS)
+            .arg("--log")
+            .arg(dir.path().join(backend))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = rooftune()
+        .args(["campaign", "compare", "llama", "mlx", "--json", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v["side_by_side"];
+    assert_eq!(s["a_server"], "llama-server");
+    assert_eq!(s["b_server"], "mlx_lm.server");
+    let rows = s["rows"].as_array().unwrap();
+    for key in ["prefill_tok_s@16", "decode_tok_s@0"] {
+        let r = rows
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("{key} in {s}"));
+        assert!(r["ceiling"].as_f64().is_some_and(|c| c > 0.0), "{r}");
+        for side in ["a", "b"] {
+            let c = &r[side];
+            assert!(
+                c["value"].as_f64().is_some_and(|x| x > 0.0),
+                "{key} {side}: {r}"
+            );
+            match c["pct_of_ceiling"].as_f64() {
+                Some(p) => {
+                    let expect =
+                        100.0 * c["value"].as_f64().unwrap() / r["ceiling"].as_f64().unwrap();
+                    assert!((p - expect).abs() < 1e-6 * expect.max(1.0), "{r}");
+                }
+                None => assert_eq!(c["above_ceiling"], true, "{r}"),
+            }
+        }
+    }
+}

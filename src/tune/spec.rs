@@ -753,17 +753,7 @@ fn parse_agentic(
         )
     })?;
     let cpt = s.header.chars_per_token.unwrap_or(4.0).max(0.5);
-    let chars: usize = s
-        .requests
-        .iter()
-        .map(|r| {
-            r.messages
-                .iter()
-                .map(|m| m.content_text().len())
-                .sum::<usize>()
-                + r.tools.iter().map(|t| t.to_string().len()).sum::<usize>()
-        })
-        .sum();
+    let chars: usize = s.requests.iter().map(|r| r.text_chars()).sum();
     Ok(Some(AgenticObjective {
         session,
         prompt_tokens: (chars as f64 / cpt) as u64,

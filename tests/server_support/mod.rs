@@ -229,6 +229,22 @@ pub fn tiny_model() -> PathBuf {
     )
 }
 
+/// `rooftune bench` with a plan long enough to still be running when a test
+/// kills or interrupts it (1000 repeats of 64 tokens on the tiny model,
+/// `-t 1 -c 512`), through `server_bin`; `before` goes ahead of the server
+/// flags (`--hw NAME`). The caller sets stdio and spawns it.
+pub fn long_bench(server_bin: &Path, before: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"));
+    cmd.args(["bench", "--server-bin"])
+        .arg(server_bin)
+        .arg("--model")
+        .arg(tiny_model())
+        .args(before)
+        .args(["--depths", "0", "--repeats", "1000", "--n-predict", "64"])
+        .args(["--", "-t", "1", "-c", "512"]);
+    cmd
+}
+
 /// Path of the scripted fake server.
 pub fn fake_server() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/fake_server.py")

@@ -7,13 +7,15 @@
 # the two servers; cells: median (x% of ceiling), CV) and keeps the raw
 # logs under OUTDIR.
 #
-#   benches/side-by-side.sh OUTDIR          # about 3-5 minutes on a quiet 2-core machine
+#   benches/side-by-side.sh OUTDIR          # about 4 minutes on a loaded 2-core machine
 #
 # Needs both servers installed (scripts/install-llama-server.sh and
 # scripts/install-mlx.sh, as scripts/test.sh does), or ROOFTUNE_LLAMA_SERVER
 # and ROOFTUNE_MLX_SERVER naming them. ROOFTUNE=path uses that rooftune
-# binary instead of building the release one. The shape: LAYERS=4 HIDDEN=512
-# VOCAB=512, float32 on both sides (`synth --format both`: the same weights).
+# binary instead of building the release one. The shape: LAYERS=6
+# HIDDEN=768 VOCAB=512, float32 on both sides (`synth --format both`: the
+# same weights; 164 MB, five times a 32 MiB L3, so decode reads DRAM: at
+# 4x512 (49 MB) llama-server beat the DRAM ceiling from cache).
 # The ceilings come from one `hw probe` of this machine, saved under OUTDIR
 # and used by both servers' runs.
 set -euo pipefail
@@ -26,8 +28,8 @@ fi
 RT=$ROOFTUNE
 LLAMA=${ROOFTUNE_LLAMA_SERVER:-$(bash scripts/install-llama-server.sh --print-path)}
 MLX=${ROOFTUNE_MLX_SERVER:-$(bash scripts/install-mlx.sh --print-path)}
-layers=${LAYERS:-4}
-hidden=${HIDDEN:-512}
+layers=${LAYERS:-6}
+hidden=${HIDDEN:-768}
 vocab=${VOCAB:-512}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -41,11 +43,13 @@ echo "== the machine: one probe for both columns" >&2
 
 echo "== the model: ${layers} layers, hidden ${hidden}, vocab ${vocab}, float32, both formats" >&2
 "$RT" synth --format both --layers "$layers" --hidden "$hidden" --vocab-size "$vocab" \
-  -o "$out/twin" --json >"$out/synth.json"
+  --ctx-train 8192 -o "$out/twin" --json >"$out/synth.json"
 
-echo "== a coding session: 4 turns, a shared 500-token prefix, up to 2000 tokens deep" >&2
-"$RT" session synth --turns 4 --max-depth 2000 --prefix 500 --output-tokens 16 \
-  -o "$out/session.jsonl" 2>/dev/null
+# (The twin's tokenizer makes about one token per character of this text;
+# the chat template leaves the tool definitions out: about 2000 tokens deep.)
+echo "== a coding session: 4 turns with a shared prefix, about 2000 tokens deep" >&2
+"$RT" session synth --turns 4 --max-depth 4000 --prefix 1000 --output-tokens 16 \
+  --chars-per-token 1 -o "$out/session.jsonl" 2>/dev/null
 
 for b in llama mlx; do
   if [ "$b" = llama ]; then bin=$LLAMA model=$out/twin/model.gguf; else bin=$MLX model=$out/twin/mlx; fi

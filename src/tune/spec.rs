@@ -63,6 +63,8 @@ struct RawSpec {
     quality: RawQuality,
     #[serde(default)]
     race: RawRace,
+    #[serde(default)]
+    cluster: Option<Spanned<super::cluster::RawCluster>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -215,6 +217,8 @@ pub struct Campaign {
     pub min_top1: f64,
     /// The session an `agentic` objective replays.
     pub agentic: Option<AgenticObjective>,
+    /// RPC workers the model is split across (`[cluster]`), if any.
+    pub cluster: Option<super::cluster::ClusterSpec>,
 }
 
 /// The session an `agentic` objective replays, and its size.
@@ -316,6 +320,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         None => 1024.0 * 1024.0 * 1024.0,
     };
     let budget = parse_budget(path, text, &raw.budget)?;
+    let cluster = parse_cluster(path, text, raw.cluster.as_ref(), &space, &fixed)?;
     Ok(Campaign {
         name,
         spec_path: path.to_path_buf(),
@@ -343,6 +348,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         grid: false,
         race: parse_race(path, text, &raw.race)?,
         agentic,
+        cluster,
         min_top1: match raw.quality.min_top1 {
             Some(m) if !(0.0..=1.0).contains(&m) => {
                 let at = text.find("min_top1").unwrap_or(0);
@@ -442,6 +448,59 @@ fn parse_race(path: &Path, text: &str, r: &RawRace) -> Result<Race, TuneError> {
             .max(crate::tune::stats::MIN_ROUNDS as u32),
         confidence,
     })
+}
+
+/// `[cluster]`: its own rules, one `--rpc` (not also in `fixed`), and
+/// `-ts` values that are shares with at most one per worker.
+fn parse_cluster(
+    path: &Path,
+    text: &str,
+    raw: Option<&Spanned<super::cluster::RawCluster>>,
+    space: &Space,
+    fixed: &[String],
+) -> Result<Option<super::cluster::ClusterSpec>, TuneError> {
+    let ts_at = text
+        .find("\"-ts\"")
+        .or_else(|| text.find("\"--tensor-split\""))
+        .unwrap_or(0);
+    let ts = space.dims.iter().find(|d| d.flag == "-ts");
+    for v in ts.map_or(&[][..], |d| &d.values[..]) {
+        if v != "default" {
+            super::cluster::tensor_split(v)
+                .map_err(|m| spec_err(path, text, ts_at, format!("[space] `-ts`: {m}")))?;
+        }
+    }
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let at = raw.span().start;
+    let c = super::cluster::parse(raw.get_ref()).map_err(|m| spec_err(path, text, at, m))?;
+    if fixed
+        .iter()
+        .any(|a| a == "--rpc" || a.starts_with("--rpc="))
+    {
+        return Err(spec_err(
+            path,
+            text,
+            at,
+            "`--rpc` in `fixed` and a [cluster] section: keep one ([cluster] starts the workers and records them)".into(),
+        ));
+    }
+    let n = c.n_workers();
+    for v in ts.map_or(&[][..], |d| &d.values[..]) {
+        let shares = super::cluster::tensor_split(v)
+            .map(|s| s.len())
+            .unwrap_or(0);
+        if shares > n {
+            return Err(spec_err(
+                path,
+                text,
+                ts_at,
+                format!("[space] `-ts` = `{v}` has {shares} shares for {n} workers (one per worker, in --rpc order; the head keeps what -ngl leaves)"),
+            ));
+        }
+    }
+    Ok(Some(c))
 }
 
 /// `fixed = [...]`: arguments for every trial. A flag rooftune knows must be

@@ -355,3 +355,44 @@ pub fn fake_url(mode: &str, api_key: Option<&str>) -> FakeUrl {
         url: format!("http://127.0.0.1:{port}/v1"),
     }
 }
+
+/// The RPC worker (`ggml-rpc-server`) beside the server, or None (skip,
+/// with a note); when `ROOFTUNE_RPC_SERVER` names it (scripts/test.sh
+/// sets it), it must be there.
+pub fn rpc_worker_for(server: &Path) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ROOFTUNE_RPC_SERVER") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "ROOFTUNE_RPC_SERVER={} is missing",
+            p.display()
+        );
+        return Some(p);
+    }
+    let p = server.parent()?.join("ggml-rpc-server");
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: no ggml-rpc-server beside {} (scripts/install-llama-server.sh builds it)",
+            server.display()
+        );
+        None
+    }
+}
+
+/// Processes whose command line holds all of `needles`.
+pub fn processes_with(needles: &[&str]) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| {
+                let e = e.ok()?;
+                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                (needles.iter().all(|n| cmd.contains(n)) && alive(pid)).then_some(pid)
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}

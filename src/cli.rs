@@ -177,6 +177,9 @@ pub struct ReplayArgs {
     /// Time allowed for loading and for each request: `300`, `90s`, `5m`.
     #[arg(long, default_value = "600", value_parser = crate::units::parse_duration_s)]
     pub timeout: f64,
+    /// Append each run to DIR/trials.jsonl as a hand-run trial (its median TTFT, for `campaign compare`); one --model only.
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    pub log: Option<std::path::PathBuf>,
     /// Output format and file.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -431,7 +434,7 @@ pub enum CampaignCommand {
     },
     /// Write the winner as a systemd unit, a launchd agent or a shell script.
     Export(ExportArgs),
-    /// Two campaigns' winners side by side, and the flags that differ.
+    /// Two campaigns' winners side by side, the flags that differ, and (one architecture, e.g. llama-server and mlx_lm.server on `synth --format both`) every measurement as % of one ceiling.
     Compare {
         /// First campaign.
         a: String,
@@ -719,6 +722,8 @@ pub enum SynthFormat {
     Gguf,
     /// An MLX model directory: float32 safetensors, an SPM-style tokenizer and a chat template (mlx_lm.server).
     Mlx,
+    /// Both, with the same float32 weights and vocabulary: `-o DIR` gets `DIR/model.gguf` and `DIR/mlx/`.
+    Both,
 }
 
 /// `rooftune synth`
@@ -754,7 +759,7 @@ pub struct SynthArgs {
     /// Weight type of a GGUF (default q8_0); MLX directories are always float32.
     #[arg(long, value_enum)]
     pub quant: Option<SynthQuantArg>,
-    /// What to write: a GGUF file, or an MLX model directory (`-o` names the directory).
+    /// What to write: a GGUF file, an MLX model directory, or both with the same weights (`-o` names the directory).
     #[arg(long, value_enum, default_value = "gguf")]
     pub format: SynthFormat,
     /// Vocabulary size of an MLX directory's tokenizer (GGUFs carry 259 byte tokens or --vocab-from's).

@@ -36,6 +36,7 @@ pub mod server;
 pub mod shape;
 pub mod trial;
 pub mod tune;
+pub mod twin;
 pub mod units;
 
 pub use app::run;

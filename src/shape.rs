@@ -6,7 +6,7 @@
 //! Everything downstream (decode, prefill, memory fit, placement) reads only
 //! this struct, so both sources are predicted the same way.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Parameters and bytes of one group of tensors.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -243,5 +243,100 @@ impl ModelShape {
     /// Number of layers that hold attention of any kind.
     pub fn n_layers(&self) -> usize {
         self.layers.len()
+    }
+
+    /// What decides the ceilings, in a few numbers a log can keep.
+    pub fn key(&self) -> ShapeKey {
+        let a = self.active_weights();
+        let kv = self
+            .layers
+            .iter()
+            .map(|l| match l.cache {
+                CacheKind::Full {
+                    k_per_token,
+                    v_per_token,
+                }
+                | CacheKind::Sliding {
+                    k_per_token,
+                    v_per_token,
+                    ..
+                } => k_per_token + v_per_token,
+                CacheKind::Latent { per_token } => per_token,
+                CacheKind::Recurrent { .. } => 0,
+            })
+            .sum();
+        ShapeKey {
+            layers: self.layers.len() as u64,
+            hidden: self.hidden,
+            vocab: self.vocab,
+            experts: self.experts.map(|e| (e.count, e.used)),
+            kv_elements_per_token: kv,
+            params_per_token: a.params,
+            bytes_per_token: a.bytes,
+        }
+    }
+}
+
+/// The numbers of a shape that decide its ceilings (weights read per token,
+/// the KV cache per token of context), so two model files (a GGUF and its
+/// MLX twin) can be told to be the same model or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShapeKey {
+    /// Decoder layers.
+    pub layers: u64,
+    /// Hidden size.
+    pub hidden: u64,
+    /// Vocabulary, tokens.
+    pub vocab: u64,
+    /// Routed experts and experts used per token, for MoE models.
+    pub experts: Option<(u32, u32)>,
+    /// K and V cache elements per token of context, all layers.
+    pub kv_elements_per_token: u64,
+    /// Weights read per generated token (`ModelShape::active_weights`).
+    pub params_per_token: f64,
+    /// Bytes of those weights, bytes per token.
+    pub bytes_per_token: f64,
+}
+
+impl ShapeKey {
+    /// What differs between `self` and `other`, one `what: a vs b` each;
+    /// empty when they are the same model (floats within 1e-6).
+    pub fn differences(&self, other: &ShapeKey) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut int = |what: &str, a: u64, b: u64| {
+            if a != b {
+                out.push(format!("{what}: {a} vs {b}"));
+            }
+        };
+        int("layers", self.layers, other.layers);
+        int("hidden size", self.hidden, other.hidden);
+        int("vocabulary", self.vocab, other.vocab);
+        int(
+            "KV elements per token",
+            self.kv_elements_per_token,
+            other.kv_elements_per_token,
+        );
+        if self.experts != other.experts {
+            let e = |x: Option<(u32, u32)>| x.map_or("none".into(), |(c, u)| format!("{u} of {c}"));
+            out.push(format!(
+                "experts: {} vs {}",
+                e(self.experts),
+                e(other.experts)
+            ));
+        }
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+        if !close(self.params_per_token, other.params_per_token) {
+            out.push(format!(
+                "weights read per token: {:.0} vs {:.0}",
+                self.params_per_token, other.params_per_token
+            ));
+        }
+        if !close(self.bytes_per_token, other.bytes_per_token) {
+            out.push(format!(
+                "bytes read per token: {:.0} vs {:.0}",
+                self.bytes_per_token, other.bytes_per_token
+            ));
+        }
+        out
     }
 }

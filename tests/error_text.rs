@@ -38,6 +38,10 @@ fn check(name: &str, args: &[&str], files: &[(&str, &[u8])], code: i32) {
 const SPEC_UNKNOWN_FLAG: &[u8] =
     b"model = \"m.gguf\"\n[space]\n\"--threadz\" = [1, 2]\n[objective]\nmetric = \"decode\"\n";
 
+/// Hand-run log lines of two backends on shapes of 4 and 2 layers.
+const LOG_LLAMA_4_LAYERS: &[u8] = br#"{"kind": "trial", "v": 1, "campaign": "llama", "id": 0, "session": 0, "role": "manual", "config": {}, "config_order": [], "lossy": [], "command": "server", "server": {"backend": "llama", "binary": "llama", "build": "b1"}, "hardware": {"profile": "probe", "cpu": "cpu", "physical_cores": 2, "memory_bytes": 1}, "model": {"path": "missing", "size_bytes": 1, "sha256": "", "shape": {"layers": 4, "hidden": 512, "vocab": 512, "experts": null, "kv_elements_per_token": 4096, "params_per_token": 12000000.0, "bytes_per_token": 48000000.0}}, "status": "ok", "reason": null, "measurements": {"decode_tok_s@0": {"n": 3, "mean": 50.0, "stddev": 1.0, "median": 50.0, "min": 49.0, "max": 51.0, "cv": 0.02, "sem_rel": 0.0115, "mad": 1.0, "noisy": false, "samples": [49.0, 50.0, 51.0]}}, "full": true, "ceilings": {"decode_tok_s@0": 100.0}, "objective": {"label": "", "value": null, "score": null, "pct_of_ceiling": null, "noise": 0.0}, "verdict": "KEEP", "verdict_reason": "", "supersedes": [], "slots": null, "quality": null, "started_at": "", "finished_at": "", "startup_s": 0.0, "measure_s": 0.0}"#;
+const LOG_MLX_2_LAYERS: &[u8] = br#"{"kind": "trial", "v": 1, "campaign": "mlx", "id": 0, "session": 0, "role": "manual", "config": {}, "config_order": [], "lossy": [], "command": "server", "server": {"backend": "mlx", "binary": "mlx", "build": "b1"}, "hardware": {"profile": "probe", "cpu": "cpu", "physical_cores": 2, "memory_bytes": 1}, "model": {"path": "missing", "size_bytes": 1, "sha256": "", "shape": {"layers": 2, "hidden": 512, "vocab": 512, "experts": null, "kv_elements_per_token": 4096, "params_per_token": 12000000.0, "bytes_per_token": 48000000.0}}, "status": "ok", "reason": null, "measurements": {"decode_tok_s@0": {"n": 3, "mean": 50.0, "stddev": 1.0, "median": 50.0, "min": 49.0, "max": 51.0, "cv": 0.02, "sem_rel": 0.0115, "mad": 1.0, "noisy": false, "samples": [49.0, 50.0, 51.0]}}, "full": true, "ceilings": {"decode_tok_s@0": 100.0}, "objective": {"label": "", "value": null, "score": null, "pct_of_ceiling": null, "noise": 0.0}, "verdict": "KEEP", "verdict_reason": "", "supersedes": [], "slots": null, "quality": null, "started_at": "", "finished_at": "", "startup_s": 0.0, "measure_s": 0.0}"#;
+
 /// (snapshot name, arguments, files to write first, exit code).
 type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a [u8])], i32);
 
@@ -303,6 +307,24 @@ fn user_facing_errors() {
             "synth_mlx_quant",
             &["synth", "--format", "mlx", "--layers", "2", "--hidden", "64", "--quant", "f16", "-o", "d"],
             &[],
+            2,
+        ),
+        (
+            "synth_both_quant",
+            &["synth", "--format", "both", "--layers", "2", "--hidden", "64", "--quant", "q8_0", "-o", "d"],
+            &[],
+            2,
+        ),
+        (
+            "mlx_bad_binary",
+            &["bench", "--backend", "mlx", "--model", ".", "--hw", "ddr5-6000-2ch", "--server-bin", "/nonexistent/mlx_lm.server"],
+            &[("config.json", b"{}")],
+            2,
+        ),
+        (
+            "compare_backends_on_different_shapes",
+            &["campaign", "compare", "a.jsonl", "b.jsonl"],
+            &[("a.jsonl", LOG_LLAMA_4_LAYERS), ("b.jsonl", LOG_MLX_2_LAYERS)],
             2,
         ),
         (

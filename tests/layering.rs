@@ -19,6 +19,8 @@ fn ranks() -> BTreeMap<&'static str, u32> {
         // spec: bundled data, model files, the machine at hand
         &["catalog"],
         &["gguf", "mlx", "probe"],
+        // one architecture in both model formats
+        &["twin"],
         // prediction
         &["roofline"],
         // measurement

@@ -258,3 +258,80 @@ fn a_model_that_crashes_the_server_is_a_clear_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     no_server_left(&model);
 }
+
+#[test]
+fn the_quality_probe_gives_the_top1_agreement_of_a_lossy_kv_config() {
+    let server = need_mlx!();
+    let _lock = server_lock();
+    let model = tiny_mlx_model();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("q.toml");
+    // 4-bit KV from the first token (the default start is 5000 tokens).
+    std::fs::write(
+        &spec,
+        format!(
+            "model = {:?}\nbackend = \"mlx\"\nhardware = \"ddr5-6000-2ch\"\nseed = 1\n\
+             [space]\n\"--kv-bits\" = [4]\n\"--quantized-kv-start\" = [0]\n\
+             [objective]\nmetric = \"decode\"\nprompt_tokens = 32\ntokens = 8\n\
+             [budget]\ntrials = 2\nrepeats = 1\nscreen_repeats = 1\n[race]\nfinalists = 0\n\
+             [quality]\nn_predict = 8\nn_probs = 5\n",
+            model.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = rooftune()
+        .args(["tune", "--server-bin"])
+        .arg(&server)
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    no_server_left(&model);
+    let log = std::fs::read_to_string(dir.path().join("q/trials.jsonl")).unwrap();
+    let trial = |role: &str| -> Value {
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["kind"] == "trial" && v["role"] == role)
+            .unwrap_or_else(|| panic!("a {role} trial in {log}"))
+    };
+    let (defaults, lossy) = (trial("default"), trial("search"));
+    assert_eq!(lossy["config"]["--kv-bits"], "4", "{lossy}");
+    // mlx_lm.server serves logprobs/top_logprobs: the probe is available, and
+    // every position is a real distribution, not a placeholder.
+    let sample = |t: &Value| -> rooftune::trial::QualitySample {
+        serde_json::from_value(t["quality"].clone())
+            .unwrap_or_else(|e| panic!("quality sample ({e}): {t}"))
+    };
+    let (d, q) = (sample(&defaults), sample(&lossy));
+    for s in [&d, &q] {
+        assert_eq!(s.len(), 3, "one answer per default prompt");
+        for step in s.iter().flatten() {
+            assert!(!step.top.is_empty() && step.top.len() <= 5, "{step:?}");
+            assert_eq!(step.id, step.top[0].0, "greedy: the chosen token leads");
+            assert!(
+                step.top.iter().all(|(_, lp)| lp.is_finite() && *lp <= 0.0),
+                "{step:?}"
+            );
+        }
+        assert!(s.iter().all(|p| p.len() == 8), "8 positions per prompt");
+    }
+    // The lossy configuration really ran: its probabilities moved.
+    let moved = d
+        .iter()
+        .flatten()
+        .zip(q.iter().flatten())
+        .flat_map(|(a, b)| a.top.iter().zip(&b.top))
+        .any(|(a, b)| a.0 != b.0 || (a.1 - b.1).abs() > 1e-6);
+    assert!(moved, "4-bit KV changed nothing");
+    let div = rooftune::tune::quality::compare(&d, &q).expect("positions to compare");
+    assert!(div.positions > 0);
+    assert!(
+        (0.0..=1.0).contains(&div.top1_agreement),
+        "{}",
+        div.top1_agreement
+    );
+}

@@ -171,3 +171,30 @@ fn malformed_events_are_an_error() {
     a.code(1)
         .stderr(predicate::str::contains("malformed event"));
 }
+
+#[test]
+fn an_mlx_crash_during_a_request_is_read_with_the_mlx_log_scanner() {
+    // The fake dies mid-request after writing a Python error line, as
+    // mlx_lm.server does; only mlx's scanner knows that line for the cause.
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let mut c = bench();
+    quick(
+        c.args(["--backend", "mlx", "--hw", "ddr5-6000-2ch", "--server-bin"])
+            .arg(fake_server())
+            .arg("--model")
+            .arg(tiny_mlx_model())
+            .env("FAKE_MODE", "crash_request_traceback")
+            .env("FAKE_PIDFILE", &pidfile),
+    );
+    c.assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "mlx_lm.server died while serving a request: killed by signal 11 (SIGSEGV)",
+        ))
+        .stderr(predicate::str::contains(
+            "the log says: RuntimeError: [fake] out of memory while serving",
+        ));
+    let pid = read_pid(&pidfile, Duration::from_millis(100));
+    assert!(!alive(pid.unwrap()));
+}

@@ -64,6 +64,7 @@ fn setup(dir: &Path, text: &str) -> Setup {
             path: "m.gguf".into(),
             size_bytes: 1,
             sha256: String::new(),
+            shape: None,
         },
         ceilings: BTreeMap::from([("decode_tok_s@0".to_string(), 400.0)]),
         server_bin: "llama-server".into(),

@@ -155,6 +155,13 @@ fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine) {
 pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
     let sink = super::output::Sink::open(&a.out)?;
     let session = Session::read(&a.session)?;
+    if a.log.is_some() && a.model.len() != 1 {
+        anyhow::bail!(crate::units::UnitError::OutOfRange {
+            what: "--log with --model".into(),
+            rule: "exactly one --model (the log records one model)".into(),
+            value: a.model.len() as f64,
+        });
+    }
     crate::units::positive("--timeout (seconds)", a.timeout, 1e6)?;
     let mut shapes = Vec::new();
     for m in &a.model {
@@ -313,6 +320,33 @@ async fn run_url(
     Ok(())
 }
 
+/// `replay --log DIR`: the run as a hand-run trial (its TTFT per request).
+fn log_run(
+    dir: &std::path::Path,
+    a: &ReplayArgs,
+    model: &std::path::Path,
+    run: &replay::Run,
+    binary: &std::path::Path,
+    s: &server::Session,
+) -> Result<()> {
+    let ttft: Vec<f64> = run.requests.iter().filter_map(|q| q.ttft_s).collect();
+    let r = crate::campaign::manual::ReplayRun {
+        reuse: run.reuse,
+        ttft_s: &ttft,
+        server: crate::trial::ServerInfo {
+            backend: a.backend.as_str().into(),
+            binary: binary.display().to_string(),
+            build: s.version.clone(),
+        },
+        command: s.server.command_line.clone(),
+        wall_s: run.wall_s,
+        startup_s: s.server.load_s,
+    };
+    super::tune_cmds::log_hand_run(dir, model, |h, hw, m| {
+        crate::campaign::manual::replay_line(h, &r, &a.extra, hw, m)
+    })
+}
+
 async fn run_model(
     a: &ReplayArgs,
     session: &Session,
@@ -374,7 +408,12 @@ async fn run_model(
         opts.reuse = reuse;
         let r = replay::run(&session_srv.client, session, &opts, &side, on_request).await;
         match r {
-            Ok(run) => report.runs.push(RunReport::new(&target, run)),
+            Ok(run) => {
+                if let Some(dir) = &a.log {
+                    log_run(dir, a, model, &run, &found.path, &session_srv)?;
+                }
+                report.runs.push(RunReport::new(&target, run))
+            }
             Err(e) => {
                 if let Some(crash) = session_srv
                     .server

@@ -73,8 +73,10 @@ pub fn synth_config(a: &SynthArgs) -> Result<SynthConfig> {
 
 /// `rooftune synth`
 pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
-    if a.format == SynthFormat::Mlx {
-        return synth_mlx(a);
+    match a.format {
+        SynthFormat::Mlx => return synth_mlx(a),
+        SynthFormat::Both => return synth_both(a),
+        SynthFormat::Gguf => {}
     }
     if a.vocab_size.is_some() {
         return Err(GgufError::Synth(
@@ -137,16 +139,19 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::OK)
 }
 
-/// `rooftune synth --format mlx`: the same shape arguments, an MLX directory.
-fn synth_mlx(a: &SynthArgs) -> Result<ExitCode> {
-    if a.quant.is_some() || a.vocab_from.is_some() || a.sparse || a.arch != SynthArchArg::Llama {
+/// The MLX shape `synth --format mlx|both` writes: the same shape arguments
+/// as a GGUF, a dense llama, float32 (the only weight type MLX's CPU build
+/// sends to BLAS), its own tokenizer.
+fn mlx_synth(a: &SynthArgs) -> Result<crate::mlx::synth::MlxSynth> {
+    let f32_only = matches!(a.quant, None | Some(SynthQuantArg::F32));
+    if !f32_only || a.vocab_from.is_some() || a.sparse || a.arch != SynthArchArg::Llama {
         return Err(crate::mlx::MlxError::Synth(
-            "--format mlx writes a dense llama with float32 weights and its own tokenizer (hint: drop --quant, --vocab-from, --sparse and --arch)".into(),
+            "--format mlx and --format both write a dense llama with float32 weights and their own tokenizer (hint: drop --quant, --vocab-from, --sparse and --arch)".into(),
         )
         .into());
     }
     let c = synth_config(a)?;
-    let m = crate::mlx::synth::MlxSynth {
+    Ok(crate::mlx::synth::MlxSynth {
         layers: c.layers,
         hidden: c.hidden,
         ff: c.ff,
@@ -155,7 +160,55 @@ fn synth_mlx(a: &SynthArgs) -> Result<ExitCode> {
         vocab: a.vocab_size.unwrap_or(512),
         ctx_train: c.ctx_train,
         seed: c.seed,
-    };
+    })
+}
+
+/// `rooftune synth --format both -o DIR`: `DIR/model.gguf` and `DIR/mlx/`
+/// with the same weights and vocabulary (`crate::twin`).
+fn synth_both(a: &SynthArgs) -> Result<ExitCode> {
+    let m = mlx_synth(a)?;
+    let t0 = Instant::now();
+    let w = crate::twin::write(&m, &a.output)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let info = json!({
+        "format": "both",
+        "gguf": w.gguf,
+        "mlx": w.mlx,
+        "arch": "llama",
+        "layers": m.layers,
+        "hidden": m.hidden,
+        "ff": m.ff,
+        "heads": m.heads,
+        "kv_heads": m.kv_heads,
+        "dtype": "float32",
+        "vocab": m.vocab,
+        "ctx_train": m.ctx_train,
+        "params": w.params,
+        "gguf_bytes": w.gguf_bytes,
+        "mlx_weights_bytes": w.mlx_weights_bytes,
+        "seconds": secs,
+    });
+    if a.json {
+        print!("{}", report::json(&info)?);
+    } else {
+        println!(
+            "wrote {} and {}/ (float32, the same weights and vocabulary): {} layers, hidden {}, ff {}, vocab {}, {} params, in {:.1} s",
+            w.gguf.display(),
+            w.mlx.display(),
+            m.layers,
+            m.hidden,
+            m.ff,
+            m.vocab,
+            units::fmt_count(w.params),
+            secs
+        );
+    }
+    Ok(ExitCode::OK)
+}
+
+/// `rooftune synth --format mlx`: the same shape arguments, an MLX directory.
+fn synth_mlx(a: &SynthArgs) -> Result<ExitCode> {
+    let m = mlx_synth(a)?;
     let t0 = Instant::now();
     let w = m.write(&a.output)?;
     let secs = t0.elapsed().as_secs_f64();

@@ -57,18 +57,7 @@ fn environment(c: &Campaign) -> Result<Env> {
             (m, "probe".to_string())
         }
     };
-    let shape = if crate::mlx::is_model_dir(&c.model) {
-        Some(
-            crate::mlx::shape::model_shape(&c.model)
-                .with_context(|| format!("reading the model `{}`", c.model.display()))?,
-        )
-    } else if c.model.is_file() {
-        let m = crate::gguf::GgufModel::open(&c.model)
-            .with_context(|| format!("reading the model `{}`", c.model.display()))?;
-        Some(crate::gguf::shape::model_shape(&m)?)
-    } else {
-        None
-    };
+    let shape = read_shape(&c.model)?;
     Ok(Env {
         facts: MachineFacts {
             physical_cores: detected.physical_cores as u32,
@@ -82,6 +71,22 @@ fn environment(c: &Campaign) -> Result<Env> {
         machine,
         shape,
     })
+}
+
+/// The shape of a model file or MLX directory; None when there is nothing
+/// at `path` yet.
+fn read_shape(path: &Path) -> Result<Option<ModelShape>> {
+    let context = || format!("reading the model `{}`", path.display());
+    if crate::mlx::is_model_dir(path) {
+        Ok(Some(
+            crate::mlx::shape::model_shape(path).with_context(context)?,
+        ))
+    } else if path.is_file() {
+        let m = crate::gguf::GgufModel::open(path).with_context(context)?;
+        Ok(Some(crate::gguf::shape::model_shape(&m)?))
+    } else {
+        Ok(None)
+    }
 }
 
 fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
@@ -139,7 +144,7 @@ fn campaign_ceilings(
     }
 }
 
-fn model_info(path: &Path, hash: bool) -> Result<ModelInfo> {
+fn model_info(path: &Path, hash: bool, shape: Option<&ModelShape>) -> Result<ModelInfo> {
     let meta = std::fs::metadata(path).with_context(|| {
         format!(
             "model file `{}` (hint: generate one with `rooftune synth --size 92MB -o {}`)",
@@ -188,6 +193,7 @@ fn model_info(path: &Path, hash: bool) -> Result<ModelInfo> {
         path: path.display().to_string(),
         size_bytes: size,
         sha256,
+        shape: shape.map(ModelShape::key),
     })
 }
 
@@ -326,7 +332,7 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     for n in agentic_advice(&c) {
         eprintln!("note: {n}");
     }
-    let model = model_info(&c.model, true)?;
+    let model = model_info(&c.model, true, env.shape.as_ref())?;
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
     // From here Ctrl-C and SIGTERM mark the trial interrupted and stop its server.
     let cancel = Cancel::from_signals();
@@ -455,6 +461,18 @@ pub fn log_bench(
     r: &crate::bench::result::BenchReport,
     extra: &[String],
 ) -> Result<()> {
+    log_hand_run(dir, Path::new(&r.target.model), |h, hardware, model| {
+        crate::campaign::manual::line(h, r, extra, hardware, model)
+    })
+}
+
+/// Append the line `make` builds (from the log so far, this machine and the
+/// model) to `DIR/trials.jsonl`: `bench --log` and `replay --log`.
+pub fn log_hand_run(
+    dir: &Path,
+    model_path: &Path,
+    make: impl FnOnce(&History, HardwareInfo, ModelInfo) -> TrialLine,
+) -> Result<()> {
     let path = log::path_in(dir);
     let h = History::from_lines(log::read_or_empty(&path)?);
     let detected = crate::probe::detect::detect();
@@ -464,8 +482,10 @@ pub fn log_bench(
         physical_cores: detected.physical_cores as u32,
         memory_bytes: detected.total_memory_bytes,
     };
-    let model = model_info(Path::new(&r.target.model), true)?;
-    let mut line = crate::campaign::manual::line(&h, r, extra, hardware, model);
+    // A model rooftune cannot read (a URL's name) is logged without a shape.
+    let shape = read_shape(model_path).ok().flatten();
+    let model = model_info(model_path, true, shape.as_ref())?;
+    let mut line = make(&h, hardware, model);
     if line.campaign.is_empty() {
         line.campaign = display_name(&dir.display().to_string());
     }
@@ -518,8 +538,8 @@ pub fn campaign(c: CampaignCommand) -> Result<ExitCode> {
             let sink = Sink::open(&out)?;
             let ha = History::read(&resolve(&a, &dir))?;
             let hb = History::read(&resolve(&b, &dir))?;
-            let cmp = summary::compare((&display_name(&a), &ha), (&display_name(&b), &hb));
-            sink.emit_text(&cmp, || report::campaign::compare(&cmp))?;
+            let cmp = summary::compare((&display_name(&a), &ha), (&display_name(&b), &hb))?;
+            sink.emit(&cmp, || report::campaign::compare(&cmp))?;
         }
         CampaignCommand::Export(_) => unreachable!("dispatched in app::run"),
     }

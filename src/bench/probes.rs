@@ -89,7 +89,14 @@ pub fn samples(probe: &Probe, plan: &Plan, reqs: &[Sample]) -> Vec<f64> {
         Probe::Prefill { tokens } if single && plan.prompt_tokens == tokens => reqs
             .iter()
             .filter(|s| s.kind == Kind::Prefill)
-            .filter_map(|s| s.record.server_prefill_tok_s())
+            // The server's timing where it reports one (llama-server), else
+            // the client's: prompt tokens over time to first token (mlx).
+            .filter_map(|s| {
+                s.record.server_prefill_tok_s().or_else(|| {
+                    let t = s.record.first_token_s.filter(|t| *t > 0.0)?;
+                    Some(s.record.prompt_tokens()? as f64 / t)
+                })
+            })
             .collect(),
         Probe::Ttft { depth } if single && plan.prompt_tokens == depth.max(1) => reqs
             .iter()

@@ -68,6 +68,32 @@ pub fn measurements(plan: &Plan, r: &BenchReport) -> Measurements {
         .collect()
 }
 
+/// The bench run's ceilings under the same keys as its measurements (the
+/// rates: prefill at the prompt length, decode at each depth).
+pub fn ceilings(plan: &Plan, r: &BenchReport) -> std::collections::BTreeMap<String, f64> {
+    let Some(c) = &r.ceilings else {
+        return Default::default();
+    };
+    let prefill = Probe::Prefill {
+        tokens: plan.prompt_tokens,
+    };
+    let mut out = std::collections::BTreeMap::new();
+    if c.prefill_tok_s.is_finite() && c.prefill_tok_s > 0.0 {
+        out.insert(prefill.key(), c.prefill_tok_s);
+    }
+    for &depth in &plan.depths {
+        let key = Probe::Decode {
+            depth,
+            tokens: plan.n_predict,
+        }
+        .key();
+        if let Some(v) = c.decode_at(depth).filter(|v| v.is_finite() && *v > 0.0) {
+            out.insert(key, v);
+        }
+    }
+    out
+}
+
 /// The log line for a bench run, scored against the campaign's defaults.
 pub fn line(
     h: &History,
@@ -123,7 +149,7 @@ pub fn line(
         status: Status::Ok,
         reason: None,
         full: true,
-        ceilings: Default::default(),
+        ceilings: ceilings(&r.plan, r),
         objective: ObjectiveValue {
             label,
             value,
@@ -169,6 +195,85 @@ pub fn line(
     }
     let evidence =
         super::verdict::Evidence::from_history(h, f64::INFINITY, server.get().defaults_label());
+    super::verdict::judge(&mut line, &evidence);
+    line
+}
+
+/// The key of a replay's median time to first token, prompt cache on or off.
+pub fn replay_key(reuse: bool) -> String {
+    format!("replay_ttft_s@cache-{}", if reuse { "on" } else { "off" })
+}
+
+/// What `replay --log` records of one run: its time to first token over
+/// the session's requests (the median is the figure; the spread is across
+/// turns, not noise).
+pub struct ReplayRun<'a> {
+    /// Prompt cache on or off.
+    pub reuse: bool,
+    /// Each request's time to first token, seconds.
+    pub ttft_s: &'a [f64],
+    /// The server: backend, binary, build.
+    pub server: ServerInfo,
+    /// The exact command line.
+    pub command: String,
+    /// Wall time of the run, seconds.
+    pub wall_s: f64,
+    /// Spawn to healthy, seconds.
+    pub startup_s: f64,
+}
+
+/// The log line for a replay run (hand-run, like a bench's; judged by the
+/// one verdict rule, which has no objective to score it by).
+pub fn replay_line(
+    h: &History,
+    r: &ReplayRun,
+    extra: &[String],
+    hardware: HardwareInfo,
+    model: ModelInfo,
+) -> TrialLine {
+    let config = config_of(extra);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut line = TrialLine {
+        v: FORMAT_VERSION,
+        campaign: h
+            .trials
+            .first()
+            .map(|t| t.campaign.clone())
+            .unwrap_or_default(),
+        id: h.next_id(),
+        session: 0,
+        role: Role::Manual,
+        config: config.0.iter().cloned().collect(),
+        config_order: config.0.clone(),
+        lossy: config.lossy_flags(),
+        command: r.command.clone(),
+        server: r.server.clone(),
+        hardware,
+        model,
+        status: Status::Ok,
+        reason: None,
+        full: true,
+        ceilings: Default::default(),
+        objective: ObjectiveValue::default(),
+        measurements: std::iter::once((replay_key(r.reuse), Stat::of(r.ttft_s))).collect(),
+        verdict: Verdict::Discard,
+        verdict_reason: String::new(),
+        supersedes: Vec::new(),
+        round: None,
+        slots: None,
+        quality: None,
+        started_at: now.clone(),
+        finished_at: now,
+        startup_s: r.startup_s,
+        measure_s: r.wall_s,
+    };
+    let backend = r
+        .server
+        .backend
+        .parse::<crate::server::BackendKind>()
+        .unwrap_or_default();
+    let evidence =
+        super::verdict::Evidence::from_history(h, f64::INFINITY, backend.get().defaults_label());
     super::verdict::judge(&mut line, &evidence);
     line
 }

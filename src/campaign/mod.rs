@@ -22,7 +22,9 @@
 //!   the quality guard as well);
 //! - [`preflight`]: what the real run would refuse, for `tune --dry-run`;
 //! - [`lock`]: one run per campaign at a time;
-//! - [`comparable`]: what must match for a resume to rank old and new trials together.
+//! - [`comparable`]: what must match for a resume to rank old and new trials together;
+//! - [`side_by_side`]: two logs' measurements (two backends on one
+//!   architecture) as % of one ceiling, for `campaign compare`.
 
 pub mod comparable;
 pub mod decision;
@@ -35,6 +37,7 @@ pub mod manual;
 pub mod preflight;
 pub mod record;
 pub mod runner;
+pub mod side_by_side;
 pub mod summary;
 pub mod verdict;
 
@@ -53,6 +56,8 @@ impl CampaignError {
                 | CampaignError::Version { .. }
                 | CampaignError::Incomparable { .. }
                 | CampaignError::Locked { .. }
+                | CampaignError::ShapesDiffer { .. }
+                | CampaignError::ShapeUnknown { .. }
         )
     }
 }
@@ -133,6 +138,28 @@ pub enum CampaignError {
         path: PathBuf,
         /// The holder's pid, if it wrote one.
         holder: Option<u32>,
+    },
+    /// `campaign compare` of two backends' logs on models of different shapes.
+    #[error("cannot compare `{a}` ({a_server}) with `{b}` ({b_server}) against one ceiling: their models differ\n{differences}\n(hint: compare one architecture in both formats, e.g. `rooftune synth --format both -o DIR`; `campaign show` reports each log against its own ceiling)")]
+    ShapesDiffer {
+        /// First log's name.
+        a: String,
+        /// Its server.
+        a_server: String,
+        /// Second log's name.
+        b: String,
+        /// Its server.
+        b_server: String,
+        /// One indented line per difference: `  layers: 4 vs 2`.
+        differences: String,
+    },
+    /// `campaign compare` of two backends' logs where one model's shape is unknown.
+    #[error("cannot tell the shape of `{name}`'s model: its log records none and `{path}` cannot be read\n(hint: log it again with this rooftune (`bench --log DIR`, `tune`), or put the model file back)")]
+    ShapeUnknown {
+        /// The log's name.
+        name: String,
+        /// The model path it records.
+        path: String,
     },
     /// `--resume` of a log whose trials are not comparable with this run's.
     #[error("cannot resume `{path}`: its trials are not comparable with this run's\n{differences}\n(hint: resuming would rank trials from different setups together; use a new --out DIR or restore what changed)")]

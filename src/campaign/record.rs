@@ -112,6 +112,9 @@ pub struct ModelInfo {
     pub size_bytes: u64,
     /// SHA-256 of the file (empty if not hashed).
     pub sha256: String,
+    /// The model's shape as the ceilings see it (absent in older logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<crate::shape::ShapeKey>,
 }
 
 /// The objective's view of a trial.

@@ -271,10 +271,18 @@ pub struct Comparison {
     pub b: CampaignSummary,
     /// Flags whose winning values differ: `(flag, value in a, value in b)`.
     pub differing: Vec<(String, String, String)>,
+    /// Every measurement of both logs against one ceiling, when both
+    /// measured the same shape (`side_by_side`).
+    pub side_by_side: Option<super::side_by_side::SideBySide>,
 }
 
-/// Compare the winners of two campaigns.
-pub fn compare(a: (&str, &History), b: (&str, &History)) -> Comparison {
+/// Compare the winners of two campaigns and, when they measured one shape,
+/// put their measurements side by side against one ceiling. Two backends'
+/// logs on different (or unknown) shapes are an error.
+pub fn compare(
+    a: (&str, &History),
+    b: (&str, &History),
+) -> Result<Comparison, super::CampaignError> {
     let cfg = |h: &History| h.winner().map(|w| w.config.clone()).unwrap_or_default();
     let (ca, cb) = (cfg(a.1), cfg(b.1));
     let mut flags: Vec<&String> = ca.keys().chain(cb.keys()).collect();
@@ -288,9 +296,10 @@ pub fn compare(a: (&str, &History), b: (&str, &History)) -> Comparison {
         .filter(|f| get(&ca, f) != get(&cb, f))
         .map(|f| (f.clone(), get(&ca, f), get(&cb, f)))
         .collect();
-    Comparison {
+    Ok(Comparison {
+        side_by_side: super::side_by_side::build(a, b)?,
         a: summarize(a.0, a.1),
         b: summarize(b.0, b.1),
         differing,
-    }
+    })
 }

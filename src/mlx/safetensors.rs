@@ -24,6 +24,8 @@ pub struct TensorInfo {
     pub shape: Vec<u64>,
     /// Bytes of its data.
     pub bytes: u64,
+    /// Where its data starts, bytes from the start of the file.
+    pub file_offset: u64,
 }
 
 impl TensorInfo {
@@ -99,6 +101,7 @@ pub fn read_header(path: &Path) -> Result<Vec<TensorInfo>, MlxError> {
             dtype: dtype.to_string(),
             shape,
             bytes: end - start,
+            file_offset: 8 + n + start,
         });
     }
     Ok(out)

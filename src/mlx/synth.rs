@@ -3,9 +3,12 @@
 //! weights in one `model.safetensors` (MLX's CPU build sends only float32
 //! matrix products to BLAS; bf16 is several times slower there, measured in
 //! `mlx-cpu.md`), the SPM-style tokenizer of [`super::tokenizer`] and a chat
-//! template. The embedding is tied to the output head and its EOS row is
-//! zero, so the EOS logit is always 0 and greedy decoding runs to
-//! `max_tokens` (the server has no `ignore_eos`).
+//! template. The embedding is tied to the output head and the rows of the
+//! special tokens (`<unk>`, `<s>`, `</s>`, the chat markers) are zero, so
+//! their logits are always 0 and greedy decoding neither stops early (the
+//! server has no `ignore_eos`; llama.cpp also stops on `<|end|>`) nor emits
+//! a marker whose text a server drops from the stream (llama.cpp does for
+//! control tokens, which matters for the GGUF twin, `crate::twin`).
 
 use super::safetensors::{self, TensorSpec};
 use super::{io, tokenizer, MlxError};
@@ -155,16 +158,14 @@ impl MlxSynth {
         )?;
         json_file("special_tokens_map.json", &tokenizer::special_tokens_map())?;
         let tensors = self.tensors();
-        let mut index = 0u64;
+        let mut index = 0usize;
         let bytes = safetensors::write(
             &dir.join("model.safetensors"),
             &tensors,
             &[("format", "mlx")],
             |t, w| {
                 index += 1;
-                let rng =
-                    SmallRng::seed_from_u64(self.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                fill(t, rng, w)
+                fill(t, self.rng(index - 1), w)
             },
         )?;
         Ok(Written {
@@ -177,8 +178,25 @@ impl MlxSynth {
     }
 }
 
+impl MlxSynth {
+    /// The PRNG of tensor `i` of [`Self::tensors`] (each tensor has its own).
+    fn rng(&self, i: usize) -> SmallRng {
+        let index = i as u64 + 1;
+        SmallRng::seed_from_u64(self.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The bytes (float32, little-endian, row-major) that [`Self::write`]
+    /// stores for tensor `i` of [`Self::tensors`]; None past the last.
+    pub fn tensor_bytes(&self, i: usize) -> Option<Vec<u8>> {
+        let t = self.tensors().into_iter().nth(i)?;
+        let mut out = Vec::with_capacity(t.bytes() as usize);
+        fill(&t, self.rng(i), &mut out).ok()?;
+        Some(out)
+    }
+}
+
 /// One tensor's float32 values: norms 1, the embedding uniform in
-/// ±0.02 with a zero EOS row, linear layers uniform in ±1/sqrt(fan-in)
+/// ±0.02 with zero rows for the special tokens, linear layers uniform in ±1/sqrt(fan-in)
 /// (MLX's `nn.Linear` initialisation).
 fn fill(t: &TensorSpec, mut rng: SmallRng, w: &mut dyn Write) -> std::io::Result<()> {
     let (rows, cols) = match t.shape[..] {
@@ -198,7 +216,7 @@ fn fill(t: &TensorSpec, mut rng: SmallRng, w: &mut dyn Write) -> std::io::Result
         for _ in 0..cols {
             let x: f32 = if t.shape.len() == 1 {
                 1.0
-            } else if embed && r == tokenizer::EOS_ID {
+            } else if embed && r < tokenizer::SPECIALS.len() as u64 {
                 0.0
             } else {
                 rng.gen_range(-amp..amp)
@@ -242,6 +260,28 @@ mod tests {
         assert_eq!(h.len(), 2 + 9 * 2);
         assert_eq!(w.params, h.iter().map(|t| t.elements()).sum::<u64>());
         assert!(a.join("tokenizer.json").is_file() && a.join("config.json").is_file());
+        // tensor_bytes is what write stored, tensor by tensor
+        let file = read(&a);
+        for (i, t) in safetensors::read_header(&a.join("model.safetensors"))
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            let j = tiny()
+                .tensors()
+                .iter()
+                .position(|s| s.name == t.name)
+                .unwrap();
+            let at = t.file_offset as usize;
+            let bytes = tiny().tensor_bytes(j).unwrap();
+            assert_eq!(
+                &file[at..at + t.bytes as usize],
+                &bytes[..],
+                "tensor {i} {}",
+                t.name
+            );
+        }
+        assert!(tiny().tensor_bytes(tiny().tensors().len()).is_none());
     }
 
     #[test]

@@ -336,8 +336,9 @@ pub fn list(items: &[Listed]) -> String {
     ) + "\n"
 }
 
-/// `campaign compare A B`.
-pub fn compare(c: &Comparison) -> String {
+/// `campaign compare A B`: the winners, the flags that differ, and (when
+/// both logs measured one shape) every measurement against one ceiling.
+pub fn compare(c: &Comparison) -> Document {
     let w = |s: &CampaignSummary| {
         s.winner.as_ref().map_or_else(
             || {
@@ -362,33 +363,91 @@ pub fn compare(c: &Comparison) -> String {
             },
         )
     };
-    let mut o = table(
-        &[
-            "campaign",
-            "objective",
-            "winner",
-            "vs its defaults",
-            "% of ceiling",
-            "configuration",
-        ],
-        vec![w(&c.a), w(&c.b)],
+    let mut d = Document::new(format!("Campaigns `{}` and `{}`", c.a.name, c.b.name));
+    d.table(
+        Table::new(
+            "winners",
+            [
+                "campaign",
+                "objective",
+                "winner",
+                "vs its defaults",
+                "% of ceiling",
+                "configuration",
+            ],
+        )
+        .rows([w(&c.a), w(&c.b)]),
     );
-    o.push_str("\n\n");
     if c.a.objective != c.b.objective {
-        o.push_str("Note: the objectives differ; compare the gains, not the values.\n");
+        d.text("Note: the objectives differ; compare the gains, not the values.");
     }
     if c.differing.is_empty() {
-        o.push_str("The winners use the same flags.\n");
+        d.text("The winners use the same flags.");
     } else {
-        let rows = c
-            .differing
-            .iter()
-            .map(|(f, a, b)| vec![f.clone(), a.clone(), b.clone()])
-            .collect();
-        o.push_str(&table(&["flag", &c.a.name, &c.b.name], rows));
-        o.push('\n');
+        d.table(
+            Table::new("differing_flags", ["flag", &c.a.name, &c.b.name]).rows(
+                c.differing
+                    .iter()
+                    .map(|(f, a, b)| vec![f.clone(), a.clone(), b.clone()]),
+            ),
+        );
     }
-    o
+    if let Some(s) = &c.side_by_side {
+        side_by_side(&mut d, &c.a.name, &c.b.name, s);
+    }
+    d
+}
+
+/// `value (x% of ceiling), CV y%`; `-` when the log did not measure it.
+fn side_cell(c: Option<&crate::campaign::side_by_side::Cell>) -> String {
+    let Some(c) = c else {
+        return "-".into();
+    };
+    let v = if c.value.abs() >= 100.0 {
+        format!("{:.0}", c.value)
+    } else if c.value.abs() >= 1.0 {
+        format!("{:.1}", c.value)
+    } else {
+        format!("{:.3}", c.value)
+    };
+    let pct = match (c.pct_of_ceiling, c.above_ceiling) {
+        (_, true) => format!(" ({})", crate::compare::ceiling::ABOVE_CEILING),
+        (Some(p), _) => format!(" ({p:.0}% of ceiling)"),
+        (None, _) => String::new(),
+    };
+    format!("{v}{pct}, CV {:.1}%", c.cv * 100.0)
+}
+
+fn side_by_side(d: &mut Document, a: &str, b: &str, s: &crate::campaign::side_by_side::SideBySide) {
+    d.heading("Measurements against one ceiling");
+    let k = &s.shape;
+    d.text(format!(
+        "Both logs measured one shape ({} layers, hidden {}, vocabulary {}, {:.1} M weights and {:.1} MB read per token), so each row has one ceiling, from the shape and the machine, whatever the server.",
+        k.layers,
+        k.hidden,
+        k.vocab,
+        k.params_per_token / 1e6,
+        k.bytes_per_token / 1e6
+    ));
+    let ha = format!("{a} ({})", s.a_server);
+    let hb = format!("{b} ({})", s.b_server);
+    d.table(
+        Table::new(
+            "side_by_side",
+            ["measurement", "ceiling", ha.as_str(), hb.as_str()],
+        )
+        .rows(s.rows.iter().map(|r| {
+            vec![
+                r.label.clone(),
+                opt(r.ceiling, |c| format!("{c:.1}")),
+                side_cell(r.a.as_ref()),
+                side_cell(r.b.as_ref()),
+            ]
+        })),
+    );
+    for n in &s.notes {
+        d.text(format!("Note: {n}."));
+    }
 }
 
 /// `tune --dry-run`.
@@ -435,4 +494,23 @@ pub fn dry_run(name: &str, d: &DryRun) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::side_by_side::fixtures::log;
+
+    #[test]
+    fn two_backends_on_one_shape_side_by_side() {
+        let (a, b) = (log("llama", 4, 50.0, 100.0), log("mlx", 4, 40.0, 100.0));
+        let c = crate::campaign::summary::compare(("llama-run", &a), ("mlx-run", &b)).unwrap();
+        let d = compare(&c);
+        for (f, name) in [(Format::Markdown, "markdown"), (Format::Text, "text")] {
+            let r = renderer(f).expect("a renderer");
+            insta::assert_snapshot!(format!("compare_side_by_side_{name}"), r.render(&d));
+        }
+        let s = c.side_by_side.expect("one shape");
+        insta::assert_json_snapshot!("compare_side_by_side_json", s);
+    }
 }

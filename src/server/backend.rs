@@ -92,6 +92,17 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
                 env_var,
                 cache,
             },
+            ServerError::BadBinary {
+                origin,
+                path,
+                problem,
+                ..
+            } => ServerError::BadBinary {
+                hint: locate::bad_binary_hint(self.binary_name(), self.install_hint()),
+                origin,
+                path,
+                problem,
+            },
             other => other,
         })
     }

@@ -77,7 +77,12 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-fn check_explicit(p: &Path, origin: &str) -> Result<(), ServerError> {
+/// The hint of [`ServerError::BadBinary`]: the binary it wants, then how to get it.
+pub fn bad_binary_hint(name: &str, install_hint: &str) -> String {
+    format!("name an executable {name}; {install_hint}")
+}
+
+fn check_explicit(p: &Path, origin: &str, name: &str, hint: &str) -> Result<(), ServerError> {
     let problem = match std::fs::metadata(p) {
         Err(_) => "does not exist",
         Ok(m) if !m.is_file() => "is not a file",
@@ -87,14 +92,19 @@ fn check_explicit(p: &Path, origin: &str) -> Result<(), ServerError> {
     Err(ServerError::BadBinary {
         origin: origin.into(),
         path: p.to_path_buf(),
-        problem: problem.into(),
+        problem,
+        hint: bad_binary_hint(name, hint),
     })
 }
 
 /// Find `name` (e.g. `llama-server`) in the order above.
 pub fn locate(name: &str, env_var: &str, inputs: &Inputs) -> Result<Located, ServerError> {
+    let hint = inputs
+        .install_hint
+        .clone()
+        .unwrap_or_else(|| format!("pass --server-bin PATH or set ${env_var}"));
     if let Some(p) = &inputs.flag {
-        check_explicit(p, "--server-bin")?;
+        check_explicit(p, "--server-bin", name, &hint)?;
         return Ok(Located {
             path: p.clone(),
             origin: Origin::Flag,
@@ -102,7 +112,7 @@ pub fn locate(name: &str, env_var: &str, inputs: &Inputs) -> Result<Located, Ser
     }
     if let Some(v) = &inputs.env {
         let p = PathBuf::from(v);
-        check_explicit(&p, &format!("${env_var}"))?;
+        check_explicit(&p, &format!("${env_var}"), name, &hint)?;
         return Ok(Located {
             path: p,
             origin: Origin::Env,
@@ -130,10 +140,7 @@ pub fn locate(name: &str, env_var: &str, inputs: &Inputs) -> Result<Located, Ser
         });
     }
     Err(ServerError::NotFound {
-        hint: inputs
-            .install_hint
-            .clone()
-            .unwrap_or_else(|| format!("pass --server-bin PATH or set ${env_var}")),
+        hint,
         name: name.into(),
         env_var: env_var.into(),
         cache: inputs

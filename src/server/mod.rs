@@ -167,14 +167,16 @@ pub enum ServerError {
         cache: String,
     },
     /// A binary named explicitly does not exist or cannot run.
-    #[error("{origin} points to `{path}`, which {problem}\n  (hint: pass the path of an executable server binary, e.g. `llama-server` built by `scripts/install-llama-server.sh`)")]
+    #[error("{origin} points to `{path}`, which {problem}\n  (hint: {hint})")]
     BadBinary {
-        /// `--server-bin` or `$ROOFTUNE_LLAMA_SERVER`.
+        /// `--server-bin` or the backend's variable (`$ROOFTUNE_LLAMA_SERVER`).
         origin: String,
         /// Path given.
         path: PathBuf,
         /// What is wrong with it.
-        problem: String,
+        problem: &'static str,
+        /// What to do: name the backend's binary, then its install hint.
+        hint: String,
     },
     /// The model file is missing or not a GGUF.
     #[error("model file `{path}` {problem}\n  (hint: {hint})")]

@@ -323,6 +323,8 @@ pub struct RunningServer {
     pub load_s: f64,
     /// Notes about the start (a port that was busy).
     pub notes: Vec<String>,
+    /// Which backend it is (its log scanner reads a crash).
+    pub kind: super::BackendKind,
     process: Process,
 }
 
@@ -462,6 +464,7 @@ impl RunningServer {
             facts,
             load_s,
             notes: Vec::new(),
+            kind: backend.kind(),
             process,
         })))
     }
@@ -475,7 +478,7 @@ impl RunningServer {
     pub async fn crash(&mut self, phase: Phase, wait: Duration) -> Option<ServerError> {
         let exit = self.process.wait_exit(wait).await?;
         let log = read_log(&self.log_path);
-        let facts = super::logscan::scan(&log);
+        let facts = self.kind.get().scan_log(&log);
         Some(crashed(
             self.name,
             phase,

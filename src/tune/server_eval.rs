@@ -161,7 +161,8 @@ fn request_failure(e: &ClientError) -> (Status, String) {
 }
 
 /// The quality probe through the backend: greedy completions with top-k
-/// log-probabilities, or None when the backend cannot give them.
+/// log-probabilities, or None when the backend cannot give them (no
+/// request, or an answer for some prompt without any).
 async fn quality(s: &Session, q: &QualityProbe, timeout: Duration) -> Option<QualitySample> {
     let http = reqwest::Client::builder().timeout(timeout).build().ok()?;
     let mut out = Vec::new();
@@ -178,7 +179,9 @@ async fn quality(s: &Session, q: &QualityProbe, timeout: Duration) -> Option<Qua
             .ok()?;
         out.push(s.backend.parse_quality(&v));
     }
-    Some(out)
+    // Answers without log-probabilities are "not available", never an
+    // empty sample that compares as nothing.
+    (!out.iter().any(Vec::is_empty)).then_some(out)
 }
 
 impl ServerEvaluator {

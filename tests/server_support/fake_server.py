@@ -2,7 +2,8 @@
 """A scripted fake llama-server / OpenAI-compatible server for rooftune's tests.
 
 FAKE_MODE picks the behaviour: ok, crash_load, load_error, never_ready,
-hang, early, malformed, crash_request, no_tokenize, bad_usage (no /tokenize and
+hang, early, malformed, crash_request, crash_request_traceback (a Python
+error line in the log first, as mlx_lm.server writes), no_tokenize, bad_usage (no /tokenize and
 usage.prompt_tokens = -7), oom_load (an allocation
 failure in the log, then abort), killed_load (SIGKILL, as the OOM killer does),
 serve_on_help (`--help` starts serving, as some wrappers
@@ -96,7 +97,9 @@ class H(BaseHTTPRequestHandler):
         chat = self.path.endswith("/chat/completions")
         if not (chat or self.path == "/completion"):
             return self.send_json(404, {"error": "not found"})
-        if mode == "crash_request":
+        if mode == "crash_request_traceback":
+            print("RuntimeError: [fake] out of memory while serving", flush=True)
+        if mode in ("crash_request", "crash_request_traceback"):
             os.kill(os.getpid(), signal.SIGSEGV)
         if mode == "hang":
             time.sleep(3600)

@@ -141,6 +141,27 @@ pub fn tiny_mlx_model() -> PathBuf {
     )
 }
 
+/// A tiny twin written by `rooftune synth --format both` (2 layers, hidden
+/// 128, vocab 256, float32): `DIR/model.gguf` and `DIR/mlx/` with the same
+/// weights, shared by tests.
+pub fn tiny_twin() -> PathBuf {
+    synth_once(
+        "tiny-twin-2x128",
+        "model.gguf",
+        &[
+            "synth",
+            "--format",
+            "both",
+            "--layers",
+            "2",
+            "--hidden",
+            "128",
+            "--vocab-size",
+            "256",
+        ],
+    )
+}
+
 /// `rooftune synth ARGS -o NAME` once per machine and version, in the temp
 /// dir, written aside and renamed into place (so a test never sees half a
 /// model); `done` is the file inside a model directory that says it is

@@ -138,6 +138,24 @@ fn main() -> anyhow::Result<()> {
             .as_ref()
             .and_then(|d| d.recommend.as_ref().map(|r| r.config.clone()))
             .unwrap_or_else(|| Config::default().label());
+        if std::env::var_os("SOLVER_BENCH_VERBOSE").is_some() {
+            for t in &summary.history.trials {
+                println!(
+                    "    {:3} {:?} {} {:?} {}",
+                    t.id,
+                    t.role,
+                    t.config().label(),
+                    t.objective.score.map(|s| (s * 1000.0).round() / 1000.0),
+                    t.verdict_reason
+                );
+            }
+            if let Some(d) = &d {
+                println!(
+                    "    why: {} ({} rounds, left out {:?})",
+                    d.why, d.rounds, d.left_out
+                );
+            }
+        }
         let measured: f64 = summary.history.trials.iter().map(|t| t.measure_s).sum();
         let share = measured / grid_measure_s.max(1e-9);
         share_sum += share;
@@ -145,8 +163,14 @@ fn main() -> anyhow::Result<()> {
         let not_better = pick != "(defaults)" && !better90.contains(&&pick);
         in_top += usize::from(ok);
         bad += usize::from(not_better);
+        let on_grid = truth
+            .iter()
+            .find(|(l, _, _)| *l == pick)
+            .map_or_else(String::new, |(_, c, se)| {
+                format!(" (grid: {:+.1}% ± {:.1}%)", c * 100.0, se * 100.0)
+            });
         println!(
-            "seed {seed:2}: pick `{pick}` {} {}, {:.0}% of the grid's measuring time",
+            "seed {seed:2}: pick `{pick}`{on_grid} {} {}, {:.0}% of the grid's measuring time",
             if ok {
                 "in the top group"
             } else {

@@ -323,19 +323,38 @@ impl Runner<'_> {
     }
 
     /// The finalists: the best fully measured configurations of the
-    /// search that do not run what the defaults run, best first; and, when
+    /// search that do not run what the defaults run, best first by the
+    /// evidence (the centre of each one's interval over the defaults, all
+    /// its measurements paired with the defaults nearest in time, not the
+    /// score one measurement got against the reference of its moment); and, when
     /// they are all lossy, the best lossless one (even if only screened),
     /// so a lossless alternative has its evidence when the quality guard
     /// refuses a lossy winner.
     fn finalists(&self) -> Vec<Config> {
         let n = self.setup.campaign.race.finalists as usize;
         let lossy = |t: &TrialLine| !t.lossy.is_empty();
-        let ranked: Vec<&TrialLine> = self
+        let c = &self.setup.campaign;
+        let ev = LogEvidence::of(&self.history, &c.objective, c.race.confidence);
+        let mut ranked: Vec<(f64, &TrialLine)> = self
             .history
             .ranked()
             .into_iter()
             .filter(|t| !evidence::same_as_defaults(t))
+            .map(|t| {
+                let centre = ev.interval_for(&self.history, t, None).map_or_else(
+                    || {
+                        t.objective
+                            .score
+                            .map_or(f64::NEG_INFINITY, |s| s.max(1e-12).ln())
+                    },
+                    |iv| iv.center,
+                );
+                (centre, t)
+            })
             .collect();
+        // Stable: ties keep the log's ranking.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let ranked: Vec<&TrialLine> = ranked.into_iter().map(|(_, t)| t).collect();
         let mut out: Vec<&TrialLine> = Vec::new();
         for t in ranked.iter().filter(|t| t.full) {
             if out.len() < n && !out.iter().any(|o| o.config_order == t.config_order) {

@@ -426,9 +426,12 @@ impl Runner<'_> {
                 ));
             }
             let round = res.rounds as u32 + 1;
-            for i in res.alive {
+            let alive: Vec<Config> = res.alive.iter().map(|&i| contestants[i].clone()).collect();
+            let table = self.setup.campaign.backend.get().flags();
+            for group in crate::tune::schedule::by_server_start(&alive, table) {
                 self.check_race_stop()?;
-                self.run_trial(contestants[i].clone(), Role::Race, Vec::new(), Some(round))?;
+                let configs = group.iter().map(|&i| alive[i].clone()).collect();
+                self.run_group(configs, Role::Race, Some(round))?;
             }
         }
     }
@@ -591,6 +594,48 @@ impl Runner<'_> {
         Ok(line)
     }
 
+    /// Run configurations that differ only in per-request settings on one
+    /// server start (each with its full repeats); each later line names the
+    /// trial whose start it shared.
+    fn run_group(
+        &mut self,
+        configs: Vec<Config>,
+        role: Role,
+        round: Option<u32>,
+    ) -> Result<(), Stop> {
+        if configs.len() < 2 {
+            for c in configs {
+                self.run_trial(c, role, Vec::new(), round)?;
+            }
+            return Ok(());
+        }
+        let first = self.history.next_id();
+        let reqs: Vec<TrialRequest> = configs
+            .iter()
+            .enumerate()
+            .map(|(k, c)| self.request(first + k as u64, c, role))
+            .collect();
+        let started_at = now();
+        let outs = self.eval.evaluate_group(&reqs);
+        for (config, out) in configs.into_iter().zip(outs) {
+            let id = self.history.next_id();
+            let shared = out.shared_start.then_some(first);
+            let mut line = self.line(id, config, role, Vec::new(), out, started_at.clone());
+            line.shared_start = shared;
+            if round.is_some() {
+                line.round = round;
+                self.judge(&mut line);
+            }
+            let line = self.append(line)?;
+            if line.status == Status::Interrupted {
+                self.interrupt.cancel(libc::SIGINT);
+                self.interrupted = true;
+                return Err(Stop("interrupted".into()));
+            }
+        }
+        Ok(())
+    }
+
     fn append(&mut self, line: TrialLine) -> Result<TrialLine, Stop> {
         let written = match self.writer.append(&Line::Trial(Box::new(line))) {
             Ok(w) => w,
@@ -677,6 +722,7 @@ impl Runner<'_> {
             verdict_reason: String::new(),
             supersedes,
             round: None,
+            shared_start: None,
             slots: out.slots,
             quality: out.quality,
             started_at,

@@ -123,6 +123,7 @@ fn main() -> anyhow::Result<()> {
                 shape: None,
                 memory_bytes: None,
                 headroom_bytes: 0.0,
+                split: None,
             },
             campaign,
             accelerated: false,

@@ -21,6 +21,7 @@ pub mod bench;
 pub mod campaign;
 pub mod cancel;
 pub mod catalog;
+pub mod child;
 pub mod cli;
 pub mod compare;
 pub mod dtype;

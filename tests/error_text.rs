@@ -198,6 +198,42 @@ fn user_facing_errors() {
         ),
         ("tune_spec_missing", &["tune", "missing.toml"], &[], 2),
         (
+            "tune_cluster_no_workers",
+            &["tune", "s.toml"],
+            &[(
+                "s.toml",
+                b"model = \"m.gguf\"\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decode\"\n[cluster]\nmemory = \"8GiB\"\n",
+            )],
+            2,
+        ),
+        (
+            "tune_cluster_memory_count",
+            &["tune", "s.toml"],
+            &[(
+                "s.toml",
+                b"model = \"m.gguf\"\n[space]\n\"-t\" = [1]\n[objective]\nmetric = \"decode\"\n[cluster]\nworkers = 2\nmemory = [\"8GiB\"]\n",
+            )],
+            2,
+        ),
+        (
+            "tune_cluster_too_many_shares",
+            &["tune", "s.toml"],
+            &[(
+                "s.toml",
+                b"model = \"m.gguf\"\n[space]\n\"-ts\" = [\"1,1,1\"]\n[objective]\nmetric = \"decode\"\n[cluster]\nworkers = 2\n",
+            )],
+            2,
+        ),
+        (
+            "tune_bad_tensor_split",
+            &["tune", "s.toml"],
+            &[(
+                "s.toml",
+                b"model = \"m.gguf\"\n[space]\n\"-ts\" = [\"3:1\"]\n[objective]\nmetric = \"decode\"\n",
+            )],
+            2,
+        ),
+        (
             "tune_unknown_flag",
             &["tune", "s.toml"],
             &[("s.toml", SPEC_UNKNOWN_FLAG)],

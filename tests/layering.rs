@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 fn ranks() -> BTreeMap<&'static str, u32> {
     let layers: &[&[&str]] = &[
         // leaves
-        &["units", "dtype", "shape", "trial", "cancel"],
+        &["units", "dtype", "shape", "trial", "cancel", "child"],
         // spec: bundled data, model files, the machine at hand
         &["catalog"],
         &["gguf", "mlx", "probe"],

@@ -18,34 +18,11 @@ use assert_cmd::Command;
 use server_support::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The worker binary beside the server, or None (skip).
-fn worker_for(server: &Path) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ROOFTUNE_RPC_SERVER") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "ROOFTUNE_RPC_SERVER={} is missing",
-            p.display()
-        );
-        return Some(p);
-    }
-    let p = server.parent()?.join("ggml-rpc-server");
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipped: no ggml-rpc-server beside {} (scripts/install-llama-server.sh builds it)",
-            server.display()
-        );
-        None
-    }
-}
 
 const QUICK: &[&str] = &[
     "--depths",
@@ -97,26 +74,10 @@ fn prefill_tok_s(v: &serde_json::Value) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Processes whose command line holds all of `needles`.
-fn processes_with(needles: &[&str]) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.filter_map(|e| {
-                let e = e.ok()?;
-                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                (needles.iter().all(|n| cmd.contains(n)) && alive(pid)).then_some(pid)
-            })
-            .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn rpc_server_loopback_workers_split_the_model_and_stop_with_it() {
     let bin = need_server!();
-    let Some(worker) = worker_for(&bin) else {
+    let Some(worker) = rpc_worker_for(&bin) else {
         return;
     };
     let _l = server_lock();
@@ -313,7 +274,7 @@ fn predicted_decode(workers: usize, one_way_ms: f64) -> f64 {
 #[test]
 fn rpc_server_a_20_ms_link_is_several_fold_slower_as_predicted() {
     let bin = need_server!();
-    let Some(worker) = worker_for(&bin) else {
+    let Some(worker) = rpc_worker_for(&bin) else {
         return;
     };
     let _l = server_lock();

@@ -48,24 +48,7 @@ fn shell_quote(p: &Path) -> String {
 /// Start `rooftune bench` through the wrapper; return it, the wrapper's pid
 /// and llama-server's pid once the server is up.
 fn start(bin: &Path, dir: &Path) -> (std::process::Child, Reap, Reap) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"))
-        .args(["bench", "--hw", "ddr5-6000-2ch", "--server-bin"])
-        .arg(wrapper(dir, bin))
-        .arg("--model")
-        .arg(tiny_model())
-        .args([
-            "--depths",
-            "0",
-            "--repeats",
-            "1000",
-            "--n-predict",
-            "64",
-            "--",
-            "-t",
-            "1",
-            "-c",
-            "512",
-        ])
+    let mut child = long_bench(&wrapper(dir, bin), &["--hw", "ddr5-6000-2ch"])
         .env("ROOFTUNE_LOG_DIR", dir.join("logs"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -105,24 +105,7 @@ fn real_server_busy_port_picks_another() {
 
 /// Start rooftune bench with a long plan; return it and its llama-server pid.
 fn start_long(bin: &std::path::Path) -> (std::process::Child, i32) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"))
-        .args(["bench", "--server-bin"])
-        .arg(bin)
-        .arg("--model")
-        .arg(tiny_model())
-        .args([
-            "--depths",
-            "0",
-            "--repeats",
-            "1000",
-            "--n-predict",
-            "64",
-            "--",
-            "-t",
-            "1",
-            "-c",
-            "512",
-        ])
+    let mut child = long_bench(bin, &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

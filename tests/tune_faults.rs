@@ -25,19 +25,25 @@ fn spec(dir: &Path) -> PathBuf {
     p
 }
 
-fn tune(mode: &str, dir: &Path) -> std::process::Output {
-    Command::cargo_bin("rooftune")
-        .unwrap()
-        .timeout(Duration::from_secs(120))
+/// `rooftune tune SPEC` against the fake server in `mode`; callers add the
+/// rest (`--timeout`, `--resume`, `--dry-run`).
+fn tune_cmd(mode: &str, spec: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("rooftune").unwrap();
+    cmd.timeout(Duration::from_secs(120))
         .env("FAKE_MODE", mode)
         .env(
             "ROOFTUNE_LOG_DIR",
             std::env::temp_dir().join("rooftune-test-logs"),
         )
         .arg("tune")
-        .arg(spec(dir))
+        .arg(spec)
         .arg("--server-bin")
-        .arg(fake_server())
+        .arg(fake_server());
+    cmd
+}
+
+fn tune(mode: &str, dir: &Path) -> std::process::Output {
+    tune_cmd(mode, &spec(dir))
         .args(["--timeout", "3s"])
         .output()
         .unwrap()
@@ -68,15 +74,8 @@ fn a_hung_request_is_a_timeout() {
 fn a_binary_that_serves_on_help_is_killed_and_the_campaign_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("help.pid");
-    let out = Command::cargo_bin("rooftune")
-        .unwrap()
-        .timeout(Duration::from_secs(120))
-        .env("FAKE_MODE", "serve_on_help")
+    let out = tune_cmd("serve_on_help", &spec(dir.path()))
         .env("FAKE_HELP_PIDFILE", &pidfile)
-        .arg("tune")
-        .arg(spec(dir.path()))
-        .arg("--server-bin")
-        .arg(fake_server())
         .args(["--timeout", "30s"])
         .output()
         .unwrap();
@@ -175,14 +174,7 @@ fn a_resumed_campaign_keeps_its_first_ceilings_unless_reprobed() {
     set_logged_ceilings(&log, 12345.0);
     let resume = |extra: &[&str]| {
         let trials = if extra.is_empty() { "2" } else { "3" };
-        Command::cargo_bin("rooftune")
-            .unwrap()
-            .timeout(Duration::from_secs(120))
-            .env("FAKE_MODE", "ok")
-            .arg("tune")
-            .arg(dir.path().join("faults.toml"))
-            .arg("--server-bin")
-            .arg(fake_server())
+        tune_cmd("ok", &dir.path().join("faults.toml"))
             .args(["--resume", "--trials", trials, "--timeout", "30s"])
             .args(extra)
             .output()
@@ -220,13 +212,7 @@ fn an_impossible_min_ctx_is_refused_before_anything_starts() {
     let text = std::fs::read_to_string(&spec).unwrap() + "[constraints]\nmin_ctx = 99999999\n";
     std::fs::write(&spec, text).unwrap();
     for dry in [false, true] {
-        let mut cmd = Command::cargo_bin("rooftune").unwrap();
-        cmd.timeout(Duration::from_secs(120))
-            .env("FAKE_MODE", "ok")
-            .arg("tune")
-            .arg(&spec)
-            .arg("--server-bin")
-            .arg(fake_server());
+        let mut cmd = tune_cmd("ok", &spec);
         if dry {
             cmd.arg("--dry-run");
         }

@@ -50,6 +50,7 @@ fn setup(dir: &Path, text: &str) -> Setup {
             shape: None,
             memory_bytes: None,
             headroom_bytes: 0.0,
+            split: None,
         },
         campaign,
         accelerated: false,

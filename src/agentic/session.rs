@@ -148,6 +148,22 @@ pub struct Request {
     pub injected: Vec<String>,
 }
 
+impl Request {
+    /// Characters it sends: every message's text plus the tool definitions
+    /// as JSON (what a token estimate divides by chars-per-token).
+    pub fn text_chars(&self) -> usize {
+        self.messages
+            .iter()
+            .map(|m| m.content_text().len())
+            .sum::<usize>()
+            + self
+                .tools
+                .iter()
+                .map(|t| t.to_string().len())
+                .sum::<usize>()
+    }
+}
+
 /// A session: its header and resolved requests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {

@@ -618,11 +618,7 @@ mod tests {
     }
 
     fn chars(r: &Request) -> usize {
-        r.messages
-            .iter()
-            .map(|m| m.content_text().len())
-            .sum::<usize>()
-            + r.tools.iter().map(|t| t.to_string().len()).sum::<usize>()
+        r.text_chars()
     }
 
     #[test]

@@ -89,18 +89,7 @@ fn session_synth(a: &SessionSynthArgs) -> Result<ExitCode> {
             a.output.display()
         )
     })?;
-    let deepest = s
-        .requests
-        .iter()
-        .map(|r| {
-            r.messages
-                .iter()
-                .map(|m| m.content_text().len())
-                .sum::<usize>()
-                + r.tools.iter().map(|t| t.to_string().len()).sum::<usize>()
-        })
-        .max()
-        .unwrap_or(0);
+    let deepest = s.requests.iter().map(|r| r.text_chars()).max().unwrap_or(0);
     eprintln!(
         "wrote {}: {} requests, {} conversation(s), deepest request ~{} tokens at {} chars/token",
         a.output.display(),

@@ -181,6 +181,10 @@ pub fn predict(a: &PredictArgs, spec: &str) -> Result<ExitCode> {
         .context("--placement")?
         .unwrap_or(Placement::ALL);
     let kv = KvOptions {
+        types: crate::roofline::kv::KvTypes {
+            k: super::predict_cmds::kv_type(&a.ctk, "--ctk")?.into(),
+            v: super::predict_cmds::kv_type(&a.ctv, "--ctv")?.into(),
+        },
         n_seq: a.np.max(1),
         ubatch: a.ubatch,
         ..KvOptions::default()

@@ -15,7 +15,8 @@ use crate::units::{self, UnitError};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-fn kv_type(s: &str, flag: &str) -> Result<crate::dtype::ggml::GgmlType> {
+/// A KV cache type flag (`--ctk`, `--ctv`), checked.
+pub(super) fn kv_type(s: &str, flag: &str) -> Result<crate::dtype::ggml::GgmlType> {
     let t: crate::dtype::ggml::GgmlType = s.parse().with_context(|| flag.to_string())?;
     if !t.is_kv_cache_type() {
         bail!(UnitError::Invalid {

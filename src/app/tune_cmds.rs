@@ -96,6 +96,10 @@ fn feasibility(c: &Campaign, env: &Env) -> Feasibility {
             .and_then(|m| m.primary())
             .map(|d| d.usable_bytes),
         headroom_bytes: c.constraints.headroom_bytes,
+        split: c
+            .cluster
+            .as_ref()
+            .map(crate::tune::cluster::SplitFit::from_spec),
     }
 }
 
@@ -292,13 +296,16 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     apply_overrides(&mut c, a)?;
     let log_path = log::path_in(&log_dir(a, &c));
     let env = environment(&c)?;
-    let feas = feasibility(&c, &env);
+    let mut feas = feasibility(&c, &env);
     if a.dry_run {
         let h = History::from_lines(log::read_or_empty(&log_path)?);
         let (startup, measure) = time_estimate(&c, &env, &h);
         let d = plan::dry_run(&c, &feas, startup, measure, h.trials_used() as u64);
         sink.emit_text(&d, || {
             let mut t = report::campaign::dry_run(&c.name, &d);
+            if c.cluster.is_some() {
+                t.push_str("Note: the workers are not started by a dry run, so splits were checked against `cluster.memory` only (a real run also takes what each worker reports).\n");
+            }
             if env.shape.is_none() {
                 t.push_str(&format!(
                     "Note: the model `{}` is not there yet, so nothing was checked against memory.\n",
@@ -323,8 +330,14 @@ pub fn tune(a: &TuneArgs) -> Result<ExitCode> {
     let server_bin = a.server_bin.clone().or_else(|| c.server.clone());
     // From here Ctrl-C and SIGTERM mark the trial interrupted and stop its server.
     let cancel = Cancel::from_signals();
-    let mut eval = evaluator(&c, server_bin.as_deref(), a.timeout, &cancel)?;
-    let ceilings = campaign_ceilings(a, &c, &env, &log_path)?;
+    let mut eval = evaluator(&mut c, &mut feas, server_bin.as_deref(), a.timeout, &cancel)?;
+    let ceilings = match &c.cluster {
+        // Workers elsewhere read their own memory: this machine's ceiling
+        // does not bound them. Loopback workers share this machine's memory,
+        // so its ceiling still does (the link only adds time).
+        Some(cl) if !cl.rpc.is_empty() => BTreeMap::new(),
+        _ => campaign_ceilings(a, &c, &env, &log_path)?,
+    };
     let setup = Setup {
         log_path,
         resume: a.resume,
@@ -403,15 +416,35 @@ fn emit_summary(sink: Sink, s: &summary::CampaignSummary) -> Result<()> {
     })
 }
 
-/// The evaluator that runs real servers.
+/// The evaluator that runs real servers. With a `[cluster]` it starts the
+/// workers first (they serve every trial and stop with the evaluator), puts
+/// `--rpc` on the pasted command line and checks each split against what
+/// the workers report.
 fn evaluator(
-    c: &Campaign,
+    c: &mut Campaign,
+    feas: &mut Feasibility,
     server_bin: Option<&Path>,
     timeout_s: f64,
     cancel: &Cancel,
 ) -> Result<Box<dyn Evaluator>> {
     let mut e = crate::tune::server_eval::ServerEvaluator::new(c, server_bin, cancel.clone())?;
     e.timeout = std::time::Duration::from_secs_f64(timeout_s);
+    if let Some(cl) = c.cluster.clone() {
+        let (args, free) = e.start_cluster(&cl, &c.name)?;
+        let topo = e.topology().unwrap_or_default();
+        let addrs: Vec<String> = topo.workers.iter().map(|w| w.addr.clone()).collect();
+        eprintln!(
+            "cluster: {} worker(s) {} ({} started here); devices: {}",
+            addrs.len(),
+            addrs.join(","),
+            cl.workers,
+            topo.devices.join("; ")
+        );
+        if let Some(split) = feas.split.take() {
+            feas.split = Some(split.with_reported(&addrs, &free));
+        }
+        c.fixed.extend(args);
+    }
     Ok(Box::new(e))
 }
 

@@ -230,6 +230,7 @@ mod tests {
             space_size: 4,
             confidence: None,
             min_top1: None,
+            topology: None,
             comparable: None,
         })
     }

@@ -55,6 +55,10 @@ pub struct SessionLine {
     /// What this session's trials depend on (absent in older logs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparable: Option<Box<super::comparable::Comparable>>,
+    /// The RPC workers the session's trials split the model across
+    /// (`[cluster]`): addresses, the devices the head saw, the link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<Box<crate::server::rpc::Topology>>,
 }
 
 /// Why a trial was run.

@@ -144,6 +144,7 @@ pub fn run(
         confidence: Some(c.race.confidence),
         min_top1: Some(c.min_top1),
         comparable: Some(Box::new(comparable)),
+        topology: eval.topology().map(Box::new),
     });
     writer.append(&session_line)?;
     let mut r = Runner {

@@ -91,34 +91,16 @@ fn apple_info() -> Option<AppleInfo> {
 
 /// Ask `nvidia-smi` (when installed) for names and memory.
 /// A wedged driver can make `nvidia-smi` hang: it gets 10 s, then is killed
-/// and the probe goes on without GPUs. Its answer is a few short lines, so
-/// the pipe cannot fill while we wait.
+/// (its whole process group) and the probe goes on without GPUs. A failing
+/// `nvidia-smi` prints its error on stdout, so only a success is parsed.
 fn nvidia_gpus() -> Vec<Gpu> {
-    let Ok(mut child) = std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=name,memory.total", "--format=csv,noheader"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-    else {
-        return Vec::new();
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Vec::new();
-            }
-        }
-    }
-    match child.wait_with_output() {
-        Ok(o) if o.status.success() => parse_nvidia_smi(&String::from_utf8_lossy(&o.stdout)),
+    let args = ["--query-gpu=name,memory.total", "--format=csv,noheader"];
+    match crate::child::run_briefly(
+        Path::new("nvidia-smi"),
+        &args,
+        std::time::Duration::from_secs(10),
+    ) {
+        Ok(a) if a.status.success() => parse_nvidia_smi(&a.text),
         _ => Vec::new(),
     }
 }

@@ -138,6 +138,18 @@ pub fn assign(shape: &ModelShape, c: &Cluster, p: Placement) -> Assignment {
     a
 }
 
+/// Memory each device needs for placement `p` with context `ctx`: the
+/// weights as [`assign`] places them, KV with its layers, compute buffers.
+pub fn memory_fit(
+    shape: &ModelShape,
+    c: &Cluster,
+    p: Placement,
+    ctx: u64,
+    kv: KvOptions,
+) -> MemoryFit {
+    memory::fit(shape, &c.machine, &assign(shape, c, p), ctx, kv)
+}
+
 /// The devices a step visits in order: embedding, each layer, the output,
 /// then back to the head with the logits. Consecutive repeats collapsed.
 fn walk(shape: &ModelShape, c: &Cluster, a: &Assignment) -> Vec<usize> {
@@ -557,6 +569,31 @@ mod tests {
         assert_relative_eq!(l.bytes, 2.0 * 512.0 * 4000.0 + 2048.0 + 512.0 * 512.0 * 2.0);
         let p = prefill_at(&s, &c, &a, 0, 512);
         assert!(p.ceiling_tok_s < 512.0 / p.devices_s);
+    }
+
+    #[test]
+    fn kv_bytes_per_device_follow_the_cache_type() {
+        use crate::dtype::ggml::GgmlType;
+        use crate::roofline::kv::KvTypes;
+        // Worker: layers 0-5 (ts 1,1 over 11 slots). ctx 512 = 512 cells.
+        // f16: 6 layers x 512 cells x (1024 + 1024) x 2 B = 12,582,912 B.
+        // q8_0: 34 B per 32 elements: 6 x 512 x 2048 x 34/32 = 6,684,672 B.
+        let s = shape();
+        let c = cluster(1, link(1.0, 0.0));
+        let kv = |t: GgmlType| KvOptions {
+            types: KvTypes {
+                k: t.into(),
+                v: t.into(),
+            },
+            ..KvOptions::default()
+        };
+        let f16 = memory_fit(&s, &c, Placement::ALL, 512, kv(GgmlType::F16));
+        let q8 = memory_fit(&s, &c, Placement::ALL, 512, kv(GgmlType::Q8_0));
+        assert_relative_eq!(f16.devices[0].kv_bytes, 12_582_912.0);
+        assert_relative_eq!(q8.devices[0].kv_bytes, 6_684_672.0);
+        // The head holds layers 6-9: 4 layers.
+        assert_relative_eq!(q8.devices[1].kv_bytes, 4.0 * 512.0 * 2048.0 * 34.0 / 32.0);
+        assert_relative_eq!(f16.devices[0].weights_bytes, q8.devices[0].weights_bytes);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use super::supervise::{self, Process, StartOptions};
 use super::ServerError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -226,7 +226,7 @@ fn port_bound(s: SocketAddr) -> bool {
 }
 
 /// What a run on a split records about it.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Topology {
     /// Worker addresses, in `--rpc` order (llama.cpp's RPC0, RPC1, ...).
     pub workers: Vec<WorkerInfo>,
@@ -239,7 +239,7 @@ pub struct Topology {
 }
 
 /// One worker in a topology.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     /// `host:port`.
     pub addr: String,
@@ -269,6 +269,14 @@ pub fn device_lines(text: &str) -> Vec<String> {
         .filter(|l| l.contains(':') && l.contains("MiB"))
         .map(String::from)
         .collect()
+}
+
+/// Free bytes of a device line (`RPC0: 127.0.0.1:50052 (24105 MiB, 20000 MiB free)`).
+pub fn device_free_bytes(line: &str) -> Option<f64> {
+    let inner = line.rsplit_once('(')?.1;
+    let free = inner.split(',').nth(1)?.trim().trim_end_matches(')');
+    let mib: f64 = free.strip_suffix("MiB free")?.trim().parse().ok()?;
+    Some(mib * 1024.0 * 1024.0)
 }
 
 /// Graph splits (prefill, decode) from a llama-server log: b11434 prints
@@ -312,6 +320,11 @@ mod tests {
         let text = "load_backend: loaded RPC backend\nAvailable devices:\n  RPC0: 127.0.0.1:50052 (24105 MiB, 20000 MiB free)\n  RPC1: 127.0.0.1:50053 (24105 MiB, 20000 MiB free)\n";
         assert_eq!(device_lines(text).len(), 2);
         assert!(device_lines(text)[0].starts_with("RPC0: 127.0.0.1:50052"));
+        assert_eq!(
+            device_free_bytes(&device_lines(text)[1]),
+            Some(20000.0 * 1024.0 * 1024.0)
+        );
+        assert_eq!(device_free_bytes("RPC0: 127.0.0.1:50052"), None);
         let log =
             "llama_context: graph: nodes = 295, splits = 3, input objects = 4, input tensors = 6\n";
         assert_eq!(graph_splits(log), Some((3, 3)));

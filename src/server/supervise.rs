@@ -10,7 +10,7 @@
 //!
 //! Surviving our own death (SIGKILL, a crash): on Linux the child asks the
 //! kernel for `PR_SET_PDEATHSIG(SIGKILL)` (the only platform code here, in
-//! [`child_setup`]). That signal fires when the *thread* that spawned it
+//! [`crate::child`]). That signal fires when the *thread* that spawned it
 //! ends, so spawn from a thread that lives as long as the run (rooftune uses
 //! a current-thread runtime on the main thread). It reaches only the direct
 //! child, though: a `--server-bin` wrapper script (Homebrew, Nix, distro
@@ -25,6 +25,8 @@ use super::backend::{reserved_in, Backend, LaunchConfig};
 use super::client::Client;
 use super::logscan::{last_lines, StartupFacts};
 use super::{indent, ExitInfo, Phase, ServerError};
+pub use crate::child::ask;
+use crate::child::child_setup;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -80,61 +82,6 @@ pub(crate) fn new_log_path(dir: &Path, name: &str) -> Result<PathBuf, ServerErro
     let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     Ok(dir.join(format!("{name}-{stamp}-{}-{n}.log", std::process::id())))
-}
-
-/// Run `program args` briefly (`--version`, `--help`) and return what it
-/// printed, stdout then stderr. It runs in its own process group with output
-/// to a scratch file (a wrapper's grandchild cannot hold a pipe open, a long
-/// help text cannot fill one); past `timeout` the whole group is killed and
-/// the answer is a `TimedOut` error. A binary that starts serving when asked
-/// for help (some wrappers do) therefore costs `timeout`, never a hang and
-/// never a leftover process.
-pub fn ask(program: &Path, args: &[&str], timeout: Duration) -> std::io::Result<String> {
-    use std::os::unix::process::CommandExt;
-    let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let scratch = std::env::temp_dir().join(format!("rooftune-ask-{}-{n}", std::process::id()));
-    let file = std::fs::File::create(&scratch)?;
-    let result = (|| {
-        let mut cmd = std::process::Command::new(program);
-        cmd.args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file.try_clone()?)
-            .process_group(0);
-        let parent = std::process::id() as libc::pid_t;
-        // SAFETY: as in `Process::spawn`: only async-signal-safe calls.
-        unsafe {
-            cmd.pre_exec(move || child_setup(parent, None));
-        }
-        let mut child = cmd.spawn()?;
-        let pid = child.id() as libc::pid_t;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if child.try_wait()?.is_some() {
-                // Anything it left behind in its group goes too.
-                // SAFETY: signalling our own child's process group.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
-                return std::fs::read(&scratch).map(|b| String::from_utf8_lossy(&b).into_owned());
-            }
-            if Instant::now() >= deadline {
-                // SAFETY: as above.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
-                let _ = child.wait();
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "`{} {}` did not answer in {} s",
-                        program.display(),
-                        args.join(" "),
-                        timeout.as_secs()
-                    ),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    })();
-    let _ = std::fs::remove_file(&scratch);
-    result
 }
 
 /// A spawned server process in its own process group. Dropping it stops it.
@@ -304,36 +251,6 @@ impl Drop for Process {
             let _ = w.wait();
         }
     }
-}
-
-/// Runs in the child between fork and exec.
-fn child_setup(parent: libc::pid_t, as_limit: Option<u64>) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: prctl/getppid are async-signal-safe.
-        unsafe {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = parent;
-    if let Some(lim) = as_limit {
-        let r = libc::rlimit {
-            rlim_cur: lim as libc::rlim_t,
-            rlim_max: lim as libc::rlim_t,
-        };
-        // SAFETY: setrlimit is async-signal-safe.
-        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &r) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// A `/bin/sh` loop, itself a member of process group `pgid`, that kills
@@ -612,20 +529,7 @@ mod tests {
     }
 
     #[cfg(target_os = "linux")]
-    /// Processes of group `pgid` that are not zombies (Linux /proc).
-    fn live_in_group(pgid: i32) -> usize {
-        let Ok(rd) = std::fs::read_dir("/proc") else {
-            return 0;
-        };
-        rd.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
-            .filter(|st| {
-                // pid (comm) state ppid pgrp ...
-                let after = st.rsplit_once(") ").map_or("", |x| x.1);
-                let f: Vec<&str> = after.split_whitespace().collect();
-                f.len() > 2 && f[0] != "Z" && f[2] == pgid.to_string()
-            })
-            .count()
-    }
+    use crate::child::tests::live_in_group;
 
     #[test]
     fn busy_port_picks_another() {
@@ -693,33 +597,6 @@ mod tests {
         // The whole group (the shell and its `sleep` children) is gone.
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(live_in_group(pid), 0);
-    }
-
-    #[test]
-    fn ask_returns_output_and_kills_what_does_not_answer() {
-        let sh = Path::new("/bin/sh");
-        let out = ask(
-            sh,
-            &["-c", "echo out; echo err >&2"],
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        assert!(out.contains("out") && out.contains("err"), "{out}");
-        // A binary that serves instead of answering: killed, group and all.
-        let dir = tempfile::tempdir().unwrap();
-        let pidfile = dir.path().join("pid");
-        let script = format!("echo $$ > {}; sleep 30 & wait", pidfile.display());
-        let e = ask(sh, &["-c", &script], Duration::from_millis(500)).unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
-        let pgid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        #[cfg(target_os = "linux")]
-        assert_eq!(live_in_group(pgid), 0, "the whole group is gone");
-        let _ = pgid;
     }
 
     #[test]

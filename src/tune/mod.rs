@@ -3,6 +3,7 @@
 //! drives it and logs every trial is `crate::campaign::runner`.
 //!
 //! - [`spec`]: the campaign file, validated before anything starts;
+//! - [`cluster`]: `[cluster]` (RPC workers) and which splits fit their memory;
 //! - [`space`]: the backend's flags, values, interactions and lossy tags, as data;
 //! - [`lattice`]: the searched flags as a lattice of indices;
 //! - [`objective`]: what "better" means (a score relative to the defaults);
@@ -15,6 +16,7 @@
 //! - [`fake`]: a scripted evaluator for fast, deterministic tests.
 
 pub mod agentic;
+pub mod cluster;
 pub mod fake;
 pub mod lattice;
 pub mod objective;
@@ -40,6 +42,7 @@ impl TuneError {
             | TuneError::Preflight { .. }
             | TuneError::SpecRead { .. } => true,
             TuneError::Server(e) => e.is_usage(),
+            TuneError::Rpc(e) => e.is_usage(),
             _ => false,
         }
     }
@@ -100,10 +103,19 @@ pub enum TuneError {
     /// The server cannot be found or prepared.
     #[error(transparent)]
     Server(#[from] crate::server::ServerError),
+    /// The `[cluster]`'s workers cannot be found or started.
+    #[error(transparent)]
+    Rpc(Box<crate::server::rpc::RpcError>),
     /// The async runtime could not start.
     #[error("starting the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
     /// The solver failed for a reason of its own.
     #[error("solver: {0}")]
     Solver(String),
+}
+
+impl From<crate::server::rpc::RpcError> for TuneError {
+    fn from(e: crate::server::rpc::RpcError) -> Self {
+        TuneError::Rpc(Box::new(e))
+    }
 }

@@ -29,6 +29,8 @@ pub struct Feasibility {
     pub memory_bytes: Option<f64>,
     /// Memory to leave free, bytes.
     pub headroom_bytes: f64,
+    /// The RPC workers a split campaign places layers on (`[cluster]`).
+    pub split: Option<super::cluster::SplitFit>,
 }
 
 impl Feasibility {
@@ -44,6 +46,9 @@ impl Feasibility {
                 "skipped: a slot would get {per_slot} tokens of context, the campaign needs {} (constraints.min_ctx)",
                 self.min_ctx
             ));
+        }
+        if let Some(split) = &self.split {
+            return self.split_problem(split, c, shape);
         }
         let need = self.memory_needed(c, shape);
         match self.memory_bytes {
@@ -81,30 +86,44 @@ impl Feasibility {
         })
     }
 
+    /// A split: each worker's share against what it may hold, then the
+    /// head's (the embedding and what `-ngl` leaves) against this machine.
+    fn split_problem(
+        &self,
+        split: &super::cluster::SplitFit,
+        c: &Config,
+        shape: &ModelShape,
+    ) -> Option<String> {
+        let (ctx, kv) = kv_of(c, shape);
+        if let Some(p) = split.problem(shape, c, ctx, kv) {
+            return Some(p);
+        }
+        let head = split.needs(shape, c, ctx, kv).head;
+        match self.memory_bytes {
+            Some(have) if head + self.headroom_bytes > have => Some(format!(
+                "skipped: the head needs {} (weights + KV + compute) + {} headroom, {} available",
+                crate::units::fmt_bytes(head),
+                crate::units::fmt_bytes(self.headroom_bytes),
+                crate::units::fmt_bytes(have)
+            )),
+            _ => None,
+        }
+    }
+
+    /// Bytes each worker and the head need for a configuration on the
+    /// campaign's split, when it has one and the model is known.
+    pub fn split_needs(&self, c: &Config) -> Option<super::cluster::Needs> {
+        let (split, shape) = (self.split.as_ref()?, self.shape.as_ref()?);
+        let (ctx, kv) = kv_of(c, shape);
+        Some(split.needs(shape, c, ctx, kv))
+    }
+
     /// Weights + KV + compute buffer for a configuration, bytes.
     pub fn memory_needed(&self, c: &Config, shape: &ModelShape) -> f64 {
-        let ctx = match c.int("-c") {
-            Some(n) if n > 0 => n as u64,
-            _ => shape.ctx_train,
-        };
-        let ty = |f: &str| {
-            c.get(f)
-                .and_then(|v| v.parse::<crate::dtype::ggml::GgmlType>().ok())
-                .unwrap_or(crate::dtype::ggml::GgmlType::F16)
-        };
-        let ubatch = c.int("-ub").map_or(512, |u| u.max(1) as u64);
-        let opts = KvOptions {
-            types: KvTypes {
-                k: ty("-ctk").into(),
-                v: ty("-ctv").into(),
-            },
-            n_seq: c.int("-np").filter(|&n| n > 0).map_or(4, |n| n as u64),
-            ubatch,
-            swa_full: false,
-        };
+        let (ctx, opts) = kv_of(c, shape);
         shape.total_weights().bytes
             + kv::allocation(shape, ctx, opts).total()
-            + memory::compute_buffer_bytes(shape, ubatch)
+            + memory::compute_buffer_bytes(shape, opts.ubatch)
     }
 
     /// Lossy tags of a configuration: lossy flag values, and a context past
@@ -121,6 +140,31 @@ impl Feasibility {
         }
         v
     }
+}
+
+/// Context and KV options a configuration asks for: `-c` (else the training
+/// window), `-ctk`/`-ctv`, `-np` (else 4 slots), `-ub`.
+fn kv_of(c: &Config, shape: &ModelShape) -> (u64, KvOptions) {
+    let ctx = match c.int("-c") {
+        Some(n) if n > 0 => n as u64,
+        _ => shape.ctx_train,
+    };
+    let ty = |f: &str| {
+        c.get(f)
+            .and_then(|v| v.parse::<crate::dtype::ggml::GgmlType>().ok())
+            .unwrap_or(crate::dtype::ggml::GgmlType::F16)
+    };
+    let ubatch = c.int("-ub").map_or(512, |u| u.max(1) as u64);
+    let opts = KvOptions {
+        types: KvTypes {
+            k: ty("-ctk").into(),
+            v: ty("-ctv").into(),
+        },
+        n_seq: c.int("-np").filter(|&n| n > 0).map_or(4, |n| n as u64),
+        ubatch,
+        swa_full: false,
+    };
+    (ctx, opts)
 }
 
 /// The roofline-informed starting point: threads = physical cores, a large
@@ -303,6 +347,7 @@ mod tests {
             shape: None,
             memory_bytes: None,
             headroom_bytes: 0.0,
+            split: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! returns an `interrupted` outcome; a crash, OOM or timeout is a status
 //! decided from the error's variant and the exit signal, never its text.
 
+use super::cluster::ClusterSpec;
 use super::spec::Campaign;
 use super::trial::{
     Evaluator, Measurements, Probe, QualityProbe, QualitySample, ServerInfo, SlotInfo, Stat,
@@ -19,7 +20,7 @@ use super::TuneError;
 use crate::bench::measure::{self, Target};
 use crate::bench::probes::{plans, samples};
 use crate::cancel::Cancel;
-use crate::server::{self, Backend, ClientError, Phase, ServerError, Session, StartOptions};
+use crate::server::{self, rpc, Backend, ClientError, Phase, ServerError, Session, StartOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -39,6 +40,11 @@ pub struct ServerEvaluator {
     pub timeout: Duration,
     /// The session an `agentic` objective replays.
     agentic: Option<crate::agentic::session::Session>,
+    /// Loopback RPC workers started for the campaign; dropped (stopped)
+    /// with the evaluator, after every trial's server.
+    workers: Vec<rpc::Worker>,
+    /// The split every trial runs on, when the campaign has a `[cluster]`.
+    topology: Option<rpc::Topology>,
 }
 
 impl ServerEvaluator {
@@ -73,7 +79,75 @@ impl ServerEvaluator {
                 ),
                 None => None,
             },
+            workers: Vec::new(),
+            topology: None,
         })
+    }
+
+    /// Start the `[cluster]`'s loopback workers (once per campaign: they
+    /// serve every trial), ask the head which devices it sees, and pass
+    /// `--rpc` to every trial's server. Returns the `--rpc` arguments
+    /// (for the pasted command line) and the free bytes each worker
+    /// reports. The workers stop when the evaluator is dropped.
+    pub fn start_cluster(
+        &mut self,
+        c: &ClusterSpec,
+        campaign: &str,
+    ) -> Result<(Vec<String>, Vec<Option<f64>>), TuneError> {
+        let opts = StartOptions {
+            env: vec![("ROOFTUNE_CAMPAIGN".into(), campaign.into())],
+            ..StartOptions::default()
+        };
+        if c.workers > 0 {
+            let bin = rpc::locate_worker(&self.bin)?;
+            let spec = rpc::WorkerSpec {
+                threads: c.threads,
+                device: None,
+            };
+            self.workers = self
+                .rt
+                .block_on(rpc::start_local(&bin, c.workers, &spec, &opts))?;
+        }
+        let mut list: Vec<rpc::WorkerInfo> = c
+            .rpc
+            .iter()
+            .map(|addr| rpc::WorkerInfo {
+                addr: addr.clone(),
+                started_by_rooftune: false,
+                log: None,
+            })
+            .collect();
+        list.extend(self.workers.iter().map(|w| rpc::WorkerInfo {
+            addr: w.addr.clone(),
+            started_by_rooftune: true,
+            log: Some(w.log_path.display().to_string()),
+        }));
+        let joined = list
+            .iter()
+            .map(|w| w.addr.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let devices = rpc::list_devices(&self.bin, &joined);
+        let free = list
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let tag = format!("RPC{i}:");
+                devices
+                    .iter()
+                    .find(|d| d.starts_with(&tag))
+                    .and_then(|d| rpc::device_free_bytes(d))
+            })
+            .collect();
+        self.topology = Some(rpc::Topology {
+            workers: list,
+            devices,
+            link: c.link.clone(),
+            graph_splits: None,
+        });
+        let args = vec!["--rpc".to_string(), joined];
+        self.fixed.extend(args.iter().cloned());
+        Ok((args, free))
     }
 }
 
@@ -394,6 +468,10 @@ impl Evaluator for ServerEvaluator {
 
     fn help_text(&mut self) -> Option<String> {
         self.backend.help_text(&self.bin)
+    }
+
+    fn topology(&self) -> Option<rpc::Topology> {
+        self.topology.clone()
     }
 
     fn evaluate(

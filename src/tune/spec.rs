@@ -64,6 +64,8 @@ struct RawSpec {
     quality: RawQuality,
     #[serde(default)]
     race: RawRace,
+    #[serde(default)]
+    cluster: Option<Spanned<super::cluster::RawCluster>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -216,6 +218,8 @@ pub struct Campaign {
     pub min_top1: f64,
     /// The session an `agentic` objective replays.
     pub agentic: Option<AgenticObjective>,
+    /// RPC workers the model is split across (`[cluster]`), if any.
+    pub cluster: Option<super::cluster::ClusterSpec>,
 }
 
 /// The session an `agentic` objective replays, and its size.
@@ -317,6 +321,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         None => 1024.0 * 1024.0 * 1024.0,
     };
     let budget = parse_budget(path, text, &raw.budget)?;
+    let cluster = parse_cluster(path, text, raw.cluster.as_ref(), &space, &fixed)?;
     Ok(Campaign {
         name,
         spec_path: path.to_path_buf(),
@@ -344,6 +349,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Campaign, TuneError> {
         grid: false,
         race: parse_race(path, text, &raw.race)?,
         agentic,
+        cluster,
         min_top1: match raw.quality.min_top1 {
             Some(m) if !(0.0..=1.0).contains(&m) => {
                 let at = text.find("min_top1").unwrap_or(0);
@@ -443,6 +449,59 @@ fn parse_race(path: &Path, text: &str, r: &RawRace) -> Result<Race, TuneError> {
             .max(crate::tune::stats::MIN_ROUNDS as u32),
         confidence,
     })
+}
+
+/// `[cluster]`: its own rules, one `--rpc` (not also in `fixed`), and
+/// `-ts` values that are shares with at most one per worker.
+fn parse_cluster(
+    path: &Path,
+    text: &str,
+    raw: Option<&Spanned<super::cluster::RawCluster>>,
+    space: &Space,
+    fixed: &[String],
+) -> Result<Option<super::cluster::ClusterSpec>, TuneError> {
+    let ts_at = text
+        .find("\"-ts\"")
+        .or_else(|| text.find("\"--tensor-split\""))
+        .unwrap_or(0);
+    let ts = space.dims.iter().find(|d| d.flag == "-ts");
+    for v in ts.map_or(&[][..], |d| &d.values[..]) {
+        if v != "default" {
+            super::cluster::tensor_split(v)
+                .map_err(|m| spec_err(path, text, ts_at, format!("[space] `-ts`: {m}")))?;
+        }
+    }
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let at = raw.span().start;
+    let c = super::cluster::parse(raw.get_ref()).map_err(|m| spec_err(path, text, at, m))?;
+    if fixed
+        .iter()
+        .any(|a| a == "--rpc" || a.starts_with("--rpc="))
+    {
+        return Err(spec_err(
+            path,
+            text,
+            at,
+            "`--rpc` in `fixed` and a [cluster] section: keep one ([cluster] starts the workers and records them)".into(),
+        ));
+    }
+    let n = c.n_workers();
+    for v in ts.map_or(&[][..], |d| &d.values[..]) {
+        let shares = super::cluster::tensor_split(v)
+            .map(|s| s.len())
+            .unwrap_or(0);
+        if shares > n {
+            return Err(spec_err(
+                path,
+                text,
+                ts_at,
+                format!("[space] `-ts` = `{v}` has {shares} shares for {n} workers (one per worker, in --rpc order; the head keeps what -ngl leaves)"),
+            ));
+        }
+    }
+    Ok(Some(c))
 }
 
 /// `fixed = [...]`: arguments for every trial. A flag rooftune knows must be
@@ -754,17 +813,7 @@ fn parse_agentic(
         )
     })?;
     let cpt = s.header.chars_per_token.unwrap_or(4.0).max(0.5);
-    let chars: usize = s
-        .requests
-        .iter()
-        .map(|r| {
-            r.messages
-                .iter()
-                .map(|m| m.content_text().len())
-                .sum::<usize>()
-                + r.tools.iter().map(|t| t.to_string().len()).sum::<usize>()
-        })
-        .sum();
+    let chars: usize = s.requests.iter().map(|r| r.text_chars()).sum();
     Ok(Some(AgenticObjective {
         session,
         prompt_tokens: (chars as f64 / cpt) as u64,

@@ -75,6 +75,11 @@ pub trait Evaluator {
     fn server(&mut self) -> ServerInfo;
     /// `--help` of the binary, to reject flags it does not know.
     fn help_text(&mut self) -> Option<String>;
+    /// The RPC workers every trial's server splits the model across, when
+    /// the campaign has a `[cluster]` (recorded on the session line).
+    fn topology(&self) -> Option<crate::server::rpc::Topology> {
+        None
+    }
     /// Run one trial.
     fn evaluate(
         &mut self,

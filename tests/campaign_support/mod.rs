@@ -43,6 +43,7 @@ pub fn run_fake_campaign(
             shape: None,
             memory_bytes: None,
             headroom_bytes: 0.0,
+            split: None,
         },
         campaign,
         accelerated: false,

@@ -208,6 +208,22 @@ pub fn tiny_model() -> PathBuf {
     )
 }
 
+/// `rooftune bench` with a plan long enough to still be running when a test
+/// kills or interrupts it (1000 repeats of 64 tokens on the tiny model,
+/// `-t 1 -c 512`), through `server_bin`; `before` goes ahead of the server
+/// flags (`--hw NAME`). The caller sets stdio and spawns it.
+pub fn long_bench(server_bin: &Path, before: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rooftune"));
+    cmd.args(["bench", "--server-bin"])
+        .arg(server_bin)
+        .arg("--model")
+        .arg(tiny_model())
+        .args(before)
+        .args(["--depths", "0", "--repeats", "1000", "--n-predict", "64"])
+        .args(["--", "-t", "1", "-c", "512"]);
+    cmd
+}
+
 /// Path of the scripted fake server.
 pub fn fake_server() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/fake_server.py")
@@ -317,4 +333,45 @@ pub fn fake_url(mode: &str, api_key: Option<&str>) -> FakeUrl {
         child,
         url: format!("http://127.0.0.1:{port}/v1"),
     }
+}
+
+/// The RPC worker (`ggml-rpc-server`) beside the server, or None (skip,
+/// with a note); when `ROOFTUNE_RPC_SERVER` names it (scripts/test.sh
+/// sets it), it must be there.
+pub fn rpc_worker_for(server: &Path) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ROOFTUNE_RPC_SERVER") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "ROOFTUNE_RPC_SERVER={} is missing",
+            p.display()
+        );
+        return Some(p);
+    }
+    let p = server.parent()?.join("ggml-rpc-server");
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: no ggml-rpc-server beside {} (scripts/install-llama-server.sh builds it)",
+            server.display()
+        );
+        None
+    }
+}
+
+/// Processes whose command line holds all of `needles`.
+pub fn processes_with(needles: &[&str]) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| {
+                let e = e.ok()?;
+                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                (needles.iter().all(|n| cmd.contains(n)) && alive(pid)).then_some(pid)
+            })
+            .collect()
+        })
+        .unwrap_or_default()
 }

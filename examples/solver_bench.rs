@@ -21,15 +21,30 @@ use rooftune::tune::stats::{self, Block};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The grid's evidence without the disturbances it caught: anchors logged
+/// as drifted and the trials their re-runs superseded (the re-runs stay).
+fn undisturbed(h: &History) -> History {
+    let gone = h.superseded();
+    let mut out = h.clone();
+    out.trials.retain(|t| {
+        !gone.contains(&t.id) && !t.reason.as_deref().is_some_and(|r| r.starts_with("drift"))
+    });
+    for t in &mut out.trials {
+        t.supersedes.clear();
+    }
+    out
+}
+
 /// Each configuration of the grid with its gain over the defaults (log)
 /// and that gain's standard error; the defaults as an empty label.
 fn grid_truth(h: &History, o: &Objective) -> Vec<(String, f64, f64)> {
+    let h = &undisturbed(h);
     let ev = LogEvidence::of(h, o, 0.95);
     let mut out = vec![("(defaults)".to_string(), 0.0, 0.0)];
     let d: Vec<&Block> = ev.defaults.iter().collect();
     let mut seen: Vec<Vec<(String, String)>> = Vec::new();
     for t in &h.trials {
-        if t.role == Role::Search
+        if matches!(t.role, Role::Search | Role::Rerun)
             && t.status == rooftune::trial::Status::Ok
             && !seen.contains(&t.config_order)
         {
@@ -80,6 +95,11 @@ fn main() -> anyhow::Result<()> {
         .filter(|(_, c, se)| *se > 0.0 && c - 1.2816 * se > 0.0)
         .map(|(l, _, _)| l)
         .collect();
+    println!(
+        "better than the defaults at 90% on the grid: {} {:?}",
+        better90.len(),
+        better90
+    );
     let grid_measure_s: f64 = h.trials.iter().map(|t| t.measure_s).sum();
     println!(
         "grid: {} configurations, best `{best}` ({:+.1}% over the defaults), top group {} (95%): {:?}",
@@ -119,6 +139,24 @@ fn main() -> anyhow::Result<()> {
             .as_ref()
             .and_then(|d| d.recommend.as_ref().map(|r| r.config.clone()))
             .unwrap_or_else(|| Config::default().label());
+        if std::env::var_os("SOLVER_BENCH_VERBOSE").is_some() {
+            for t in &summary.history.trials {
+                println!(
+                    "    {:3} {:?} {} {:?} {}",
+                    t.id,
+                    t.role,
+                    t.config().label(),
+                    t.objective.score.map(|s| (s * 1000.0).round() / 1000.0),
+                    t.verdict_reason
+                );
+            }
+            if let Some(d) = &d {
+                println!(
+                    "    why: {} ({} rounds, left out {:?})",
+                    d.why, d.rounds, d.left_out
+                );
+            }
+        }
         let measured: f64 = summary.history.trials.iter().map(|t| t.measure_s).sum();
         let share = measured / grid_measure_s.max(1e-9);
         share_sum += share;
@@ -126,8 +164,14 @@ fn main() -> anyhow::Result<()> {
         let not_better = pick != "(defaults)" && !better90.contains(&&pick);
         in_top += usize::from(ok);
         bad += usize::from(not_better);
+        let on_grid = truth
+            .iter()
+            .find(|(l, _, _)| *l == pick)
+            .map_or_else(String::new, |(_, c, se)| {
+                format!(" (grid: {:+.1}% ± {:.1}%)", c * 100.0, se * 100.0)
+            });
         println!(
-            "seed {seed:2}: pick `{pick}` {} {}, {:.0}% of the grid's measuring time",
+            "seed {seed:2}: pick `{pick}`{on_grid} {} {}, {:.0}% of the grid's measuring time",
             if ok {
                 "in the top group"
             } else {

@@ -328,3 +328,52 @@ fn agentic_campaign_replays_the_session_per_trial() {
         assert!(m.mean > 0.0);
     }
 }
+
+#[test]
+fn race_contestants_that_differ_only_per_request_share_one_server_start() {
+    // `--cache-reuse` is also the request field `n_cache_reuse`: the
+    // defaults, `--cache-reuse 256` and `--cache-reuse 1024` need the same
+    // server, so every race round is one start, not three.
+    let server = need_server!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("reuse.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "model = {:?}\nhardware = \"probe\"\nseed = 1\n\
+             [space]\n\"--cache-reuse\" = [0, 256, 1024]\n\
+             [objective]\nmetric = \"decode\"\ndepth = 0\ntokens = 8\n\
+             [budget]\ntrials = 4\nrepeats = 1\nscreen_repeats = 1\n\
+             [anchor]\nevery = 0\n[quality]\nenabled = false\n\
+             [race]\nfinalists = 2\nrounds = 3\n",
+            tiny_model().display().to_string(),
+        ),
+    )
+    .unwrap();
+    let out = tune(&server).arg(&spec).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let h = History::read(&dir.path().join("reuse/trials.jsonl")).unwrap();
+    let race: Vec<_> = h.trials.iter().filter(|t| t.role == Role::Race).collect();
+    assert_eq!(race.len(), 9, "3 rounds of the defaults and 2 finalists");
+    for t in &race {
+        assert_eq!(t.status, Status::Ok, "{:?}", t.reason);
+    }
+    // One start per round: the first line of each round started the server
+    // and the other two name it.
+    for round in 1..=3 {
+        let lines: Vec<_> = race.iter().filter(|t| t.round == Some(round)).collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].shared_start, None);
+        assert!(lines[1..]
+            .iter()
+            .all(|t| t.shared_start == Some(lines[0].id)));
+        assert!(lines[1..].iter().all(|t| t.startup_s == 0.0));
+    }
+    let starts = h.trials.iter().filter(|t| t.shared_start.is_none()).count();
+    assert_eq!(starts, h.trials.len() - 6);
+    assert!(
+        stdout.contains(&format!("Time: {starts} server starts")),
+        "{stdout}"
+    );
+}

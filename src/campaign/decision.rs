@@ -69,6 +69,9 @@ pub struct Decision {
     pub rounds: usize,
     /// Whether the race separated the best from every other contestant.
     pub separated: bool,
+    /// Race rounds left out because a block in them was disturbed (1-based).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<usize>,
     /// Two-sided confidence of the intervals.
     pub confidence: f64,
     /// Least top-1 agreement a lossy configuration needs.
@@ -114,6 +117,69 @@ fn contender(
     })
 }
 
+/// The race a log holds: its contestants (index 0: the defaults), the best
+/// (None: the defaults), rounds, whether the best was separated, and the
+/// rounds left out as disturbed (0-based).
+struct RaceOf {
+    contestants: Vec<Vec<(String, String)>>,
+    best: Option<Vec<(String, String)>>,
+    rounds: usize,
+    separated: bool,
+    left_out: Vec<usize>,
+}
+
+fn race_of(h: &History, o: &Objective, confidence: f64) -> Option<RaceOf> {
+    let raced: Vec<&TrialLine> = h
+        .effective()
+        .into_iter()
+        .filter(|t| t.role == Role::Race && t.status == Status::Ok)
+        .collect();
+    let mut contestants: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for t in &raced {
+        if !evidence::same_as_defaults(t) && !contestants.contains(&t.config_order) {
+            contestants.push(t.config_order.clone());
+        }
+    }
+    if contestants.len() < 2 {
+        return None;
+    }
+    let mut rounds: Vec<Vec<Option<f64>>> = Vec::new();
+    for t in &raced {
+        let i = if evidence::same_as_defaults(t) {
+            0
+        } else {
+            contestants.iter().position(|c| *c == t.config_order)?
+        };
+        let r = t.round.unwrap_or(1).max(1) as usize - 1;
+        if rounds.len() <= r {
+            rounds.resize(r + 1, vec![None; contestants.len()]);
+        }
+        let b = evidence::block(t, o);
+        if b.n() > 0 {
+            rounds[r][i] = Some(b.mean());
+        }
+    }
+    let res = stats::race(&rounds, contestants.len(), 0, confidence, rounds.len());
+    Some(RaceOf {
+        best: (res.best != 0).then(|| contestants[res.best].clone()),
+        contestants,
+        rounds: res.rounds,
+        separated: res.separated,
+        left_out: res.left_out,
+    })
+}
+
+/// The log without the race trials of the rounds `left_out` (0-based).
+fn without_race_rounds(h: &History, left_out: &[usize]) -> History {
+    let mut out = h.clone();
+    out.trials.retain(|t| {
+        !(t.role == Role::Race
+            && t.round
+                .is_some_and(|r| left_out.contains(&(r.max(1) as usize - 1))))
+    });
+    out
+}
+
 /// Decide from a log. None when the log has no objective or no measured defaults.
 pub fn decide(h: &History) -> Option<Decision> {
     let o = h
@@ -125,6 +191,10 @@ pub fn decide(h: &History) -> Option<Decision> {
         .and_then(|s| s.confidence)
         .unwrap_or(DEFAULT_CONFIDENCE);
     let min_top1 = session.and_then(|s| s.min_top1).unwrap_or(DEFAULT_MIN_TOP1);
+    // Race rounds left out as disturbed are no evidence for anyone.
+    let race = race_of(h, &o, confidence);
+    let kept = race.as_ref().map(|r| without_race_rounds(h, &r.left_out));
+    let h = kept.as_ref().unwrap_or(h);
     let ev = LogEvidence::of(h, &o, confidence);
     if ev.defaults.is_empty() {
         return None;
@@ -146,45 +216,23 @@ pub fn decide(h: &History) -> Option<Decision> {
         .filter_map(|c| contender(h, &ev, &o, c))
         .collect();
     let center = |c: &Contender| c.interval.map_or(f64::NEG_INFINITY, |iv| iv.center);
-    // The race, when there was one, decides the best among its contestants.
-    let raced: Vec<&TrialLine> = h
-        .effective()
-        .into_iter()
-        .filter(|t| t.role == Role::Race && t.status == Status::Ok)
-        .collect();
-    let mut contestants: Vec<Vec<(String, String)>> = vec![Vec::new()];
-    for t in &raced {
-        if !evidence::same_as_defaults(t) && !contestants.contains(&t.config_order) {
-            contestants.push(t.config_order.clone());
-        }
-    }
-    let (best_cfg, rounds, separated) = if contestants.len() > 1 {
-        let mut rounds: Vec<Vec<Option<f64>>> = Vec::new();
-        for t in &raced {
-            let i = if evidence::same_as_defaults(t) {
-                0
-            } else {
-                contestants.iter().position(|c| *c == t.config_order)?
-            };
-            let r = t.round.unwrap_or(1).max(1) as usize - 1;
-            if rounds.len() <= r {
-                rounds.resize(r + 1, vec![None; contestants.len()]);
-            }
-            let b = evidence::block(t, &o);
-            if b.n() > 0 {
-                rounds[r][i] = Some(b.mean());
-            }
-        }
-        let res = stats::race(&rounds, contestants.len(), 0, confidence, rounds.len());
-        let best = (res.best != 0).then(|| contestants[res.best].clone());
-        (best, res.rounds, res.separated)
-    } else {
-        let best = all
+    let (contestants, raced_best, rounds, separated, left_out) = match race {
+        Some(r) => (
+            r.contestants,
+            Some(r.best),
+            r.rounds,
+            r.separated,
+            r.left_out.iter().map(|i| i + 1).collect(),
+        ),
+        None => (vec![Vec::new()], None, 0, false, Vec::new()),
+    };
+    let best_cfg = match raced_best {
+        Some(b) => b,
+        None => all
             .iter()
             .filter(|c| center(c) > 0.0)
             .max_by(|a, b| center(a).total_cmp(&center(b)))
-            .map(|c| configs[all.iter().position(|x| x == c).unwrap_or(0)].clone());
-        (best, 0, false)
+            .map(|c| configs[all.iter().position(|x| x == c).unwrap_or(0)].clone()),
     };
     let best = best_cfg.and_then(|c| contender(h, &ev, &o, &c));
     let raced_against: Vec<String> = contestants
@@ -254,6 +302,7 @@ pub fn decide(h: &History) -> Option<Decision> {
         raced_against,
         rounds,
         separated,
+        left_out,
         confidence,
         min_top1,
         why,

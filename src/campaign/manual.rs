@@ -163,6 +163,7 @@ pub fn line(
         verdict_reason: String::new(),
         supersedes: Vec::new(),
         round: None,
+        shared_start: None,
         slots: facts.and_then(|f| {
             Some(SlotInfo {
                 n_slots: f.n_slots?,

@@ -186,6 +186,11 @@ pub struct TrialLine {
     /// The race round this line measured (race lines only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub round: Option<u32>,
+    /// The trial whose server start this one shared (it differs from that
+    /// trial only in per-request settings); absent for a trial that
+    /// started its own server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_start: Option<u64>,
     /// Slot layout the server printed.
     pub slots: Option<SlotInfo>,
     /// Top-k samples for the quality guard.

@@ -324,19 +324,38 @@ impl Runner<'_> {
     }
 
     /// The finalists: the best fully measured configurations of the
-    /// search that do not run what the defaults run, best first; and, when
+    /// search that do not run what the defaults run, best first by the
+    /// evidence (the centre of each one's interval over the defaults, all
+    /// its measurements paired with the defaults nearest in time, not the
+    /// score one measurement got against the reference of its moment); and, when
     /// they are all lossy, the best lossless one (even if only screened),
     /// so a lossless alternative has its evidence when the quality guard
     /// refuses a lossy winner.
     fn finalists(&self) -> Vec<Config> {
         let n = self.setup.campaign.race.finalists as usize;
         let lossy = |t: &TrialLine| !t.lossy.is_empty();
-        let ranked: Vec<&TrialLine> = self
+        let c = &self.setup.campaign;
+        let ev = LogEvidence::of(&self.history, &c.objective, c.race.confidence);
+        let mut ranked: Vec<(f64, &TrialLine)> = self
             .history
             .ranked()
             .into_iter()
             .filter(|t| !evidence::same_as_defaults(t))
+            .map(|t| {
+                let centre = ev.interval_for(&self.history, t, None).map_or_else(
+                    || {
+                        t.objective
+                            .score
+                            .map_or(f64::NEG_INFINITY, |s| s.max(1e-12).ln())
+                    },
+                    |iv| iv.center,
+                );
+                (centre, t)
+            })
             .collect();
+        // Stable: ties keep the log's ranking.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let ranked: Vec<&TrialLine> = ranked.into_iter().map(|(_, t)| t).collect();
         let mut out: Vec<&TrialLine> = Vec::new();
         for t in ranked.iter().filter(|t| t.full) {
             if out.len() < n && !out.iter().any(|o| o.config_order == t.config_order) {
@@ -408,9 +427,12 @@ impl Runner<'_> {
                 ));
             }
             let round = res.rounds as u32 + 1;
-            for i in res.alive {
+            let alive: Vec<Config> = res.alive.iter().map(|&i| contestants[i].clone()).collect();
+            let table = self.setup.campaign.backend.get().flags();
+            for group in crate::tune::schedule::by_server_start(&alive, table) {
                 self.check_race_stop()?;
-                self.run_trial(contestants[i].clone(), Role::Race, Vec::new(), Some(round))?;
+                let configs = group.iter().map(|&i| alive[i].clone()).collect();
+                self.run_group(configs, Role::Race, Some(round))?;
             }
         }
     }
@@ -573,6 +595,48 @@ impl Runner<'_> {
         Ok(line)
     }
 
+    /// Run configurations that differ only in per-request settings on one
+    /// server start (each with its full repeats); each later line names the
+    /// trial whose start it shared.
+    fn run_group(
+        &mut self,
+        configs: Vec<Config>,
+        role: Role,
+        round: Option<u32>,
+    ) -> Result<(), Stop> {
+        if configs.len() < 2 {
+            for c in configs {
+                self.run_trial(c, role, Vec::new(), round)?;
+            }
+            return Ok(());
+        }
+        let first = self.history.next_id();
+        let reqs: Vec<TrialRequest> = configs
+            .iter()
+            .enumerate()
+            .map(|(k, c)| self.request(first + k as u64, c, role))
+            .collect();
+        let started_at = now();
+        let outs = self.eval.evaluate_group(&reqs);
+        for (config, out) in configs.into_iter().zip(outs) {
+            let id = self.history.next_id();
+            let shared = out.shared_start.then_some(first);
+            let mut line = self.line(id, config, role, Vec::new(), out, started_at.clone());
+            line.shared_start = shared;
+            if round.is_some() {
+                line.round = round;
+                self.judge(&mut line);
+            }
+            let line = self.append(line)?;
+            if line.status == Status::Interrupted {
+                self.interrupt.cancel(libc::SIGINT);
+                self.interrupted = true;
+                return Err(Stop("interrupted".into()));
+            }
+        }
+        Ok(())
+    }
+
     fn append(&mut self, line: TrialLine) -> Result<TrialLine, Stop> {
         let written = match self.writer.append(&Line::Trial(Box::new(line))) {
             Ok(w) => w,
@@ -659,6 +723,7 @@ impl Runner<'_> {
             verdict_reason: String::new(),
             supersedes,
             round: None,
+            shared_start: None,
             slots: out.slots,
             quality: out.quality,
             started_at,

@@ -80,7 +80,7 @@ pub struct Winner {
 /// Where the campaign's time went.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TimeSplit {
-    /// Server starts.
+    /// Server starts (a trial that shared another's start is not one).
     pub restarts: u64,
     /// Seconds from spawn to ready, all trials.
     pub startup_s: f64,
@@ -214,6 +214,7 @@ pub fn summarize(name: &str, h: &History) -> CampaignSummary {
                 .trials
                 .iter()
                 .filter(|t| t.measured() || t.status == Status::Interrupted)
+                .filter(|t| t.shared_start.is_none())
                 .count() as u64,
             startup_s,
             measure_s,

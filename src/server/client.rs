@@ -325,6 +325,10 @@ pub struct Client {
     api_base: String,
     api_key: Option<String>,
     timeout: Duration,
+    /// Fields added to every generation request's body (per-request
+    /// settings such as llama.cpp's `n_cache_reuse`), so configurations
+    /// that differ only in them can share one server start.
+    per_request: serde_json::Map<String, Value>,
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -383,7 +387,22 @@ impl Client {
             api_base: api_base.trim_end_matches('/').into(),
             api_key,
             timeout,
+            per_request: serde_json::Map::new(),
         })
+    }
+
+    /// This client with `fields` added to every generation request's body
+    /// (replacing what was set before).
+    pub fn with_per_request(&self, fields: serde_json::Map<String, Value>) -> Client {
+        Client {
+            per_request: fields,
+            ..self.clone()
+        }
+    }
+
+    /// The fields added to every generation request's body.
+    pub fn per_request(&self) -> &serde_json::Map<String, Value> {
+        &self.per_request
     }
 
     /// A client for an OpenAI base URL (`http://host:port/v1`); the root is
@@ -683,6 +702,18 @@ impl Client {
         t0: Instant,
         prompt_tokens_sent: Option<u64>,
     ) -> Result<RequestRecord, ClientError> {
+        let mut with_fields;
+        let body = if self.per_request.is_empty() {
+            body
+        } else {
+            with_fields = body.clone();
+            if let Some(obj) = with_fields.as_object_mut() {
+                for (k, v) in &self.per_request {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+            &with_fields
+        };
         let sent = Instant::now();
         let mut rec = RequestRecord {
             sent_at_s: sent.duration_since(t0).as_secs_f64(),

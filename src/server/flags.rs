@@ -53,6 +53,10 @@ pub struct FlagDef {
     pub note: String,
     /// Set when the flag no longer exists: what to use instead.
     pub removed: Option<String>,
+    /// The request field the server also accepts for this setting
+    /// (`n_cache_reuse` for `--cache-reuse`): configurations that differ
+    /// only in such flags can share one server start.
+    pub per_request: Option<String>,
 }
 
 /// An interaction between flags (a `[[rule]]` of the table, tagged by `kind`).
@@ -147,6 +151,7 @@ struct FlagRow {
     #[serde(default)]
     note: String,
     removed: Option<String>,
+    per_request: Option<String>,
 }
 
 impl FlagTable {
@@ -197,6 +202,7 @@ impl FlagTable {
                     lossy: r.lossless.map_or(Lossy::Never, Lossy::Except),
                     note: r.note,
                     removed: r.removed,
+                    per_request: r.per_request,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

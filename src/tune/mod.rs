@@ -24,6 +24,7 @@ pub mod overrides;
 pub mod plan;
 pub mod quality;
 pub mod replay;
+pub mod schedule;
 pub mod server_eval;
 pub mod solver;
 pub mod space;

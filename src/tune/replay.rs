@@ -3,12 +3,19 @@
 //! server. Each trial draws its repeats from that configuration's recorded
 //! samples (repeat by repeat, so a mix keeps its terms together), with the
 //! drift the recording's measurements of the defaults saw: every recorded
-//! block is first divided by the level of the defaults nearest it in time,
-//! then multiplied by the level of a recorded defaults block chosen in
-//! recording order as the replay goes on.
+//! block is first divided by the level of the clean defaults nearest it in
+//! time, then multiplied by the level of a recorded defaults block chosen in
+//! recording order as the replay goes on. A disturbance the recording caught
+//! (an anchor logged as drifted, the trials its re-runs superseded) is
+//! replayed through those levels only: it is neither a reference to
+//! de-drift by nor a start a configuration draws from. A trial that asks
+//! for the quality guard gets the sample the recording took on the start
+//! it draws from.
 
 use super::space::Config;
-use super::trial::{Evaluator, Measurements, ServerInfo, Stat, Status, TrialOutcome, TrialRequest};
+use super::trial::{
+    Evaluator, Measurements, QualitySample, ServerInfo, Stat, Status, TrialOutcome, TrialRequest,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
@@ -25,11 +32,17 @@ struct Recorded {
     #[serde(default)]
     status: String,
     #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    supersedes: Vec<u64>,
+    #[serde(default)]
     measurements: Measurements,
     #[serde(default)]
     startup_s: f64,
     #[serde(default)]
     measure_s: f64,
+    #[serde(default)]
+    quality: Option<QualitySample>,
 }
 
 /// One recorded server start: samples by key, de-drifted, and its cost.
@@ -38,6 +51,8 @@ struct Start {
     samples: BTreeMap<String, Vec<f64>>,
     startup_s: f64,
     measure_s_per_repeat: f64,
+    /// The quality guard's sample the recording took on this start.
+    quality: Option<QualitySample>,
 }
 
 /// Why a recorded grid cannot be replayed.
@@ -75,7 +90,7 @@ fn key_means(m: &Measurements) -> BTreeMap<String, f64> {
 impl ReplayEvaluator {
     /// Parse a recorded grid (JSONL text); `seed` drives the draws.
     pub fn parse(text: &str, seed: u64) -> Result<ReplayEvaluator, ReplayError> {
-        let mut lines = Vec::new();
+        let mut lines: Vec<Recorded> = Vec::new();
         for (i, l) in text.lines().enumerate() {
             if l.trim().is_empty() {
                 continue;
@@ -93,19 +108,35 @@ impl ReplayEvaluator {
                 .iter()
                 .all(|(_, v)| v == super::space::DEFAULT)
         };
+        let drifted = |r: &Recorded| r.reason.as_deref().is_some_and(|x| x.starts_with("drift"));
+        let superseded: std::collections::BTreeSet<u64> = lines
+            .iter()
+            .flat_map(|r| r.supersedes.iter().copied())
+            .collect();
         let defaults: Vec<(u64, BTreeMap<String, f64>)> = lines
             .iter()
             .filter(|r| is_default(r))
             .map(|r| (r.id, key_means(&r.measurements)))
             .collect();
+        // The references to de-drift by: the defaults not logged as drifted.
+        let clean: Vec<(u64, BTreeMap<String, f64>)> = lines
+            .iter()
+            .filter(|r| is_default(r) && !drifted(r))
+            .map(|r| (r.id, key_means(&r.measurements)))
+            .collect();
+        let clean = if clean.is_empty() {
+            defaults.clone()
+        } else {
+            clean
+        };
         if defaults.is_empty() {
             return Err(ReplayError::NoDefaults);
         }
-        // The defaults' overall level by key (geometric mean).
+        // The clean defaults' overall level by key (geometric mean).
         let mut overall: BTreeMap<String, f64> = BTreeMap::new();
-        for (_, m) in &defaults {
+        for (_, m) in &clean {
             for (k, v) in m {
-                *overall.entry(k.clone()).or_default() += v.max(1e-12).ln() / defaults.len() as f64;
+                *overall.entry(k.clone()).or_default() += v.max(1e-12).ln() / clean.len() as f64;
             }
         }
         let level = |m: &BTreeMap<String, f64>| -> BTreeMap<String, f64> {
@@ -114,9 +145,13 @@ impl ReplayEvaluator {
                 .collect()
         };
         let drift: Vec<BTreeMap<String, f64>> = defaults.iter().map(|(_, m)| level(m)).collect();
+        let reference: Vec<BTreeMap<String, f64>> = clean.iter().map(|(_, m)| level(m)).collect();
         let mut starts: HashMap<Vec<(String, String)>, Vec<Start>> = HashMap::new();
-        for r in &lines {
-            let near = defaults
+        for r in lines
+            .iter()
+            .filter(|r| !drifted(r) && !superseded.contains(&r.id))
+        {
+            let near = clean
                 .iter()
                 .enumerate()
                 .min_by_key(|(_, (id, _))| id.abs_diff(r.id))
@@ -131,7 +166,7 @@ impl ReplayEvaluator {
                 .measurements
                 .iter()
                 .map(|(k, s)| {
-                    let f = drift[near].get(k).copied().unwrap_or(1.0).max(1e-9);
+                    let f = reference[near].get(k).copied().unwrap_or(1.0).max(1e-9);
                     (k.clone(), s.samples.iter().map(|x| x / f).collect())
                 })
                 .collect();
@@ -144,6 +179,7 @@ impl ReplayEvaluator {
                 samples,
                 startup_s: r.startup_s,
                 measure_s_per_repeat: r.measure_s / repeats.max(1) as f64,
+                quality: r.quality.clone(),
             });
         }
         Ok(ReplayEvaluator {
@@ -243,6 +279,7 @@ impl Evaluator for ReplayEvaluator {
             startup_s: start.startup_s,
             measure_s: start.measure_s_per_repeat * taken as f64,
             measurements: m,
+            quality: req.quality.as_ref().and(start.quality),
             ..Default::default()
         }
     }
@@ -312,5 +349,49 @@ mod tests {
             ReplayEvaluator::parse("{\"kind\":\"session\"}", 1),
             Err(ReplayError::NoDefaults)
         ));
+    }
+
+    #[test]
+    fn a_caught_disturbance_is_neither_a_reference_nor_a_start() {
+        // Anchor 1 was logged as drifted (a transient: 50 where the clean
+        // defaults measure 100); trial 2 was measured during it and
+        // superseded by its re-run 3, measured beside the clean level.
+        let mut drifted: serde_json::Value =
+            serde_json::from_str(&line(1, &[], &[50.0, 50.0])).unwrap();
+        drifted["reason"] = "drift: the defaults now score 0.500".into();
+        let mut rerun: serde_json::Value =
+            serde_json::from_str(&line(3, &[("-t", "2")], &[110.0, 110.0])).unwrap();
+        rerun["supersedes"] = serde_json::json!([2]);
+        let text = [
+            line(0, &[], &[100.0, 100.0]),
+            drifted.to_string(),
+            line(2, &[("-t", "2")], &[55.0, 55.0]),
+            rerun.to_string(),
+            line(4, &[], &[100.0, 100.0]),
+        ]
+        .join("\n");
+        let mut r = ReplayEvaluator::parse(&text, 3).unwrap();
+        // A level that is the clean defaults' own (the first block).
+        r.trials_per_level = 1000;
+        let req = TrialRequest {
+            campaign: "c".into(),
+            trial_id: 0,
+            config: Config(vec![("-t".into(), "2".into())]),
+            probes: vec![Probe::Decode {
+                depth: 0,
+                tokens: 8,
+            }],
+            screen_repeats: 4,
+            full_repeats: 4,
+            quality: None,
+        };
+        for _ in 0..5 {
+            let out = r.evaluate(&req, &mut |_| true);
+            for x in &out.measurements["decode_tok_s@0"].samples {
+                // De-drifted by the clean 100, never by the drifted 50, and
+                // never drawn from the superseded 55.
+                assert!((x - 110.0).abs() < 1e-6, "{x}");
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The real evaluator: one server start per trial, through the backend seam
+//! The real evaluator: one server start per trial (or per group of trials
+//! that differ only in per-request settings), through the backend seam
 //! (`crate::server::start_for_measurement`) and `crate::bench`
 //! (exact-length prompts, prefill/decode/TTFT measurement).
 //!
@@ -163,11 +164,21 @@ fn request_failure(e: &ClientError) -> (Status, String) {
 /// The quality probe through the backend: greedy completions with top-k
 /// log-probabilities, or None when the backend cannot give them (no
 /// request, or an answer for some prompt without any).
-async fn quality(s: &Session, q: &QualityProbe, timeout: Duration) -> Option<QualitySample> {
+async fn quality(
+    s: &Session,
+    client: &crate::server::Client,
+    q: &QualityProbe,
+    timeout: Duration,
+) -> Option<QualitySample> {
     let http = reqwest::Client::builder().timeout(timeout).build().ok()?;
     let mut out = Vec::new();
     for prompt in &q.prompts {
-        let req = s.backend.quality_request(prompt, q.n_predict, q.n_probs)?;
+        let mut req = s.backend.quality_request(prompt, q.n_predict, q.n_probs)?;
+        if let Some(body) = req.body.as_object_mut() {
+            for (k, v) in client.per_request() {
+                body.insert(k.clone(), v.clone());
+            }
+        }
         let v: serde_json::Value = http
             .post(format!("{}{}", s.server.root_url, req.path))
             .json(&req.body)
@@ -188,11 +199,13 @@ impl ServerEvaluator {
     async fn measure_all(
         &self,
         session: &Session,
+        client: &crate::server::Client,
         req: &TrialRequest,
         promote: &mut dyn FnMut(&Measurements) -> bool,
         out: &mut TrialOutcome,
     ) -> Result<(), (Status, String)> {
-        let target = Target::for_session(session);
+        let mut target = Target::for_session(session);
+        target.client = client.clone();
         let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         let stats = |s: &BTreeMap<String, Vec<f64>>| -> Measurements {
             s.iter()
@@ -204,6 +217,7 @@ impl ServerEvaluator {
         let mut replays = 0;
         self.agentic_pass(
             session,
+            client,
             &req.probes,
             req.screen_repeats,
             &mut replays,
@@ -222,6 +236,7 @@ impl ServerEvaluator {
             .await?;
             self.agentic_pass(
                 session,
+                client,
                 &req.probes,
                 req.full_repeats - req.screen_repeats,
                 &mut replays,
@@ -232,7 +247,7 @@ impl ServerEvaluator {
             out.full = true;
         }
         if let Some(q) = &req.quality {
-            out.quality = quality(session, q, self.timeout).await;
+            out.quality = quality(session, client, q, self.timeout).await;
         }
         Ok(())
     }
@@ -244,6 +259,7 @@ impl ServerEvaluator {
     async fn agentic_pass(
         &self,
         session: &Session,
+        client: &crate::server::Client,
         probes: &[Probe],
         repeats: u32,
         replays: &mut u32,
@@ -276,7 +292,7 @@ impl ServerEvaluator {
         for _ in 0..repeats {
             *replays += 1;
             let salted = replay::salted(s, &format!("replay {}", *replays));
-            let run = replay::run(&session.client, &salted, &opts, &side, &mut |_| {})
+            let run = replay::run(client, &salted, &opts, &side, &mut |_| {})
                 .await
                 .map_err(|e| request_failure(&e.source))?;
             for (key, stat) in &stats {
@@ -288,22 +304,31 @@ impl ServerEvaluator {
         Ok(())
     }
 
-    async fn trial(
+    /// Start one server for `reqs` (configurations with the same server
+    /// part) and measure each in turn, its per-request settings on every
+    /// request; the first takes `promote` (screening), the rest their full
+    /// repeats. The start-up is charged to the first; the others are
+    /// marked `shared_start`. A failure fails the trials not yet measured.
+    async fn trials(
         &self,
-        req: &TrialRequest,
+        reqs: &[TrialRequest],
         promote: &mut dyn FnMut(&Measurements) -> bool,
-    ) -> TrialOutcome {
-        let mut out = TrialOutcome::default();
+    ) -> Vec<TrialOutcome> {
+        let Some(first) = reqs.first() else {
+            return Vec::new();
+        };
+        let table = self.backend.flags();
+        let mut outs: Vec<TrialOutcome> = Vec::new();
         let opts = StartOptions {
             ready_timeout: self.timeout,
             env: vec![
-                ("ROOFTUNE_CAMPAIGN".into(), req.campaign.clone()),
-                ("ROOFTUNE_TRIAL".into(), req.trial_id.to_string()),
+                ("ROOFTUNE_CAMPAIGN".into(), first.campaign.clone()),
+                ("ROOFTUNE_TRIAL".into(), first.trial_id.to_string()),
             ],
             ..StartOptions::default()
         };
         let t0 = Instant::now();
-        let mut args = req.config.args();
+        let mut args = first.config.server_part(table).args();
         args.extend(self.fixed.iter().cloned());
         let started = server::start_for_measurement(
             self.backend,
@@ -319,15 +344,24 @@ impl ServerEvaluator {
             Ok(s) => s,
             Err(e) => {
                 let (st, why) = start_failure(&e);
-                out.status = Some(st);
-                out.reason = Some(why);
-                out.startup_s = t0.elapsed().as_secs_f64();
-                return out;
+                for (k, _) in reqs.iter().enumerate() {
+                    outs.push(TrialOutcome {
+                        status: Some(st),
+                        reason: Some(why.clone()),
+                        startup_s: if k == 0 {
+                            t0.elapsed().as_secs_f64()
+                        } else {
+                            0.0
+                        },
+                        shared_start: k > 0,
+                        ..TrialOutcome::default()
+                    });
+                }
+                return outs;
             }
         };
         let facts = &session.server.facts;
-        out.startup_s = session.server.load_s;
-        out.slots = match (facts.n_slots, facts.n_ctx_slot) {
+        let slots = match (facts.n_slots, facts.n_ctx_slot) {
             (Some(n_slots), Some(n_ctx_slot)) => Some(SlotInfo {
                 n_slots,
                 n_ctx_slot,
@@ -335,26 +369,73 @@ impl ServerEvaluator {
             }),
             _ => None,
         };
-        let t1 = Instant::now();
-        let r = self.measure_all(&session, req, promote, &mut out).await;
-        out.measure_s = t1.elapsed().as_secs_f64();
-        match r {
-            Ok(()) => out.status = Some(Status::Ok),
-            Err((st, why)) => {
-                let crash = session
-                    .server
-                    .crash(Phase::Request, Duration::from_secs(2))
-                    .await;
-                let (st, why) = match crash {
-                    Some(e) => start_failure(&e),
-                    None => (st, why),
-                };
-                out.status = Some(st);
-                out.reason = Some(why);
+        let mut failed: Option<(Status, String)> = None;
+        let mut all = |_: &Measurements| true;
+        for (k, req) in reqs.iter().enumerate() {
+            let mut out = TrialOutcome {
+                startup_s: if k == 0 { session.server.load_s } else { 0.0 },
+                shared_start: k > 0,
+                slots,
+                ..TrialOutcome::default()
+            };
+            if let Some((st, why)) = &failed {
+                out.status = Some(*st);
+                out.reason = Some(why.clone());
+                outs.push(out);
+                continue;
             }
+            let client = session
+                .client
+                .with_per_request(req.config.per_request_fields(table));
+            let t1 = Instant::now();
+            let p: &mut dyn FnMut(&Measurements) -> bool = if k == 0 { promote } else { &mut all };
+            let r = self.measure_all(&session, &client, req, p, &mut out).await;
+            out.measure_s = t1.elapsed().as_secs_f64();
+            match r {
+                Ok(()) => out.status = Some(Status::Ok),
+                Err((st, why)) => {
+                    let crash = session
+                        .server
+                        .crash(Phase::Request, Duration::from_secs(2))
+                        .await;
+                    let (st, why) = match crash {
+                        Some(e) => start_failure(&e),
+                        None => (st, why),
+                    };
+                    out.status = Some(st);
+                    out.reason = Some(why.clone());
+                    failed = Some((st, why));
+                }
+            }
+            outs.push(out);
         }
         session.stop().await;
-        out
+        outs
+    }
+
+    /// Run `reqs` on one start, or every one interrupted on Ctrl-C/SIGTERM.
+    fn run_group(
+        &mut self,
+        reqs: &[TrialRequest],
+        promote: &mut dyn FnMut(&Measurements) -> bool,
+    ) -> Vec<TrialOutcome> {
+        let cancel = self.cancel.clone();
+        let fut = async {
+            tokio::select! {
+                o = self.trials(reqs, promote) => o,
+                // Dropping the trial future drops the session, whose guard
+                // stops the server's process group.
+                signal = cancel.cancelled() => reqs.iter().map(|_| TrialOutcome {
+                    status: Some(Status::Interrupted),
+                    reason: Some(format!(
+                        "{} during the trial; the server was stopped",
+                        Cancel::describe(signal)
+                    )),
+                    ..TrialOutcome::default()
+                }).collect(),
+            }
+        };
+        self.rt.block_on(fut)
     }
 }
 
@@ -401,23 +482,13 @@ impl Evaluator for ServerEvaluator {
         req: &TrialRequest,
         promote: &mut dyn FnMut(&Measurements) -> bool,
     ) -> TrialOutcome {
-        let cancel = self.cancel.clone();
-        let fut = async {
-            tokio::select! {
-                o = self.trial(req, promote) => o,
-                // Dropping the trial future drops the session, whose guard
-                // stops the server's process group.
-                signal = cancel.cancelled() => TrialOutcome {
-                    status: Some(Status::Interrupted),
-                    reason: Some(format!(
-                        "{} during the trial; the server was stopped",
-                        Cancel::describe(signal)
-                    )),
-                    ..TrialOutcome::default()
-                },
-            }
-        };
-        self.rt.block_on(fut)
+        self.run_group(std::slice::from_ref(req), promote)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn evaluate_group(&mut self, reqs: &[TrialRequest]) -> Vec<TrialOutcome> {
+        self.run_group(reqs, &mut |_| true)
     }
 }
 

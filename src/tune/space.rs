@@ -62,6 +62,41 @@ impl Config {
         }
     }
 
+    /// The flags that need a server start: every set flag except those the
+    /// backend's table says the server also takes per request. Two
+    /// configurations with equal server parts can share one start.
+    pub fn server_part(&self, table: &FlagTable) -> Config {
+        Config(
+            self.0
+                .iter()
+                .filter(|(k, v)| v == DEFAULT || !is_per_request(table, k))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The per-request fields of the set flags the server also takes per
+    /// request (`n_cache_reuse: 256` for `--cache-reuse 256`); a number is
+    /// sent as a number.
+    pub fn per_request_fields(
+        &self,
+        table: &FlagTable,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        self.0
+            .iter()
+            .filter(|(_, v)| v != DEFAULT)
+            .filter_map(|(k, v)| {
+                let field = table.flag(k)?.per_request.clone()?;
+                let value = v
+                    .parse::<i64>()
+                    .map(serde_json::Value::from)
+                    .or_else(|_| v.parse::<f64>().map(serde_json::Value::from))
+                    .unwrap_or_else(|_| serde_json::Value::from(v.as_str()));
+                Some((field, value))
+            })
+            .collect()
+    }
+
     /// Flags whose value changes the model's numbers.
     pub fn lossy_flags(&self) -> Vec<String> {
         self.0
@@ -70,6 +105,10 @@ impl Config {
             .map(|(k, v)| format!("{k} {v}"))
             .collect()
     }
+}
+
+fn is_per_request(table: &FlagTable, flag: &str) -> bool {
+    table.flag(flag).is_some_and(|d| d.per_request.is_some())
 }
 
 /// Check one value against a flag's kind (`default` always passes).

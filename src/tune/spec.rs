@@ -11,8 +11,9 @@
 //! "-t" = [1, 2]
 //! "-ub" = { from = 64, to = 512, times = 2 }
 //! "-fa" = ["on", "off"]
+//! "--cache-reuse" = [0, 256]        # per request too: values share a start
 //! [space.raw]
-//! "--cache-reuse" = ["0", "256"]
+//! "--slot-prompt-similarity" = ["0.1", "0.5"]
 //! [constraints]
 //! min_ctx = 2048
 //! memory_headroom = "1GiB"
@@ -925,7 +926,7 @@ seed = 7
 "--ubatch-size" = { from = 64, to = 512, times = 2 }
 "-fa" = ["on", "off"]
 [space.raw]
-"--cache-reuse" = ["0", "256"]
+"--slot-prompt-similarity" = ["0.1", "0.5"]
 [objective]
 metric = "decode"
 [budget]
@@ -939,7 +940,7 @@ trials = 5
         assert_eq!(c.model, PathBuf::from("experiments/m.gguf"));
         assert_eq!(c.seed, 7);
         let flags: Vec<_> = c.space.dims.iter().map(|d| d.flag.as_str()).collect();
-        assert_eq!(flags, vec!["-t", "-ub", "-fa", "--cache-reuse"]);
+        assert_eq!(flags, vec!["-t", "-ub", "-fa", "--slot-prompt-similarity"]);
         assert_eq!(c.space.dims[1].values, vec!["64", "128", "256", "512"]);
         assert_eq!(c.space.size(), 2 * 4 * 2 * 2);
         assert_eq!(c.budget.trials, Some(5));

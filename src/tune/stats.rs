@@ -46,6 +46,16 @@ impl Block {
     }
 }
 
+fn median(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
 fn mean(x: &[f64]) -> f64 {
     if x.is_empty() {
         0.0
@@ -261,6 +271,87 @@ pub struct Race {
     pub separated: bool,
     /// Rounds used.
     pub rounds: usize,
+    /// Rounds left out of the comparison because one contestant's block in
+    /// them was disturbed (see [`disturbed_rounds`]), 0-based.
+    #[serde(default)]
+    pub left_out: Vec<usize>,
+}
+
+/// How far (in robust standard deviations of the race's residuals) a
+/// block may sit from what its round and its contestant predict before
+/// the round is taken as disturbed.
+pub const DISTURBED_SDS: f64 = 6.0;
+
+/// Rounds in which one block was disturbed: a machine that slowed down (or
+/// recovered) in the middle of a round shifts that block against the rest
+/// of its round, and one such pair can decide a paired race on its own.
+/// Each block's residual from a robust two-way fit (round centre +
+/// contestant effect, medians, on the rounds where every contestant was
+/// measured) is compared
+/// with the residuals' robust spread (1.4826 x their median absolute
+/// value); a round with a residual beyond [`DISTURBED_SDS`] of it, and
+/// beyond 5% (a shift smaller than that is noise that the t-test
+/// handles), is left out. At least [`MIN_ROUNDS`] complete rounds are
+/// needed to judge; at most half of the rounds are left out, and never so
+/// many that fewer than [`MIN_ROUNDS`] remain.
+pub fn disturbed_rounds(rounds: &[Vec<Option<f64>>], n: usize) -> Vec<usize> {
+    let complete: Vec<(usize, Vec<f64>)> = rounds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let v: Option<Vec<f64>> = (0..n).map(|c| r.get(c).copied().flatten()).collect();
+            v.map(|v| (i, v))
+        })
+        .collect();
+    if complete.len() < MIN_ROUNDS || n < 2 {
+        return Vec::new();
+    }
+    // A robust two-way fit (one pass of median polish): each round's
+    // centre is its median, each contestant's effect the median over rounds
+    // of its offset from that centre, so one disturbed round cannot spread
+    // into the others' residuals.
+    let centre: Vec<f64> = complete.iter().map(|(_, v)| median(v)).collect();
+    let effect: Vec<f64> = (0..n)
+        .map(|c| {
+            let d: Vec<f64> = complete
+                .iter()
+                .zip(&centre)
+                .map(|((_, v), m)| v[c] - m)
+                .collect();
+            median(&d)
+        })
+        .collect();
+    let resid: Vec<(usize, f64)> = complete
+        .iter()
+        .zip(&centre)
+        .flat_map(|((i, v), m)| {
+            let effect = &effect;
+            v.iter()
+                .enumerate()
+                .map(move |(c, x)| (*i, x - m - effect[c]))
+        })
+        .collect();
+    let mut abs: Vec<f64> = resid.iter().map(|(_, r)| r.abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    let sd = 1.4826 * abs[abs.len() / 2];
+    let limit = (DISTURBED_SDS * sd).max(1.05f64.ln());
+    let mut worst: Vec<(usize, f64)> = complete
+        .iter()
+        .map(|(i, _)| {
+            let m = resid
+                .iter()
+                .filter(|(j, _)| j == i)
+                .map(|(_, r)| r.abs())
+                .fold(0.0, f64::max);
+            (*i, m)
+        })
+        .filter(|(_, m)| *m > limit)
+        .collect();
+    worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+    worst.truncate((complete.len() / 2).min(complete.len() - MIN_ROUNDS));
+    let mut out: Vec<usize> = worst.into_iter().map(|(i, _)| i).collect();
+    out.sort_unstable();
+    out
 }
 
 /// Rounds a race takes before it drops anyone (three pairs for a t-test).
@@ -318,6 +409,14 @@ pub fn race(
     max_rounds: usize,
 ) -> Race {
     let confidence = per_look(confidence, max_rounds);
+    let left_out = disturbed_rounds(rounds, n);
+    let kept: Vec<Vec<Option<f64>>> = rounds
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !left_out.contains(i))
+        .map(|(_, r)| r.clone())
+        .collect();
+    let rounds = &kept[..];
     let mut alive: Vec<usize> = (0..n).collect();
     let avg = |i: usize| {
         let v: Vec<f64> = rounds.iter().filter_map(|r| r.get(i).copied()?).collect();
@@ -348,7 +447,8 @@ pub fn race(
         best,
         alive,
         separated,
-        rounds: rounds.len(),
+        rounds: rounds.len() + left_out.len(),
+        left_out,
     }
 }
 
@@ -609,6 +709,36 @@ mod tests {
         let r = simulate(&[1.0, 1.0], 0.2, 3, 12, 5);
         assert!(!r.separated);
         assert_eq!(r.alive, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_round_with_one_disturbed_block_is_left_out() {
+        // Contestant 1 is truly 5% better than the defaults (0) and 2, with
+        // 1% noise; in round 2 the machine slowed down 40% after the
+        // defaults were measured, so 1 and 2 look 40% worse in that round.
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut rounds: Vec<Vec<Option<f64>>> = (0..6)
+            .map(|_| {
+                [0.0, 0.05f64, 0.0]
+                    .iter()
+                    .map(|m| Some(m + rng.gen_range(-0.01..=0.01)))
+                    .collect()
+            })
+            .collect();
+        for c in [1, 2] {
+            rounds[2][c] = rounds[2][c].map(|x| x + 0.6f64.ln());
+        }
+        assert_eq!(disturbed_rounds(&rounds, 3), vec![2]);
+        let r = race(&rounds, 3, 0, 0.95, 8);
+        assert_eq!(r.left_out, vec![2]);
+        assert_eq!(r.best, 1);
+        assert!(r.separated, "{r:?}");
+        assert_eq!(r.rounds, 6);
+        // Plain noise leaves every round in.
+        let quiet: Vec<Vec<Option<f64>>> = (0..8)
+            .map(|_| (0..3).map(|_| Some(rng.gen_range(-0.2..=0.2))).collect())
+            .collect();
+        assert!(disturbed_rounds(&quiet, 3).is_empty());
     }
 
     #[test]

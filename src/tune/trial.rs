@@ -2,10 +2,12 @@
 //! comes back ([`TrialOutcome`]), and the one trait between them
 //! ([`Evaluator`]).
 //!
-//! Every flag the tuner searches is a start-up flag, so one trial is one
-//! server start: the evaluator starts the server with the configuration,
+//! Most flags the tuner searches are start-up flags, so a trial is usually
+//! one server start: the evaluator starts the server with the configuration,
 //! measures every probe the campaign needs (all depths, concurrency levels)
-//! while it is up, and stops it. A failure (crash, OOM, timeout, Ctrl-C) is
+//! while it is up, and stops it. Configurations that differ only in flags
+//! the server also takes per request share one start
+//! ([`Evaluator::evaluate_group`]). A failure (crash, OOM, timeout, Ctrl-C) is
 //! a status in the outcome, never an `Err` (STYLE habit 5). The measurement
 //! types themselves live in the leaf [`crate::trial`].
 
@@ -52,6 +54,9 @@ pub struct TrialOutcome {
     pub slots: Option<SlotInfo>,
     /// Quality sample, if asked.
     pub quality: Option<QualitySample>,
+    /// This trial ran on the server the previous trial of its group
+    /// started (it differs from it only in per-request settings).
+    pub shared_start: bool,
 }
 
 impl TrialOutcome {
@@ -81,4 +86,14 @@ pub trait Evaluator {
         req: &TrialRequest,
         promote: &mut dyn FnMut(&Measurements) -> bool,
     ) -> TrialOutcome;
+    /// Run trials whose configurations differ only in per-request settings
+    /// (the same server part, `crate::tune::schedule`), each with its full
+    /// repeats. An evaluator that can share one server start among them
+    /// does, and marks the later outcomes `shared_start`; the default runs
+    /// them one start each.
+    fn evaluate_group(&mut self, reqs: &[TrialRequest]) -> Vec<TrialOutcome> {
+        reqs.iter()
+            .map(|r| self.evaluate(r, &mut |_| true))
+            .collect()
+    }
 }

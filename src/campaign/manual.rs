@@ -261,6 +261,7 @@ pub fn replay_line(
         verdict_reason: String::new(),
         supersedes: Vec::new(),
         round: None,
+        shared_start: None,
         slots: None,
         quality: None,
         started_at: now.clone(),

@@ -340,6 +340,7 @@ pub(crate) mod fixtures {
             verdict_reason: String::new(),
             supersedes: Vec::new(),
             round: None,
+            shared_start: None,
             slots: None,
             quality: None,
             started_at: String::new(),

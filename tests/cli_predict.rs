@@ -181,6 +181,14 @@ fn published_reports_how_many_fall_under_the_ceiling() {
         nums[0], nums[2],
         "every plain measurement is under its ceiling: {line}"
     );
+    // Every row has a share of its ceiling, drafted rows (which may pass
+    // the plain-decode ceiling) included: no NaN.
+    assert!(!text.contains("NaN"), "{text}");
+    let lookup = text
+        .lines()
+        .find(|l| l.contains("promptlookup"))
+        .expect("the prompt-lookup row");
+    assert!(lookup.contains("122%"), "{lookup}");
 }
 
 #[test]

@@ -180,7 +180,7 @@ fn show_prints_the_table_the_winner_and_the_command_line() {
         .arg(dir.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains("Winner: trial"))
+        .stdout(predicate::str::contains("Best search score: trial"))
         .stdout(predicate::str::contains("over llama-server's defaults"))
         .stdout(predicate::str::contains("llama-server -m m.gguf -t 2"))
         .stdout(predicate::str::contains("LOSSY"))

@@ -57,7 +57,7 @@ fn example_campaign_runs_against_the_real_server() {
         .args(["--trials", "3"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("Winner: trial"))
+        .stdout(predicate::str::contains("Best search score: trial"))
         .stdout(predicate::str::contains("Paste:"))
         .stderr(predicate::str::contains("the budget of 3 trials is spent"));
     let h = History::read(&dir.path().join("example/trials.jsonl")).unwrap();

@@ -113,7 +113,14 @@ pub fn trials(s: &CampaignSummary) -> Table {
 
 fn winner_text(w: &Winner, objective: &str, server: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "Winner: trial {} `{}`", w.id, w.config);
+    // The search's best score, not the recommendation: the decision (with
+    // its interval and the race) is the Evidence section's, and the two can
+    // differ when the race does not confirm what one look suggested.
+    let _ = writeln!(
+        o,
+        "Best search score: trial {} `{}` (what to run is the decision below)",
+        w.id, w.config
+    );
     let value = match w.value {
         Some(v) => format!("{} (defaults {}), ", rate(v), opt(w.default_value, rate)),
         None => String::new(),

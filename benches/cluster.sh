@@ -179,18 +179,21 @@ for t in ok:
 print("\nMean over every measurement (search and race): " + ", ".join(
     f"-ts {k}: {sum(v)/len(v):.1f} tok/s (n={len(v)})" for k, v in means.items()))
 summary = json.load(open(sys.argv[2]))
-w = summary.get("winner") or {}
-if w:
-    ts = w["config"].split("-ts ")[1].split()[0] if "-ts " in w["config"] else "(defaults)"
-    even = means.get("1,1")
-    chosen = means.get(ts)
-    line = f"The tuner chose `{w['config']}`"
-    if w.get("ties_defaults"):
-        line += " (within noise of the defaults)"
-    if even and chosen:
-        a, b = sum(chosen)/len(chosen), sum(even)/len(even)
-        line += f": -ts {ts} at {a:.1f} tok/s vs the even split 1,1 at {b:.1f} tok/s ({100*(a/b-1):+.1f}%)"
-    print(line + ".")
+d = summary.get("decision") or {}
+rec = d.get("recommend")
+if rec:
+    cfg = rec["config"]
+    line = f"The tuner recommends `{cfg}`"
+else:
+    cfg = ""
+    line = f"The tuner's decision: {d.get('why', 'none recorded')}"
+ts = cfg.split("-ts ")[1].split()[0] if "-ts " in cfg else "(defaults)"
+even = means.get("1,1")
+chosen = means.get(ts)
+if even and chosen:
+    a, b = sum(chosen)/len(chosen), sum(even)/len(even)
+    line += f"; what it runs (-ts {ts}) measured {a:.1f} tok/s vs the even split 1,1 at {b:.1f} tok/s ({100*(a/b-1):+.1f}%)"
+print(line + ".")
 PY
 echo
 echo "Raw: $out (bench-*.json, predict-*.json, split-campaign/trials.jsonl, campaign.md, campaign.json, logs/)"

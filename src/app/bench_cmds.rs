@@ -372,24 +372,7 @@ async fn rpc_split(
     } else {
         Vec::new()
     };
-    let mut list: Vec<rpc::WorkerInfo> = given
-        .iter()
-        .map(|addr| rpc::WorkerInfo {
-            addr: addr.clone(),
-            started_by_rooftune: false,
-            log: None,
-        })
-        .collect();
-    list.extend(workers.iter().map(|w| rpc::WorkerInfo {
-        addr: w.addr.clone(),
-        started_by_rooftune: true,
-        log: Some(w.log_path.display().to_string()),
-    }));
-    let joined = list
-        .iter()
-        .map(|w| w.addr.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let (list, joined) = rpc::worker_list(&given, &workers);
     flags.extend(["--rpc".to_string(), joined.clone()]);
     let devices = rpc::list_devices(llama_server, &joined);
     ev.push("workers_ready", devices.join("; "));

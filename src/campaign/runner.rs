@@ -581,7 +581,13 @@ impl Runner<'_> {
             }
         };
         let out = self.eval.evaluate(&req, &mut promote);
-        let mut line = self.line(id, config, role, supersedes, out, started_at);
+        let line = self.line(id, config, role, supersedes, out, started_at);
+        self.record(line, round)
+    }
+
+    /// A race line is judged in its round; then the line is appended, and an
+    /// interrupted trial stops the campaign.
+    fn record(&mut self, mut line: TrialLine, round: Option<u32>) -> Result<TrialLine, Stop> {
         if round.is_some() {
             line.round = round;
             self.judge(&mut line);
@@ -623,16 +629,7 @@ impl Runner<'_> {
             let shared = out.shared_start.then_some(first);
             let mut line = self.line(id, config, role, Vec::new(), out, started_at.clone());
             line.shared_start = shared;
-            if round.is_some() {
-                line.round = round;
-                self.judge(&mut line);
-            }
-            let line = self.append(line)?;
-            if line.status == Status::Interrupted {
-                self.interrupt.cancel(libc::SIGINT);
-                self.interrupted = true;
-                return Err(Stop("interrupted".into()));
-            }
+            self.record(line, round)?;
         }
         Ok(())
     }

@@ -429,48 +429,16 @@ pub fn predict(
 mod tests {
     use super::*;
     use crate::roofline::machine::Device;
-    use crate::shape::{CacheKind, Group, Layer};
     use approx::assert_relative_eq;
 
-    /// 10 layers of 10 MB (1 byte per weight), hidden 1000, vocab 1000.
+    /// 10 layers of 10 MB (1 byte per weight), hidden 1000, vocab 1000:
+    /// decode's test shape without attention arithmetic.
     fn shape() -> ModelShape {
-        let layer = Layer {
-            attention: Group {
-                params: 4e6,
-                bytes: 4e6,
-            },
-            ffn_dense: Group {
-                params: 6e6,
-                bytes: 6e6,
-            },
-            experts: Group::default(),
-            shared_experts: Group::default(),
-            norms: Group::default(),
-            cache: CacheKind::Full {
-                k_per_token: 1024,
-                v_per_token: 1024,
-            },
-            indexer_per_token: 0,
-            attn_flops_per_ctx_token: 0.0,
-        };
-        ModelShape {
-            name: "toy".into(),
-            quant_label: "q8_0".into(),
-            vocab: 1000,
-            hidden: 1000,
-            token_embd: Group {
-                params: 1e6,
-                bytes: 1e6,
-            },
-            output: Group::default(),
-            tied_embeddings: false,
-            globals: Group::default(),
-            layers: vec![layer; 10],
-            mtp: Group::default(),
-            experts: None,
-            ctx_train: 1 << 20,
-            rope_scaling: None,
+        let mut s = crate::roofline::decode::tests::shape();
+        for l in &mut s.layers {
+            l.attn_flops_per_ctx_token = 0.0;
         }
+        s
     }
 
     fn dev(label: &str) -> Device {

@@ -249,6 +249,30 @@ pub struct WorkerInfo {
     pub log: Option<String>,
 }
 
+/// The workers of a run, given addresses first and then those rooftune
+/// started, and the `--rpc` value naming them all (`host:port,...`).
+pub fn worker_list(given: &[String], started: &[Worker]) -> (Vec<WorkerInfo>, String) {
+    let list: Vec<WorkerInfo> = given
+        .iter()
+        .map(|addr| WorkerInfo {
+            addr: addr.clone(),
+            started_by_rooftune: false,
+            log: None,
+        })
+        .chain(started.iter().map(|w| WorkerInfo {
+            addr: w.addr.clone(),
+            started_by_rooftune: true,
+            log: Some(w.log_path.display().to_string()),
+        }))
+        .collect();
+    let joined = list
+        .iter()
+        .map(|w| w.addr.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    (list, joined)
+}
+
 /// The device lines of `llama-server --rpc ADDRS --list-devices`.
 pub fn list_devices(llama_server: &Path, addrs: &str) -> Vec<String> {
     let text = supervise::ask(

@@ -359,41 +359,15 @@ mod tests {
         assert!(toml::from_str::<RawCluster>("wrokers = 2").is_err());
     }
 
-    /// 10 layers of 10 MB (1 byte per weight), a 1 MB embedding, no output head.
+    /// 10 layers of 10 MB (1 byte per weight), a 1 MB embedding, no output
+    /// head, a 4096-token training context: the split roofline's test shape.
     fn shape() -> ModelShape {
-        use crate::shape::{CacheKind, Group, Layer};
-        let g = |b: f64| Group {
-            params: b,
-            bytes: b,
-        };
-        let layer = Layer {
-            attention: g(4e6),
-            ffn_dense: g(6e6),
-            experts: Group::default(),
-            shared_experts: Group::default(),
-            norms: Group::default(),
-            cache: CacheKind::Full {
-                k_per_token: 1024,
-                v_per_token: 1024,
-            },
-            indexer_per_token: 0,
-            attn_flops_per_ctx_token: 0.0,
-        };
-        ModelShape {
-            name: "toy".into(),
-            quant_label: "q8_0".into(),
-            vocab: 1000,
-            hidden: 1000,
-            token_embd: g(1e6),
-            output: Group::default(),
-            tied_embeddings: false,
-            globals: Group::default(),
-            layers: vec![layer; 10],
-            mtp: Group::default(),
-            experts: None,
-            ctx_train: 4096,
-            rope_scaling: None,
+        let mut s = crate::roofline::decode::tests::shape();
+        for l in &mut s.layers {
+            l.attn_flops_per_ctx_token = 0.0;
         }
+        s.ctx_train = 4096;
+        s
     }
 
     fn cfg(pairs: &[(&str, &str)]) -> Config {

@@ -108,25 +108,7 @@ impl ServerEvaluator {
                 .rt
                 .block_on(rpc::start_local(&bin, c.workers, &spec, &opts))?;
         }
-        let mut list: Vec<rpc::WorkerInfo> = c
-            .rpc
-            .iter()
-            .map(|addr| rpc::WorkerInfo {
-                addr: addr.clone(),
-                started_by_rooftune: false,
-                log: None,
-            })
-            .collect();
-        list.extend(self.workers.iter().map(|w| rpc::WorkerInfo {
-            addr: w.addr.clone(),
-            started_by_rooftune: true,
-            log: Some(w.log_path.display().to_string()),
-        }));
-        let joined = list
-            .iter()
-            .map(|w| w.addr.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
+        let (list, joined) = rpc::worker_list(&c.rpc, &self.workers);
         let devices = rpc::list_devices(&self.bin, &joined);
         let free = list
             .iter()

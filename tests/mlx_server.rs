@@ -23,6 +23,28 @@ fn rooftune() -> Command {
     c
 }
 
+/// `rooftune tune` on a campaign spec for the tiny MLX model (backend mlx,
+/// the DDR5 profile, seed 1, decode of 8 tokens after a 32-token prompt) with
+/// `rest` (its `[space]`, `[budget]` and so on) appended.
+fn tune_mlx(server: &Path, dir: &Path, model: &Path, rest: &str) -> std::process::Output {
+    let spec = dir.join("mlx.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "model = {:?}\nbackend = \"mlx\"\nhardware = \"ddr5-6000-2ch\"\nseed = 1\n\
+             [objective]\nmetric = \"decode\"\nprompt_tokens = 32\ntokens = 8\n{rest}",
+            model.display().to_string()
+        ),
+    )
+    .unwrap();
+    rooftune()
+        .args(["tune", "--server-bin"])
+        .arg(server)
+        .arg(&spec)
+        .output()
+        .unwrap()
+}
+
 fn no_server_left(model: &Path) {
     let left = mlx_servers_for(&model.display().to_string());
     for pid in &left {
@@ -101,24 +123,13 @@ fn tune_mlx_two_flags() {
     let _lock = server_lock();
     let model = tiny_mlx_model();
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("mlx.toml");
-    std::fs::write(
-        &spec,
-        format!(
-            "model = {:?}\nbackend = \"mlx\"\nhardware = \"ddr5-6000-2ch\"\nseed = 1\n\
-             [space]\n\"--prefill-step-size\" = [64, 2048]\n\"--prompt-cache-size\" = [0, 10]\n\
-             [objective]\nmetric = \"decode\"\nprompt_tokens = 32\ntokens = 8\n\
-             [budget]\ntrials = 3\nrepeats = 1\nscreen_repeats = 1\n[race]\nfinalists = 0\n",
-            model.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = rooftune()
-        .args(["tune", "--server-bin"])
-        .arg(&server)
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let out = tune_mlx(
+        &server,
+        dir.path(),
+        &model,
+        "[space]\n\"--prefill-step-size\" = [64, 2048]\n\"--prompt-cache-size\" = [0, 10]\n\
+         [budget]\ntrials = 3\nrepeats = 1\nscreen_repeats = 1\n[race]\nfinalists = 0\n",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -265,33 +276,22 @@ fn the_quality_probe_gives_the_top1_agreement_of_a_lossy_kv_config() {
     let _lock = server_lock();
     let model = tiny_mlx_model();
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("q.toml");
     // 4-bit KV from the first token (the default start is 5000 tokens).
-    std::fs::write(
-        &spec,
-        format!(
-            "model = {:?}\nbackend = \"mlx\"\nhardware = \"ddr5-6000-2ch\"\nseed = 1\n\
-             [space]\n\"--kv-bits\" = [4]\n\"--quantized-kv-start\" = [0]\n\
-             [objective]\nmetric = \"decode\"\nprompt_tokens = 32\ntokens = 8\n\
-             [budget]\ntrials = 2\nrepeats = 1\nscreen_repeats = 1\n[race]\nfinalists = 0\n\
-             [quality]\nn_predict = 8\nn_probs = 5\n",
-            model.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = rooftune()
-        .args(["tune", "--server-bin"])
-        .arg(&server)
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let out = tune_mlx(
+        &server,
+        dir.path(),
+        &model,
+        "[space]\n\"--kv-bits\" = [4]\n\"--quantized-kv-start\" = [0]\n\
+         [budget]\ntrials = 2\nrepeats = 1\nscreen_repeats = 1\n[race]\nfinalists = 0\n\
+         [quality]\nn_predict = 8\nn_probs = 5\n",
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     no_server_left(&model);
-    let log = std::fs::read_to_string(dir.path().join("q/trials.jsonl")).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("mlx/trials.jsonl")).unwrap();
     let trial = |role: &str| -> Value {
         log.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())

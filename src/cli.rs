@@ -310,6 +310,9 @@ pub struct CalibrateArgs {
     /// `rooftune bench --json` results and campaign logs (`experiments/NAME` or its `trials.jsonl`: the defaults' trial counts), at least two models in all (each names its model file).
     #[arg(required_unless_present = "run")]
     pub results: Vec<std::path::PathBuf>,
+    /// Results of models to leave out of the fit and predict with it (bench results or campaign logs, comma separated).
+    #[arg(long, value_delimiter = ',', value_name = "FILE")]
+    pub held_out: Vec<std::path::PathBuf>,
     /// Measuring generated models here first (`--run`).
     #[command(flatten)]
     pub run: CalibrateRunArgs,
@@ -330,7 +333,7 @@ pub struct CalibrateRunArgs {
     /// Measure generated models of --shapes with the real server, fit on them, and predict the --validate models.
     #[arg(long)]
     pub run: bool,
-    /// Generated shapes to fit on, HIDDENxLAYERS (`v` at the end: with the --vocab-from tokenizer).
+    /// Generated shapes to fit on, HIDDENxLAYERS (`v` at the end: with the --vocab-from tokenizer; `:TYPE` for weights other than q4_0: f16, q8_0, q6_K, q5_0, q4_K).
     #[arg(
         long,
         value_delimiter = ',',
@@ -712,6 +715,15 @@ pub enum SynthQuantArg {
     /// 4-bit blocks.
     #[value(name = "q4_0")]
     Q4_0,
+    /// 5-bit blocks.
+    #[value(name = "q5_0")]
+    Q5_0,
+    /// 4-bit K-quant super-blocks (hidden and FFN multiples of 256).
+    #[value(name = "q4_K")]
+    Q4K,
+    /// 6-bit K-quant super-blocks (hidden and FFN multiples of 256).
+    #[value(name = "q6_K")]
+    Q6K,
 }
 
 /// What `rooftune synth` writes.

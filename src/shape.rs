@@ -102,6 +102,41 @@ pub struct Layer {
     pub attn_flops_per_ctx_token: f64,
 }
 
+/// The weights of one storage type (a GGUF's ggml type), for the estimate's
+/// per-type terms: each type runs its own kernel, and on a CPU the kernel,
+/// not the memory, can set the pace (llama.cpp repacks some types for
+/// faster dot products and not others).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypedWeights {
+    /// The type's name (`q4_0`, `q6_K`, `f16`), or a catalog shape's
+    /// quantization label when the source knows no types.
+    pub name: String,
+    /// What a generated token reads of them: one embedding row, the output
+    /// head, the layers' active share.
+    pub read: Group,
+    /// What a prompt token multiplies: the decoder layers' active share (the
+    /// output head runs for the last prompt token only).
+    pub layers: Group,
+    /// The output head's part of `read` (its rows are the vocabulary).
+    pub head: Group,
+}
+
+impl TypedWeights {
+    /// Bits per weight (of what is read, else of the layers' share).
+    pub fn bits(&self) -> f64 {
+        let g = if self.read.params > 0.0 {
+            self.read
+        } else {
+            self.layers
+        };
+        if g.params > 0.0 {
+            8.0 * g.bytes / g.params
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Mixture-of-experts routing.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Experts {
@@ -151,6 +186,9 @@ pub struct ModelShape {
     pub ctx_train: u64,
     /// RoPE scaling that produced `ctx_train`, if any.
     pub rope_scaling: Option<RopeScaling>,
+    /// The weights by storage type (empty when the source knows no types:
+    /// [`ModelShape::typed_weights`] then gives one entry for all).
+    pub weight_types: Vec<TypedWeights>,
 }
 
 impl Layer {
@@ -194,6 +232,29 @@ impl ModelShape {
             self.embd_row().plus(self.output).plus(self.globals),
             |acc, l| acc.plus(l.active(self.experts)),
         )
+    }
+
+    /// What each prompt token multiplies: the decoder layers' active share
+    /// (no embedding row, no output head: prefill asks for the logits of the
+    /// last prompt token only).
+    pub fn layer_weights(&self) -> Group {
+        self.layers
+            .iter()
+            .fold(Group::default(), |acc, l| acc.plus(l.active(self.experts)))
+    }
+
+    /// The weights by storage type; one entry named after the quantization
+    /// label when the source knows no types.
+    pub fn typed_weights(&self) -> Vec<TypedWeights> {
+        if !self.weight_types.is_empty() {
+            return self.weight_types.clone();
+        }
+        vec![TypedWeights {
+            name: self.quant_label.clone(),
+            read: self.active_weights(),
+            layers: self.layer_weights(),
+            head: self.output,
+        }]
     }
 
     /// Whether the weights read per token are quantized (at most 9 bits per

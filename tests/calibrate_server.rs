@@ -1,6 +1,7 @@
 //! `rooftune calibrate --run` with the real llama-server: tiny generated
-//! models of three shapes are benched and fitted, a fourth shape (and the
-//! real Gemma 3 270M when it is fetched) is predicted without being fitted,
+//! models of four shapes (one in q8_0 weights) are benched and fitted, a
+//! fifth shape in q6_K (a type the fit never saw) and the real Gemma 3 270M
+//! when it is fetched are predicted without being fitted,
 //! and no measured rate may sit above its ceiling from a probed profile.
 //! Kept small for CI (short prompts, shallow depths, one repeat); the full
 //! goal run (depth 4096, prefill 512) is in docs/calibrate.md.
@@ -18,7 +19,7 @@ fn calibrate_run_measures_fits_and_validates_held_out_models() {
     let _g = server_lock();
     let cache = tempfile::tempdir().expect("tempdir");
     let cfg = tempfile::tempdir().expect("tempdir");
-    let mut validate = "320x3".to_string();
+    let mut validate = "512x2:q6_K".to_string();
     let gemma = gemma_model();
     if let Some(g) = &gemma {
         validate.push(',');
@@ -37,7 +38,7 @@ fn calibrate_run_measures_fits_and_validates_held_out_models() {
         .arg(&bin)
         .args([
             "--shapes",
-            "256x2,384x2,256x4",
+            "256x2,384x2,256x4,256x2:q8_0",
             "--validate",
             &validate,
             "--depths",
@@ -60,9 +61,15 @@ fn calibrate_run_measures_fits_and_validates_held_out_models() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["calibration"]["models"], 3, "{v:#}");
-    // Three fitted shapes at two depths, each predicted held out.
-    assert_eq!(v["decode"]["held_out"].as_array().expect("held").len(), 6);
+    assert_eq!(v["calibration"]["models"], 4, "{v:#}");
+    // Four fitted shapes at two depths, each predicted held out.
+    assert_eq!(v["decode"]["held_out"].as_array().expect("held").len(), 8);
+    // A factor per weight type fitted on (not the f32 norms: too few bytes), for decode and prefill.
+    for phase in ["decode", "prefill"] {
+        let types = v["calibration"][phase]["types"].as_array().expect("types");
+        let names: Vec<&str> = types.iter().filter_map(|t| t["name"].as_str()).collect();
+        assert!(names == ["q4_0", "q8_0"], "{phase}: {names:?}");
+    }
     // The validation models were never fitted: 2 depths each, and a prefill.
     let n_validate = 1 + usize::from(gemma.is_some());
     let val = &v["validation"];
@@ -87,7 +94,7 @@ fn calibrate_run_measures_fits_and_validates_held_out_models() {
     // Every rate measured here sits at or under its ceiling (probed profile).
     assert_eq!(
         v["models"].as_array().expect("models").len(),
-        3 + n_validate
+        4 + n_validate
     );
     assert!(
         v.get("above_ceiling").is_none(),

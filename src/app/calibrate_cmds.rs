@@ -22,6 +22,7 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<ExitCode> {
     }
     check_run(&a.run)?;
     let mut runs: Vec<Measured> = super::calibrate_input::read_all(&a.results)?;
+    let held_out: Vec<Measured> = super::calibrate_input::read_all(&a.held_out)?;
     let profile: HardwareProfile = match &a.hw {
         Some(h) => cat.hardware(h)?.clone(),
         None => crate::probe::probe_profile(true)
@@ -43,8 +44,12 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<ExitCode> {
         profile.name
     );
     let mut fit = calibrate::calibrate(&machine, &runs, source)?;
-    if let Some(m) = measured.as_ref().filter(|m| !m.validate.is_empty()) {
-        fit.validate(&machine, &m.validate);
+    let mut validate = held_out;
+    if let Some(m) = &measured {
+        validate.extend(m.validate.iter().cloned());
+    }
+    if !validate.is_empty() {
+        fit.validate(&machine, &validate);
     }
     let fit = Output {
         above_ceiling: measured

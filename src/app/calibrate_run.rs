@@ -34,38 +34,59 @@ pub enum Subject {
         layers: u32,
         /// With the `--vocab-from` tokenizer.
         vocab: bool,
+        /// Weight type (`:q8_0` after the shape; q4_0 without).
+        quant: SynthQuant,
     },
     /// A model file.
     File(PathBuf),
 }
 
-/// Parse `512x8`, `640x18v` or a `.gguf` path.
+/// Parse `512x8`, `640x18v`, `512x8:q6_K` or a `.gguf` path.
 pub fn parse_subject(s: &str) -> Result<Subject> {
     if s.ends_with(".gguf") {
         return Ok(Subject::File(s.into()));
     }
-    let (body, vocab) = match s.strip_suffix('v') {
+    let (dims, quant) = match s.split_once(':') {
+        None => (s, Some(SynthQuant::Q4_0)),
+        Some((d, q)) => (d, synth_quant(q)),
+    };
+    let (body, vocab) = match dims.strip_suffix('v') {
         Some(b) => (b, true),
-        None => (s, false),
+        None => (dims, false),
     };
     let parsed = body
         .split_once('x')
         .and_then(|(h, l)| Some((h.parse::<u64>().ok()?, l.parse::<u32>().ok()?)));
-    match parsed {
-        Some((hidden, layers))
+    match (parsed, quant) {
+        (Some((hidden, layers)), Some(quant))
             if (64..=16_384).contains(&hidden) && hidden % 64 == 0 && (1..=256).contains(&layers) =>
         {
             Ok(Subject::Shape {
                 hidden,
                 layers,
                 vocab,
+                quant,
             })
         }
         _ => Err(GgufError::Synth(format!(
-            "`{s}` is not a model shape or file\n(hint: write HIDDENxLAYERS with a hidden size that is a multiple of 64, e.g. 512x8, `v` at the end for the --vocab-from tokenizer (640x18v), or a path ending in .gguf)"
+            "`{s}` is not a model shape or file\n(hint: write HIDDENxLAYERS with a hidden size that is a multiple of 64, e.g. 512x8, `v` at the end for the --vocab-from tokenizer (640x18v), `:TYPE` for weights other than q4_0 (512x8:q8_0; f16, q8_0, q6_K, q5_0, q4_K, q4_0), or a path ending in .gguf)"
         ))
         .into()),
     }
+}
+
+/// The weight types a calibration shape can be written in.
+fn synth_quant(name: &str) -> Option<SynthQuant> {
+    [
+        SynthQuant::F16,
+        SynthQuant::Q8_0,
+        SynthQuant::Q6K,
+        SynthQuant::Q5_0,
+        SynthQuant::Q4K,
+        SynthQuant::Q4_0,
+    ]
+    .into_iter()
+    .find(|q| q.ggml_type().ggml_name().eq_ignore_ascii_case(name))
 }
 
 /// Where generated models are kept between runs.
@@ -79,17 +100,21 @@ fn model_dir() -> Result<PathBuf> {
 
 /// The model file for a subject, generating a shape once.
 fn model_file(s: &Subject, vocab: Option<&(Vocab, String)>, ctx: u64) -> Result<PathBuf> {
-    let (hidden, layers, with_vocab) = match s {
+    let (hidden, layers, with_vocab, quant) = match s {
         Subject::File(p) => return Ok(p.clone()),
         Subject::Shape {
             hidden,
             layers,
             vocab,
-        } => (*hidden, *layers, *vocab),
+            quant,
+        } => (*hidden, *layers, *vocab, *quant),
     };
-    let mut c = SynthConfig::with_hidden(SynthArch::Llama, hidden, layers, SynthQuant::Q4_0);
+    let mut c = SynthConfig::with_hidden(SynthArch::Llama, hidden, layers, quant);
     c.ctx_train = ctx;
-    let mut name = format!("calib-{hidden}x{layers}-q4_0-c{ctx}");
+    let mut name = format!(
+        "calib-{hidden}x{layers}-{}-c{ctx}",
+        quant.ggml_type().ggml_name()
+    );
     if with_vocab {
         let (v, tag) = vocab.ok_or_else(|| {
             GgufError::Synth(format!(
@@ -278,7 +303,8 @@ mod tests {
             Subject::Shape {
                 hidden: 512,
                 layers: 8,
-                vocab: false
+                vocab: false,
+                quant: SynthQuant::Q4_0,
             }
         );
         assert_eq!(
@@ -286,14 +312,32 @@ mod tests {
             Subject::Shape {
                 hidden: 640,
                 layers: 18,
-                vocab: true
+                vocab: true,
+                quant: SynthQuant::Q4_0,
+            }
+        );
+        assert_eq!(
+            parse_subject("768x12v:Q6_K").expect("typed shape"),
+            Subject::Shape {
+                hidden: 768,
+                layers: 12,
+                vocab: true,
+                quant: SynthQuant::Q6K,
             }
         );
         assert_eq!(
             parse_subject("m/gemma.gguf").expect("file"),
             Subject::File("m/gemma.gguf".into())
         );
-        for bad in ["512", "500x8", "512x0", "x", "512x8q"] {
+        for bad in [
+            "512",
+            "500x8",
+            "512x0",
+            "x",
+            "512x8q",
+            "512x8:q3_K",
+            "512x8:",
+        ] {
             let e = parse_subject(bad).expect_err(bad).to_string();
             assert!(e.contains("HIDDENxLAYERS"), "{e}");
         }

@@ -24,6 +24,9 @@ pub fn synth_config(a: &SynthArgs) -> Result<SynthConfig> {
         SynthQuantArg::F16 => SynthQuant::F16,
         SynthQuantArg::Q8_0 => SynthQuant::Q8_0,
         SynthQuantArg::Q4_0 => SynthQuant::Q4_0,
+        SynthQuantArg::Q5_0 => SynthQuant::Q5_0,
+        SynthQuantArg::Q4K => SynthQuant::Q4K,
+        SynthQuantArg::Q6K => SynthQuant::Q6K,
     };
     let vocab = match &a.vocab_from {
         Some(p) => Vocab::from_gguf(&GgufModel::open(p).context("--vocab-from")?)?,

@@ -537,6 +537,7 @@ impl ModelSpec {
                 factor: r.factor,
                 original_ctx: r.original,
             }),
+            weight_types: Vec::new(),
         }
     }
 

@@ -11,7 +11,7 @@
 //! becomes the estimate's band.
 
 use crate::catalog::calibrated::Calibration;
-use crate::roofline::estimate::{self, DECODE_FEATURES, PREFILL_FEATURES};
+use crate::roofline::estimate::{self, TypeColumns};
 use crate::roofline::fit::{self, Fit, HeldOut, Point};
 use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
@@ -235,7 +235,8 @@ impl Calibrated {
     /// Predict `runs` (left out of the fit) with it; a larger error than the
     /// leave-one-out band widens the band saved with the profile.
     pub fn validate(&mut self, machine: &Machine, runs: &[Measured]) {
-        let (dec, pre) = points(machine, runs);
+        let cols = TypeColumns::of_factors(&self.calibration.decode.types);
+        let (dec, pre) = points(machine, runs, &cols);
         let decode = predicted(&self.decode.coefficients, &dec);
         let prefill = match &self.prefill {
             Some(f) => predicted(&f.coefficients, &pre),
@@ -258,8 +259,13 @@ impl Calibrated {
     }
 }
 
-/// Decode and prefill points of every model on `machine`.
-pub fn points(machine: &Machine, runs: &[Measured]) -> (Vec<Point>, Vec<Point>) {
+/// Decode and prefill points of every model on `machine`, with a weight
+/// column for each of `cols`.
+pub fn points(
+    machine: &Machine,
+    runs: &[Measured],
+    cols: &TypeColumns,
+) -> (Vec<Point>, Vec<Point>) {
     let opts = KvOptions::default();
     let (mut dec, mut pre) = (Vec::new(), Vec::new());
     for r in runs {
@@ -268,7 +274,7 @@ pub fn points(machine: &Machine, runs: &[Measured]) -> (Vec<Point>, Vec<Point>) 
             dec.push(Point {
                 group: r.model.clone(),
                 depth,
-                features: estimate::decode_features(&r.shape, machine, &a, depth, opts).to_vec(),
+                features: estimate::decode_features(&r.shape, machine, &a, depth, opts, cols),
                 seconds: 1.0 / tok_s,
             });
         }
@@ -277,7 +283,7 @@ pub fn points(machine: &Machine, runs: &[Measured]) -> (Vec<Point>, Vec<Point>) 
             pre.push(Point {
                 group: r.model.clone(),
                 depth: tokens,
-                features: estimate::prefill_features(&r.shape, machine, depth).to_vec(),
+                features: estimate::prefill_features(&r.shape, machine, depth, cols),
                 seconds: 1.0 / tok_s,
             });
         }
@@ -299,14 +305,27 @@ pub fn calibrate(
             models: models.len(),
         });
     }
-    let (dec, pre) = points(machine, runs);
-    let decode = fit::fit(&dec, DECODE_FEATURES);
-    let prefill = (!pre.is_empty()).then(|| fit::fit(&pre, PREFILL_FEATURES));
+    // A column per weight type fitted on; held out, a type only the left-out
+    // model has takes the factor of the nearest fitted type (`TypeColumns`).
+    let cols = TypeColumns::of(runs.iter().map(|r| &r.shape));
+    let (dec, pre) = points(machine, runs, &cols);
+    let decode = fit::fit_filled(
+        &dec,
+        2 * cols.len() + estimate::DECODE_TAIL.len(),
+        &|c, has| cols.fill(c, has, 2),
+    );
+    let prefill = (!pre.is_empty()).then(|| {
+        fit::fit_filled(
+            &pre,
+            cols.len() + estimate::PREFILL_TAIL.len(),
+            &|c, has| cols.fill(c, has, 1),
+        )
+    });
     let calibration = Calibration {
-        decode: estimate::decode_terms(&decode.coefficients),
+        decode: estimate::decode_terms(&decode.coefficients, &cols),
         prefill: prefill
             .as_ref()
-            .map(|f| estimate::prefill_terms(&f.coefficients)),
+            .map(|f| estimate::prefill_terms(&f.coefficients, &cols)),
         decode_holdout_pct: decode.holdout_max_pct.unwrap_or(0.0),
         prefill_holdout_pct: prefill.as_ref().and_then(|f| f.holdout_max_pct),
         points: dec.len() + pre.len(),

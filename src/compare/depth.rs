@@ -113,7 +113,10 @@ fn row(cat: &Catalog, m: &PublishedMeasurement, zero_tok_s: f64) -> Result<Depth
     let machine = Machine::single(dev);
     let a = placement::assign(&shape, &machine, Placement::ALL);
     let opts = KvOptions::default();
-    let mem = |d| estimate::memory_s(&shape, &machine, &a, d, opts);
+    let mem = |d| {
+        let (weights_s, kv_s) = estimate::memory_s(&shape, &machine, &a, d, opts);
+        weights_s + kv_s
+    };
     let roof = estimate::peak_ops(&shape, &machine);
     Ok(DepthRow {
         hw: m.hw.clone(),

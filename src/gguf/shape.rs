@@ -17,7 +17,7 @@ use super::GgufError;
 use crate::catalog::model_spec::{self, ModelSpec};
 use crate::catalog::sourced::Sourced;
 use crate::dtype::ggml::GgmlType;
-use crate::shape::{CacheKind, Experts, Group, Layer, ModelShape, RopeScaling};
+use crate::shape::{CacheKind, Experts, Group, Layer, ModelShape, RopeScaling, TypedWeights};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -517,9 +517,17 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
     let mut groups: BTreeMap<TensorClass, Count> = BTreeMap::new();
     let mut mix: BTreeMap<String, Count> = BTreeMap::new();
     let mut per_layer: Vec<[Count; 5]> = vec![[Count::default(); 5]; n_layer as usize];
+    // Per type: (tensor class, params, bytes), shared out as read/layers below.
+    let mut typed: Vec<(String, TensorClass, u64, u64)> = Vec::new();
     let mut tied = true;
     for t in m.tensors() {
         let class = classify(&t.name, &t.dims, n_layer);
+        typed.push((
+            t.ggml_type.ggml_name().to_string(),
+            class,
+            t.n_elements,
+            t.bytes,
+        ));
         groups.entry(class).or_default().add(t.n_elements, t.bytes);
         mix.entry(t.ggml_type.ggml_name().to_string())
             .or_default()
@@ -603,6 +611,11 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
         experts,
         ctx_train: hp.ctx_train,
         rope_scaling: hp.rope_scaling.clone(),
+        weight_types: Vec::new(),
+    };
+    let shape = ModelShape {
+        weight_types: typed_weights(&typed, tied, hp.n_vocab, experts),
+        ..shape
     };
     let active = shape.active_weights();
     let kv_bytes_per_token_f16 = shape
@@ -653,6 +666,57 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
         tokenizer,
     };
     Ok((shape, inspection))
+}
+
+/// The weights by type, shared out as [`ModelShape::active_weights`] and
+/// [`ModelShape::layer_weights`] count them: one embedding row, the output
+/// head (the embedding table again when tied), globals, K/E of routed experts.
+fn typed_weights(
+    tensors: &[(String, TensorClass, u64, u64)],
+    tied: bool,
+    vocab: u64,
+    experts: Option<Experts>,
+) -> Vec<TypedWeights> {
+    let routed = experts
+        .filter(|e| e.count > 0)
+        .map_or(1.0, |e| e.used as f64 / e.count as f64);
+    let mut out: Vec<TypedWeights> = Vec::new();
+    for (name, class, params, bytes) in tensors {
+        let g = Group {
+            params: *params as f64,
+            bytes: *bytes as f64,
+        };
+        let row = if vocab > 0 { 1.0 / vocab as f64 } else { 0.0 };
+        let (read, layers, head) = match class {
+            TensorClass::TokenEmbd if tied => (g.scaled(1.0 + row), 0.0, g),
+            TensorClass::TokenEmbd => (g.scaled(row), 0.0, Group::default()),
+            TensorClass::Output => (g, 0.0, g),
+            TensorClass::Globals => (g, 0.0, Group::default()),
+            TensorClass::Experts => (g.scaled(routed), routed, Group::default()),
+            TensorClass::Attention
+            | TensorClass::FfnDense
+            | TensorClass::SharedExperts
+            | TensorClass::Norms => (g, 1.0, Group::default()),
+            TensorClass::Mtp => continue,
+        };
+        let i = match out.iter().position(|t| &t.name == name) {
+            Some(i) => i,
+            None => {
+                out.push(TypedWeights {
+                    name: name.clone(),
+                    read: Group::default(),
+                    layers: Group::default(),
+                    head: Group::default(),
+                });
+                out.len() - 1
+            }
+        };
+        out[i].read = out[i].read.plus(read);
+        out[i].layers = out[i].layers.plus(g.scaled(layers));
+        out[i].head = out[i].head.plus(head);
+    }
+    out.sort_by(|a, b| b.read.bytes.total_cmp(&a.read.bytes));
+    out
 }
 
 fn file_stem(m: &GgufModel) -> String {
@@ -917,6 +981,53 @@ mod tests {
         let w = metadata_warnings(&m).join("\n");
         assert!(w.contains("context_length` is 0"), "{w}");
         assert!(w.contains("head_count` is 0 in every layer"), "{w}");
+    }
+
+    #[test]
+    fn weights_by_type_add_up_to_what_a_token_reads_and_a_prompt_multiplies() {
+        use super::super::synth::{SynthArch, SynthConfig, SynthQuant};
+        let dir = tempfile::tempdir().unwrap();
+        for (arch, q) in [
+            (SynthArch::Llama, SynthQuant::Q6K),
+            (SynthArch::Moe, SynthQuant::Q8_0),
+        ] {
+            let p = dir.path().join("m.gguf");
+            SynthConfig::with_hidden(arch, 512, 2, q).write(&p).unwrap();
+            let shape = model_shape(&GgufModel::open(&p).unwrap()).unwrap();
+            let types = shape.typed_weights();
+            // The matrices' type and the f32 norms.
+            let mut names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+            names.sort_unstable();
+            let want = [q.ggml_type().ggml_name(), "f32"];
+            assert_eq!(names.len(), 2, "{names:?}");
+            assert!(want.iter().all(|w| names.contains(w)), "{names:?}");
+            let sum = |f: &dyn Fn(&TypedWeights) -> Group| {
+                types.iter().fold(Group::default(), |a, t| a.plus(f(t)))
+            };
+            let (read, layers) = (sum(&|t| t.read), sum(&|t| t.layers));
+            approx::assert_relative_eq!(
+                read.bytes,
+                shape.active_weights().bytes,
+                max_relative = 1e-9
+            );
+            approx::assert_relative_eq!(
+                read.params,
+                shape.active_weights().params,
+                max_relative = 1e-9
+            );
+            approx::assert_relative_eq!(
+                layers.bytes,
+                shape.layer_weights().bytes,
+                max_relative = 1e-9
+            );
+            // The output head is read per token but not multiplied per prompt token.
+            assert!(read.bytes > layers.bytes + 0.9 * shape.output.bytes);
+            approx::assert_relative_eq!(
+                sum(&|t| t.head).bytes,
+                shape.output.bytes,
+                max_relative = 1e-9
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! Weights are written as quantized blocks directly (no f32 detour): a Q8_0
 //! block is one f16 scale and 32 random int8, a Q4_0 block one scale and 16
 //! bytes of random nibbles, both scaled so weights stay within about ±0.035
-//! (a uniform spread with standard deviation ~0.02); F16 weights are drawn
+//! (a uniform spread with standard deviation ~0.02); Q5_0, Q4_K and Q6_K
+//! blocks are random bytes under small f16 scales (their kernels, and so
+//! their speed, do not depend on the values); F16 weights are drawn
 //! from a table of that distribution. Norm weights are 1.0 (f32). Every
 //! tensor has its own PRNG seeded from `--seed` and its index, so a seed
 //! gives the same file byte for byte.
@@ -47,6 +49,12 @@ pub enum SynthQuant {
     Q8_0,
     /// q4_0.
     Q4_0,
+    /// q5_0 (the 5-bit block most of Gemma 3 270M's Q4_K_M layers use).
+    Q5_0,
+    /// q4_K (256-weight super-blocks: hidden and FFN sizes must be multiples of 256).
+    Q4K,
+    /// q6_K (256-weight super-blocks).
+    Q6K,
 }
 
 impl SynthQuant {
@@ -57,6 +65,9 @@ impl SynthQuant {
             SynthQuant::F16 => GgmlType::F16,
             SynthQuant::Q8_0 => GgmlType::Q8_0,
             SynthQuant::Q4_0 => GgmlType::Q4_0,
+            SynthQuant::Q5_0 => GgmlType::Q5_0,
+            SynthQuant::Q4K => GgmlType::Q4_K,
+            SynthQuant::Q6K => GgmlType::Q6_K,
         }
     }
     /// `general.file_type` (`enum llama_ftype`).
@@ -66,6 +77,9 @@ impl SynthQuant {
             SynthQuant::F16 => 1,
             SynthQuant::Q8_0 => 7,
             SynthQuant::Q4_0 => 2,
+            SynthQuant::Q5_0 => 8,
+            SynthQuant::Q4K => 15,
+            SynthQuant::Q6K => 18,
         }
     }
 }
@@ -530,6 +544,49 @@ fn fill_tensor(
                 }
             }
         }
+        GgmlType::Q5_0 => {
+            // d, 32 high bits, 16 bytes of low nibbles: w = d x (q - 16).
+            let d = f32_to_f16(AMAX / 16.0).to_le_bytes();
+            let mut rest = [0u8; 20];
+            for _ in 0..n / 32 {
+                rng.fill_bytes(&mut rest);
+                buf.extend(d);
+                buf.extend(rest);
+                if buf.len() >= 1 << 16 {
+                    flush(&mut buf, out)?;
+                }
+            }
+        }
+        GgmlType::Q4_K => {
+            // d, dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles:
+            // w = d x scale x q - dmin x min, scale and min up to 63, q up to 15.
+            let d = f32_to_f16(AMAX / (63.0 * 15.0)).to_le_bytes();
+            let dmin = f32_to_f16(AMAX / (63.0 * 2.0)).to_le_bytes();
+            let mut rest = [0u8; 140];
+            for _ in 0..n / 256 {
+                rng.fill_bytes(&mut rest);
+                buf.extend(d);
+                buf.extend(dmin);
+                buf.extend(rest);
+                if buf.len() >= 1 << 16 {
+                    flush(&mut buf, out)?;
+                }
+            }
+        }
+        GgmlType::Q6_K => {
+            // 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, d:
+            // w = d x scale x (q - 32).
+            let d = f32_to_f16(AMAX / (128.0 * 32.0)).to_le_bytes();
+            let mut rest = [0u8; 208];
+            for _ in 0..n / 256 {
+                rng.fill_bytes(&mut rest);
+                buf.extend(rest);
+                buf.extend(d);
+                if buf.len() >= 1 << 16 {
+                    flush(&mut buf, out)?;
+                }
+            }
+        }
         other => {
             return Err(io::Error::other(format!(
                 "synthetic weights of type {other} are not supported"
@@ -571,6 +628,38 @@ mod tests {
             );
             assert!(c.layers >= 8);
         }
+    }
+
+    #[test]
+    fn every_type_writes_a_file_its_reader_sizes_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        for q in [
+            SynthQuant::F16,
+            SynthQuant::Q8_0,
+            SynthQuant::Q6K,
+            SynthQuant::Q5_0,
+            SynthQuant::Q4K,
+            SynthQuant::Q4_0,
+        ] {
+            let c = SynthConfig::with_hidden(SynthArch::Llama, 512, 1, q);
+            let path = dir.path().join(format!("{}.gguf", q.ggml_type()));
+            c.write(&path).unwrap();
+            let g = super::super::reader::GgufModel::open(&path).unwrap();
+            let matrices: Vec<_> = g.tensors().filter(|t| t.dims.len() == 2).collect();
+            assert!(
+                matrices.iter().all(|t| t.ggml_type == q.ggml_type()),
+                "{q:?}"
+            );
+            let bytes: u64 = g.tensors().map(|t| t.bytes).sum();
+            assert_eq!(bytes, c.weight_bytes(), "{q:?}");
+        }
+        // K-quant super-blocks are 256 weights: a 640 hidden size cannot be one.
+        let c = SynthConfig::with_hidden(SynthArch::Llama, 640, 1, SynthQuant::Q6K);
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--hidden 640"));
     }
 
     #[test]

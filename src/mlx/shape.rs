@@ -340,6 +340,7 @@ pub fn inspect(dir: &Path) -> Result<(ModelShape, MlxInspection), MlxError> {
         experts,
         ctx_train,
         rope_scaling,
+        weight_types: Vec::new(),
     };
     if shape.layers.is_empty() || shape.total_weights().bytes <= 0.0 {
         return Err(MlxError::NotAModel {

@@ -44,10 +44,33 @@ fn predictions(id: &str, v: &[HeldOut]) -> Table {
 pub fn document(c: &Calibrated, profile: &str, saved: Option<&Path>) -> Document {
     let mut d = Document::new(format!("calibration against profile `{profile}`"));
     let t = &c.calibration.decode;
-    let mut kv = vec![
-        (
-            "decode: memory factor (1/eta)".to_string(),
+    let mut kv: Vec<(String, String)> = Vec::new();
+    if t.types.is_empty() {
+        kv.push((
+            "decode: memory factor (1/eta)".into(),
             format!("{:.3}", t.mem_factor),
+        ));
+        kv.push((
+            "decode: per output-vocab row".into(),
+            format!("{:.3} ns", t.per_vocab_row_s * 1e9),
+        ));
+    }
+    for f in &t.types {
+        kv.push((
+            format!("decode: {} weights memory factor (1/eta)", f.name),
+            format!("{:.3}", f.factor),
+        ));
+        if let Some(h) = f.head_row_s {
+            kv.push((
+                format!("decode: per output-head row in {}", f.name),
+                format!("{:.3} ns", h * 1e9),
+            ));
+        }
+    }
+    kv.extend([
+        (
+            "decode: KV cache memory factor".to_string(),
+            format!("{:.3}", t.kv_factor.unwrap_or(t.mem_factor)),
         ),
         (
             "decode: attention factor (x FLOPs/roof)".into(),
@@ -62,22 +85,26 @@ pub fn document(c: &Calibrated, profile: &str, saved: Option<&Path>) -> Document
             format!("{:.2} us", t.per_layer_s * 1e6),
         ),
         (
-            "decode: per output-vocab row".into(),
-            format!("{:.3} ns", t.per_vocab_row_s * 1e9),
-        ),
-        (
             "decode: band (max held-out error)".into(),
             format!("+-{:.1}%", c.calibration.decode_holdout_pct),
         ),
-    ];
+    ]);
     if let Some(p) = &c.calibration.prefill {
+        if p.types.is_empty() {
+            kv.push((
+                "prefill: compute factor (x weight FLOPs/roof)".into(),
+                format!("{:.2}", p.compute_factor),
+            ));
+        }
+        kv.extend(p.types.iter().map(|f| {
+            (
+                format!("prefill: {} compute factor (x weight FLOPs/roof)", f.name),
+                format!("{:.2}", f.factor),
+            )
+        }));
         kv.extend([
             (
-                "prefill: compute factor (x weight FLOPs/roof)".to_string(),
-                format!("{:.2}", p.compute_factor),
-            ),
-            (
-                "prefill: attention factor".into(),
+                "prefill: attention factor".to_string(),
                 format!("{:.2}", p.attn_factor),
             ),
             (

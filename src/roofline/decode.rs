@@ -224,6 +224,7 @@ pub(crate) mod tests {
             experts: None,
             ctx_train: 1 << 20,
             rope_scaling: None,
+            weight_types: Vec::new(),
         }
     }
 
@@ -270,6 +271,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_prompt_token_does_not_pay_for_the_output_head() {
+        // A 262,144 x 1,000 head: every generated token multiplies it, a
+        // prompt token does not (logits for the last prompt token only).
+        let mut s = shape();
+        s.output = Group::at_bpw(262_144.0 * 1000.0, 8.0);
+        let m = machine(20.0, None);
+        let a = placement::assign(&s, &m, Placement::ALL);
+        let d = at_depth(&s, &m, &a, 0, KvOptions::default(), EtaBand::default());
+        approx::assert_relative_eq!(
+            d.flops_per_token,
+            2e8 + 2.0 * 2.62144e8,
+            max_relative = 1e-9
+        );
+        let p = crate::roofline::prefill::at_depth(&s, &m, 0, 512);
+        approx::assert_relative_eq!(p.flops_per_token, 2e8, max_relative = 1e-9);
+        assert_eq!(
+            p.ceiling_tok_s,
+            crate::roofline::prefill::at_depth(&shape(), &m, 0, 512).ceiling_tok_s
+        );
+    }
+
+    #[test]
     fn a_calibration_replaces_eta_and_its_error_is_the_band() {
         let cal = Calibration {
             decode: DecodeTerms {
@@ -278,6 +301,8 @@ pub(crate) mod tests {
                 per_token_s: 1e-3,
                 per_layer_s: 1e-4,
                 per_vocab_row_s: 1e-6,
+                kv_factor: None,
+                types: Vec::new(),
             },
             prefill: None,
             decode_holdout_pct: 10.0,
@@ -286,17 +311,23 @@ pub(crate) mod tests {
             models: 3,
             source: "test".into(),
         };
-        let p = point(&machine(1e6, Some(cal)), 0);
-        // 1.25 x 1 ms + 1 ms + 10 x 0.1 ms + 1000 x 1 us = 4.25 ms.
-        approx::assert_relative_eq!(p.estimate_tok_s, 1.0 / 4.25e-3, max_relative = 1e-5);
+        // An output head of 1,000 rows x 1,000 (1 MB): 101 MB read per token.
+        let mut s = shape();
+        s.output = Group::at_bpw(1e6, 8.0);
+        let m = machine(1e6, Some(cal));
+        let a = placement::assign(&s, &m, Placement::ALL);
+        let p = at_depth(&s, &m, &a, 0, KvOptions::default(), EtaBand::default());
+        // 1.25 x 1.01 ms + 1 ms + 10 x 0.1 ms + 1000 head rows x 1 us = 4.2625 ms.
+        let want_s = 4.2625e-3;
+        approx::assert_relative_eq!(p.estimate_tok_s, 1.0 / want_s, max_relative = 1e-5);
         approx::assert_relative_eq!(
             p.estimate_low_tok_s,
-            1.0 / (4.25e-3 * 1.1),
+            1.0 / (want_s * 1.1),
             max_relative = 1e-5
         );
         approx::assert_relative_eq!(
             p.estimate_high_tok_s,
-            1.0 / (4.25e-3 * 0.9),
+            1.0 / (want_s * 0.9),
             max_relative = 1e-5
         );
     }

@@ -185,7 +185,25 @@ pub fn predict(c: &[f64], p: &Point) -> f64 {
 
 /// Fit on every point and validate leaving one group out at a time.
 pub fn fit(points: &[Point], n: usize) -> Fit {
-    let coefficients = nnls(points, n);
+    fit_filled(points, n, &|_, _| {})
+}
+
+/// [`fit`], where `fill` sets the coefficients of columns that no fitted
+/// point has (all zero: e.g. a weight type only the held-out model uses)
+/// from the others; it is given which columns the fitted points have.
+pub fn fit_filled(points: &[Point], n: usize, fill: &dyn Fn(&mut [f64], &[bool])) -> Fit {
+    let fitted = |rows: &[Point]| {
+        let mut c = nnls(rows, n);
+        let has: Vec<bool> = (0..n)
+            .map(|j| {
+                rows.iter()
+                    .any(|p| p.features.get(j).is_some_and(|f| *f != 0.0))
+            })
+            .collect();
+        fill(&mut c, &has);
+        c
+    };
+    let coefficients = fitted(points);
     let rel = |pred_s: f64, p: &Point| 100.0 * (p.seconds / pred_s - 1.0);
     let in_sample_pct = mean(
         points
@@ -199,7 +217,7 @@ pub fn fit(points: &[Point], n: usize) -> Fit {
     if groups.len() >= 2 {
         for g in &groups {
             let rest: Vec<Point> = points.iter().filter(|p| p.group != *g).cloned().collect();
-            let c = nnls(&rest, n);
+            let c = fitted(&rest);
             for p in points.iter().filter(|p| p.group == *g) {
                 let pred = predict(&c, p);
                 held_out.push(HeldOut {
@@ -280,6 +298,40 @@ mod tests {
             "{:?}",
             f.held_out
         );
+    }
+
+    #[test]
+    fn a_column_only_the_held_out_model_has_is_filled() {
+        // Column 0 is a type only model m0 has; m1..m3 use column 1 at the
+        // same factor, so filling 0 from 1 predicts m0 exactly.
+        let truth = [1.3, 1.3, 20.0, 4e-4, 5e-5, 1e-8];
+        let mut pts = synthetic(&[1.3, 20.0, 4e-4, 5e-5, 1e-8]);
+        for p in &mut pts {
+            let mem = p.features[0];
+            let typed = if p.group == "m0" {
+                [mem, 0.0]
+            } else {
+                [0.0, mem]
+            };
+            p.features.splice(0..1, typed);
+            p.seconds = p.features.iter().zip(&truth).map(|(f, c)| f * c).sum();
+        }
+        let unfilled = fit(&pts, 6);
+        let m0 = |f: &Fit| {
+            f.held_out
+                .iter()
+                .filter(|h| h.group == "m0")
+                .map(|h| h.error_pct.abs())
+                .fold(0.0, f64::max)
+        };
+        // Without a fill, m0's weights cost nothing when it is held out.
+        assert!(m0(&unfilled) > 10.0, "{:?}", unfilled.held_out);
+        let filled = fit_filled(&pts, 6, &|c, has| {
+            if !has[0] {
+                c[0] = c[1];
+            }
+        });
+        assert!(m0(&filled) < 0.1, "{:?}", filled.held_out);
     }
 
     #[test]

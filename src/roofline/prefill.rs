@@ -3,8 +3,10 @@
 //!
 //! - compute: peak op/s of the path the weights take (int8 dot products for
 //!   quantized weights, float FMA otherwise: [`super::machine::Device::peak_ops`]) / FLOPs
-//!   per token, where FLOPs per token = 2 x active parameters + attention
-//!   over the tokens already in context;
+//!   per token, where FLOPs per token = 2 x the layers' active parameters +
+//!   attention over the tokens already in context (no output head: the
+//!   server asks for the logits of the last prompt token only, so a
+//!   262,144-row head costs one token's worth per prompt, not per token);
 //! - bandwidth: each micro-batch of U tokens reads the weights once, so
 //!   U x bandwidth / bytes per micro-batch. For an MoE, a micro-batch touches
 //!   the union of its tokens' experts: a share 1 - (1 - K/E)^U of them
@@ -52,15 +54,26 @@ pub fn experts_touched(shape: &ModelShape, u: u64) -> f64 {
     }
 }
 
-/// FLOPs to process one token at context depth `depth`.
-pub fn flops_per_token(shape: &ModelShape, depth: u64) -> f64 {
-    let active = shape.active_weights().params - shape.embd_row().params;
-    let attn: f64 = shape
+/// Attention FLOPs of one token at context depth `depth` (QK^T and AV over the cached tokens).
+pub fn attn_flops(shape: &ModelShape, depth: u64) -> f64 {
+    shape
         .layers
         .iter()
         .map(|l| l.attn_flops_per_ctx_token * kv::attended(&l.cache, depth) as f64)
-        .sum();
-    2.0 * active + attn
+        .sum()
+}
+
+/// FLOPs to generate one token at context depth `depth`: every weight read
+/// (output head included) and attention.
+pub fn flops_per_token(shape: &ModelShape, depth: u64) -> f64 {
+    let active = shape.active_weights().params - shape.embd_row().params;
+    2.0 * active + attn_flops(shape, depth)
+}
+
+/// FLOPs to process one prompt token at context depth `depth`: the layers'
+/// weights and attention, no output head (see the module docs).
+pub fn prompt_flops_per_token(shape: &ModelShape, depth: u64) -> f64 {
+    2.0 * shape.layer_weights().params + attn_flops(shape, depth)
 }
 
 /// Prefill ceilings at `depth` with micro-batch `ubatch`, with the whole model
@@ -72,11 +85,12 @@ pub fn at_depth(shape: &ModelShape, machine: &Machine, depth: u64, ubatch: u64) 
             d.bandwidth_gb_s * 1e9,
         )
     });
-    let fpt = flops_per_token(shape, depth);
+    let fpt = prompt_flops_per_token(shape, depth);
     let compute = flops / fpt;
     let u = ubatch.max(1);
     let routed = shape.routed_experts().bytes;
-    let active_all = shape.active_weights().bytes;
+    // The output head is read for the last prompt token only (module docs).
+    let active_all = shape.layer_weights().bytes;
     let per_token_share = shape
         .experts
         .map_or(0.0, |e| routed * e.used as f64 / e.count.max(1) as f64);

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Issue 14's closing table: does the calibrated estimate hold, and is every
-# measurement under its ceiling? (about 6 minutes on a quiet 2-core machine)
+# measurement under its ceiling? (about 10 minutes on a quiet 2-core machine)
 #
 #   benches/calibrate.sh OUTDIR
 #
 # 1. `rooftune calibrate --run` on this machine (the docs/calibrate.md run):
-#    generated shapes fitted, 640x18 and the real Gemma 3 270M held out of the
-#    fit, decode at depths 0 and 4096, prefill of 512 tokens, REPEATS repeats.
+#    15 generated shapes fitted (q4_0, q5_0, q8_0 and q6_K weights; layer-heavy
+#    shapes and shapes with Gemma's 262,144-row head; every one past a 32 MiB
+#    last-level cache), 1280x8, 1024x12 in q4_K (a type never fitted) and the
+#    real Gemma 3 270M held out of the fit, decode at depths 0 and 4096,
+#    prefill of 512 tokens, REPEATS repeats.
 # 2. `rooftune published`: the per-family held-out errors and the depth rows.
 # Prints one markdown table of held-out errors against the +-15% goal and the
 # rates above their ceilings (there must be none), and leaves the raw JSON and
@@ -19,6 +22,7 @@ out=${1:?usage: benches/calibrate.sh OUTDIR}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 repeats=${REPEATS:-3}
+SHAPES=${SHAPES:-1024x12,768x24,640x6v,512x4v,1024x8:q5_0,768x16:q5_0,640x6v:q5_0,512x4v:q5_0,1024x8:q8_0,768x16:q8_0,640x6v:q8_0,512x4v:q8_0,1024x8:q6_K,768x6v:q6_K,512x4v:q6_K}
 server=${ROOFTUNE_LLAMA_SERVER:-$(bash scripts/install-llama-server.sh --print-path)}
 gemma=${ROOFTUNE_GEMMA:-$(bash scripts/fetch-model.sh --print-path)}
 [ -x "$server" ] || { echo "no llama-server at $server (hint: bash scripts/install-llama-server.sh)" >&2; exit 2; }
@@ -31,9 +35,9 @@ fi
 { uptime; nproc; } >"$out/machine.txt"
 start=$(date +%s)
 "$RT" calibrate --run --server-bin "$server" \
-  --shapes 256x4,512x8,768x12,384x8v,640x6v --vocab-from "$gemma" \
-  --validate "640x18,$gemma" --depths 0,4096 --prompt-tokens 512 \
-  --n-predict 16 --repeats "$repeats" --json -o "$out/calibrate.json" 2>"$out/calibrate.err"
+  --shapes "$SHAPES" --vocab-from "$gemma" \
+  --validate "1280x8,1024x12:q4_K,$gemma" --depths 0,4096 --prompt-tokens 512 \
+  --n-predict 64 --repeats "$repeats" --json -o "$out/calibrate.json" 2>"$out/calibrate.err"
 "$RT" published --json -o "$out/published.json"
 echo "calibrate took $(( $(date +%s) - start )) s; $(cat "$out/machine.txt" | head -1)" >"$out/timing.txt"
 status=0
@@ -70,6 +74,9 @@ n_rates = sum(len(m["decode"]) + len(m["prefill"]) for m in c.get("models", []))
 print()
 print(f"rates measured here above their ceilings: {len(above)} of {n_rates}" + "".join(f"\n- {a}" for a in above))
 print(f"published plain-decode rows above their ceilings: {len(pub_above)} of {len(plain)}")
+if c.get("drift"):
+    x = c["drift"]
+    print(f"drift: {x['model']} decode@{x['depth']} measured {x['first_tok_s']:.1f} tok/s first and {x['last_tok_s']:.1f} last ({x['drift_pct']:+.1f}%)")
 sys.exit(1 if above or pub_above else 0)
 PY
 cat "$out/timing.txt"

@@ -337,7 +337,7 @@ pub struct CalibrateRunArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "256x4,512x8,768x12",
+        default_value = "1024x12,768x24,1024x8:q8_0,768x16:q8_0,1024x8:q5_0,768x16:q5_0",
         requires = "run"
     )]
     pub shapes: Vec<String>,
@@ -345,7 +345,7 @@ pub struct CalibrateRunArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "640x18",
+        default_value = "1280x8",
         requires = "run"
     )]
     pub validate: Vec<String>,

@@ -102,6 +102,13 @@ fn calibrate_run_measures_fits_and_validates_held_out_models() {
         v["above_ceiling"]
     );
     assert!(cfg.path().join("hardware/cal-test.toml").is_file());
+    // The first model is measured again at the end: the machine's drift.
+    assert_eq!(
+        v["drift"]["model"], "calib-256x2-q4_0-c256.gguf",
+        "{}",
+        v["drift"]
+    );
+    assert!(v["drift"]["last_tok_s"].as_f64().expect("again") > 0.0);
     // Generated once, kept for the next run.
     assert!(std::fs::read_dir(cache.path().join("calibrate"))
         .expect("cache")

@@ -6,7 +6,7 @@ use super::build;
 use super::output::Sink;
 use crate::catalog::hardware::HardwareProfile;
 use crate::cli::{CalibrateArgs, CalibrateRunArgs};
-use crate::compare::calibrate::{self, Calibrated, Measured, MeasuredModel};
+use crate::compare::calibrate::{self, Calibrated, Drift, Measured, MeasuredModel};
 use crate::exit::ExitCode;
 use crate::report;
 use crate::units::UnitError;
@@ -56,6 +56,7 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<ExitCode> {
             .iter()
             .flat_map(|m| m.models.iter().flat_map(|x| x.above_ceiling()))
             .collect(),
+        drift: measured.as_ref().and_then(|m| m.drift.clone()),
         models: measured.map(|m| m.models).unwrap_or_default(),
         fit,
     };
@@ -74,6 +75,7 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<ExitCode> {
     sink.emit(&fit, || {
         let mut d = report::calibrate::document(&fit.fit, &profile.name, saved.as_deref());
         report::calibrate::measured(&mut d, &fit.models, &fit.above_ceiling);
+        report::calibrate::drift(&mut d, fit.drift.as_ref());
         d
     })?;
     Ok(ExitCode::OK)
@@ -90,6 +92,9 @@ struct Output {
     /// With `--run`: rates above their ceilings (should be empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     above_ceiling: Vec<String>,
+    /// With `--run`: the first model measured again at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<Drift>,
 }
 
 fn check_run(r: &CalibrateRunArgs) -> Result<()> {

@@ -13,7 +13,7 @@
 
 use crate::bench::measure::{self, Plan, Target};
 use crate::cli::CalibrateRunArgs;
-use crate::compare::calibrate::{Measured, MeasuredModel};
+use crate::compare::calibrate::{Drift, Measured, MeasuredModel};
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
 use crate::gguf::GgufError;
 use crate::gguf::GgufModel;
@@ -142,6 +142,8 @@ pub struct Runs {
     pub validate: Vec<Measured>,
     /// Every model with its ceilings.
     pub models: Vec<MeasuredModel>,
+    /// The first model measured again at the end: how far the machine moved.
+    pub drift: Option<Drift>,
 }
 
 /// Measure every subject (the server is started once per model, stopped before the next).
@@ -183,24 +185,28 @@ pub fn measure_all(a: &CalibrateRunArgs, machine: &Machine) -> Result<Runs> {
         train: Vec::new(),
         validate: Vec::new(),
         models: Vec::new(),
+        drift: None,
     };
     let all = train
         .iter()
         .map(|s| (s, false))
         .chain(validate.iter().map(|s| (s, true)));
-    for (s, held) in all {
-        let file = model_file(s, vocab.as_ref(), ctx)?;
-        eprintln!("measuring {} ...", file.display());
-        let m = rt.block_on(async {
+    let measure = |file: &Path, plan: &Plan| {
+        rt.block_on(async {
             tokio::select! {
-                r = measure_one(a, &file, &plan, ctx) => r,
+                r = measure_one(a, file, plan, ctx) => r,
                 signal = cancel.cancelled() => Err(crate::server::ServerError::Interrupted {
                     signal,
                     had_server: true,
                 }
                 .into()),
             }
-        })?;
+        })
+    };
+    for (s, held) in all {
+        let file = model_file(s, vocab.as_ref(), ctx)?;
+        eprintln!("measuring {} ...", file.display());
+        let m = measure(&file, &plan)?;
         let (measured, model) = with_ceilings(&file, m, machine, held)?;
         out.models.push(model);
         if held {
@@ -209,7 +215,44 @@ pub fn measure_all(a: &CalibrateRunArgs, machine: &Machine) -> Result<Runs> {
             out.train.push(measured);
         }
     }
+    if let (Some(first), true) = (out.train.first(), out.models.len() > 1) {
+        out.drift = drift(first, |depth| {
+            let s = train.first().map(|s| model_file(s, vocab.as_ref(), ctx));
+            let file = s.transpose()?.context("no first model")?;
+            eprintln!("measuring {} again (drift) ...", file.display());
+            let again = Plan {
+                depths: vec![depth],
+                ..plan.clone()
+            };
+            let m = measure(&file, &again)?;
+            Ok(m.decode.first().and_then(|d| {
+                d.server_tok_s
+                    .as_ref()
+                    .or(d.client_tok_s.as_ref())
+                    .map(|s| s.median)
+            }))
+        })?;
+    }
     Ok(out)
+}
+
+/// Measure the first model's first decode point again with `again(depth)`.
+fn drift(
+    first: &Measured,
+    again: impl FnOnce(u64) -> Result<Option<f64>>,
+) -> Result<Option<Drift>> {
+    let Some(&(depth, first_tok_s)) = first.decode.first() else {
+        return Ok(None);
+    };
+    Ok(again(depth)?
+        .filter(|r| *r > 0.0 && first_tok_s > 0.0)
+        .map(|last_tok_s| Drift {
+            model: first.model.clone(),
+            depth,
+            first_tok_s,
+            last_tok_s,
+            drift_pct: 100.0 * (last_tok_s / first_tok_s - 1.0),
+        }))
 }
 
 /// One model: start the server, run the plan, stop it.
@@ -295,6 +338,30 @@ fn with_ceilings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drift_compares_the_first_point_measured_again() {
+        let first = Measured {
+            model: "m.gguf".into(),
+            shape: crate::roofline::decode::tests::shape(),
+            decode: vec![(0, 200.0), (4096, 50.0)],
+            prefill: Vec::new(),
+        };
+        let d = drift(&first, |depth| {
+            assert_eq!(depth, 0);
+            Ok(Some(170.0))
+        })
+        .expect("measured")
+        .expect("a drift");
+        approx::assert_relative_eq!(d.drift_pct, -15.0, max_relative = 1e-9);
+        // Nothing measured again, or nothing to compare with: no drift.
+        assert!(drift(&first, |_| Ok(None)).expect("ok").is_none());
+        let none = Measured {
+            decode: Vec::new(),
+            ..first
+        };
+        assert!(drift(&none, |_| Ok(Some(1.0))).expect("ok").is_none());
+    }
 
     #[test]
     fn subjects_parse_and_bad_ones_say_how() {

@@ -179,6 +179,24 @@ impl MeasuredModel {
     }
 }
 
+/// The first model's decode at the first depth, measured first and again last.
+/// A machine whose pace moves over the run (a VM's neighbours, clocks,
+/// heat) moves every rate with it; no held-out error can be trusted to be
+/// smaller than this.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    /// The model.
+    pub model: String,
+    /// Depth, tokens.
+    pub depth: u64,
+    /// Measured first, tok/s.
+    pub first_tok_s: f64,
+    /// Measured again after every other model, tok/s.
+    pub last_tok_s: f64,
+    /// last / first - 1, %.
+    pub drift_pct: f64,
+}
+
 /// The fit of both phases, ready to save.
 #[derive(Debug, Clone, Serialize)]
 pub struct Calibrated {

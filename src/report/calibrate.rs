@@ -1,7 +1,7 @@
 //! `calibrate`: the fitted terms, and each held-out model's prediction.
 
 use super::doc::{Document, Table};
-use crate::compare::calibrate::{Calibrated, MeasuredModel};
+use crate::compare::calibrate::{Calibrated, Drift, MeasuredModel};
 use crate::roofline::fit::{Fit, HeldOut};
 use std::path::Path;
 
@@ -198,4 +198,14 @@ pub fn measured(d: &mut Document, models: &[MeasuredModel], above: &[String]) {
             above.join("; ")
         )
     });
+}
+
+/// With `calibrate --run`: how far the machine's pace moved over the run.
+pub fn drift(d: &mut Document, drift: Option<&Drift>) {
+    if let Some(x) = drift {
+        d.text(format!(
+            "drift: {} decode@{} measured {:.1} tok/s first and {:.1} last ({:+.1}%): held-out errors below this size are within the machine's own drift",
+            x.model, x.depth, x.first_tok_s, x.last_tok_s, x.drift_pct
+        ));
+    }
 }

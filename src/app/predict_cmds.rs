@@ -153,6 +153,7 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
             let text = report::predict::text(
                 &p,
                 &bandwidth_note(&machine, band, shape.expert_dispatches()),
+                machine.primary().is_some_and(|d| d.calibration.is_some()),
             );
             let mut d = Document::from_text("", &text);
             if draw {
@@ -177,6 +178,12 @@ fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, expert_dispatche
     };
     m.devices()
         .map(|d| {
+            if let Some(cal) = &d.calibration {
+                return format!(
+                    "{}: {:.0} GB/s; estimate from the calibrated terms ({} models, band +-{:.0}%: their held-out error; `rooftune calibrate`)",
+                    d.label, d.bandwidth_gb_s, cal.models, cal.decode_holdout_pct
+                );
+            }
             format!(
                 "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms{experts}",
                 d.label,

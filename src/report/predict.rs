@@ -7,7 +7,7 @@ use crate::units::{fmt_bytes, fmt_count, fmt_gb};
 use std::fmt::Write;
 
 /// Render a prediction as text.
-pub fn text(p: &Prediction, bandwidth_note: &str) -> String {
+pub fn text(p: &Prediction, bandwidth_note: &str, calibrated: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{} at {} on {}", p.model, p.quant, p.machine);
     let _ = writeln!(
@@ -30,7 +30,15 @@ pub fn text(p: &Prediction, bandwidth_note: &str) -> String {
     );
     let _ = writeln!(o, "bandwidth    {bandwidth_note}");
     let _ = writeln!(o);
-    let _ = writeln!(o, "decode: ceiling = bandwidth / bytes per token; estimate = 1 / (bytes / (eta x bandwidth) + c)");
+    let estimate = if calibrated {
+        "the calibrated terms (per weight type, KV, attention, per token, per layer)"
+    } else {
+        "1 / (bytes / (eta x bandwidth) + c)"
+    };
+    let _ = writeln!(
+        o,
+        "decode: ceiling = bandwidth / bytes per token; estimate = {estimate}"
+    );
     let rows = p
         .decode
         .iter()

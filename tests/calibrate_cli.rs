@@ -105,6 +105,18 @@ fn calibrate_fits_holds_out_and_saves() {
         .output()
         .expect("predict");
     assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    // In text it says where the estimate comes from (not the profile's eta and c).
+    let t = rooftune()
+        .env("ROOFTUNE_CONFIG_DIR", &cfg)
+        .args(["predict", "--hw", "ddr5-6000-2ch", "--calibration", "my-cal"])
+        .args(["--model", "llama-2-7b", "--quant", "q4_0"])
+        .output()
+        .expect("predict");
+    let text = String::from_utf8_lossy(&t.stdout);
+    assert!(
+        text.contains("estimate = the calibrated terms") && !text.contains("eta 0."),
+        "{text}"
+    );
 }
 
 #[test]

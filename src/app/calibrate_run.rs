@@ -48,7 +48,7 @@ pub fn parse_subject(s: &str) -> Result<Subject> {
     }
     let (dims, quant) = match s.split_once(':') {
         None => (s, Some(SynthQuant::Q4_0)),
-        Some((d, q)) => (d, synth_quant(q)),
+        Some((d, q)) => (d, SynthQuant::from_name(q)),
     };
     let (body, vocab) = match dims.strip_suffix('v') {
         Some(b) => (b, true),
@@ -73,20 +73,6 @@ pub fn parse_subject(s: &str) -> Result<Subject> {
         ))
         .into()),
     }
-}
-
-/// The weight types a calibration shape can be written in.
-fn synth_quant(name: &str) -> Option<SynthQuant> {
-    [
-        SynthQuant::F16,
-        SynthQuant::Q8_0,
-        SynthQuant::Q6K,
-        SynthQuant::Q5_0,
-        SynthQuant::Q4K,
-        SynthQuant::Q4_0,
-    ]
-    .into_iter()
-    .find(|q| q.ggml_type().ggml_name().eq_ignore_ascii_case(name))
 }
 
 /// Where generated models are kept between runs.

@@ -58,6 +58,23 @@ pub enum SynthQuant {
 }
 
 impl SynthQuant {
+    /// The types a GGUF synth writes (f32 is for MLX twins).
+    pub const GGUF: [SynthQuant; 6] = [
+        SynthQuant::F16,
+        SynthQuant::Q8_0,
+        SynthQuant::Q6K,
+        SynthQuant::Q5_0,
+        SynthQuant::Q4K,
+        SynthQuant::Q4_0,
+    ];
+
+    /// The type named `name` (`q6_K`, `Q8_0`: ggml's names, any case).
+    pub fn from_name(name: &str) -> Option<SynthQuant> {
+        Self::GGUF
+            .into_iter()
+            .find(|q| q.ggml_type().ggml_name().eq_ignore_ascii_case(name))
+    }
+
     /// The ggml type.
     pub fn ggml_type(self) -> GgmlType {
         match self {
@@ -533,59 +550,27 @@ fn fill_tensor(
             }
         }
         GgmlType::Q4_0 => {
+            // d, 16 bytes of nibbles: w = d x (q - 8).
             let d = f32_to_f16(AMAX / 8.0).to_le_bytes();
-            let mut qs = [0u8; 16];
-            for _ in 0..n / 32 {
-                rng.fill_bytes(&mut qs);
-                buf.extend(d);
-                buf.extend(qs);
-                if buf.len() >= 1 << 16 {
-                    flush(&mut buf, out)?;
-                }
-            }
+            random_blocks(n / 32, &d, 16, false, rng, &mut buf, out)?;
         }
         GgmlType::Q5_0 => {
             // d, 32 high bits, 16 bytes of low nibbles: w = d x (q - 16).
             let d = f32_to_f16(AMAX / 16.0).to_le_bytes();
-            let mut rest = [0u8; 20];
-            for _ in 0..n / 32 {
-                rng.fill_bytes(&mut rest);
-                buf.extend(d);
-                buf.extend(rest);
-                if buf.len() >= 1 << 16 {
-                    flush(&mut buf, out)?;
-                }
-            }
+            random_blocks(n / 32, &d, 20, false, rng, &mut buf, out)?;
         }
         GgmlType::Q4_K => {
             // d, dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles:
             // w = d x scale x q - dmin x min, scale and min up to 63, q up to 15.
             let d = f32_to_f16(AMAX / (63.0 * 15.0)).to_le_bytes();
             let dmin = f32_to_f16(AMAX / (63.0 * 2.0)).to_le_bytes();
-            let mut rest = [0u8; 140];
-            for _ in 0..n / 256 {
-                rng.fill_bytes(&mut rest);
-                buf.extend(d);
-                buf.extend(dmin);
-                buf.extend(rest);
-                if buf.len() >= 1 << 16 {
-                    flush(&mut buf, out)?;
-                }
-            }
+            random_blocks(n / 256, &[d, dmin].concat(), 140, false, rng, &mut buf, out)?;
         }
         GgmlType::Q6_K => {
             // 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, d:
             // w = d x scale x (q - 32).
             let d = f32_to_f16(AMAX / (128.0 * 32.0)).to_le_bytes();
-            let mut rest = [0u8; 208];
-            for _ in 0..n / 256 {
-                rng.fill_bytes(&mut rest);
-                buf.extend(rest);
-                buf.extend(d);
-                if buf.len() >= 1 << 16 {
-                    flush(&mut buf, out)?;
-                }
-            }
+            random_blocks(n / 256, &d, 208, true, rng, &mut buf, out)?;
         }
         other => {
             return Err(io::Error::other(format!(
@@ -594,6 +579,36 @@ fn fill_tensor(
         }
     }
     flush(&mut buf, out)
+}
+
+/// `blocks` quantized blocks, each `random` random bytes with the fixed
+/// `scales` bytes before them (or after, `scales_last`: Q6_K keeps d last),
+/// appended to `buf` and written out in 64 KiB pieces.
+fn random_blocks(
+    blocks: u64,
+    scales: &[u8],
+    random: usize,
+    scales_last: bool,
+    rng: &mut SmallRng,
+    buf: &mut Vec<u8>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut qs = vec![0u8; random];
+    for _ in 0..blocks {
+        rng.fill_bytes(&mut qs);
+        if scales_last {
+            buf.extend_from_slice(&qs);
+            buf.extend_from_slice(scales);
+        } else {
+            buf.extend_from_slice(scales);
+            buf.extend_from_slice(&qs);
+        }
+        if buf.len() >= 1 << 16 {
+            out.write_all(buf)?;
+            buf.clear();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -633,14 +648,8 @@ mod tests {
     #[test]
     fn every_type_writes_a_file_its_reader_sizes_exactly() {
         let dir = tempfile::tempdir().unwrap();
-        for q in [
-            SynthQuant::F16,
-            SynthQuant::Q8_0,
-            SynthQuant::Q6K,
-            SynthQuant::Q5_0,
-            SynthQuant::Q4K,
-            SynthQuant::Q4_0,
-        ] {
+        for q in SynthQuant::GGUF {
+            assert_eq!(SynthQuant::from_name(&q.ggml_type().ggml_name().to_uppercase()), Some(q));
             let c = SynthConfig::with_hidden(SynthArch::Llama, 512, 1, q);
             let path = dir.path().join(format!("{}.gguf", q.ggml_type()));
             c.write(&path).unwrap();

@@ -76,7 +76,7 @@ print(f"rates measured here above their ceilings: {len(above)} of {n_rates}" + "
 print(f"published plain-decode rows above their ceilings: {len(pub_above)} of {len(plain)}")
 if c.get("drift"):
     x = c["drift"]
-    print(f"drift: {x['model']} decode@{x['depth']} measured {x['first_tok_s']:.1f} tok/s first and {x['last_tok_s']:.1f} last ({x['drift_pct']:+.1f}%)")
+    print(f"drift: {x['model']} decode@{x['depth']} measured {x['first_tok_s']:.1f} tok/s first and {x['last_tok_s']:.1f} last ({x['drift_pct']:+.1f}%, {len(x['anchors'])} anchors); fitted rates corrected by up to {x['max_correction_pct']:+.1f}%")
 sys.exit(1 if above or pub_above else 0)
 PY
 cat "$out/timing.txt"

@@ -108,7 +108,13 @@ fn calibrate_fits_holds_out_and_saves() {
     // In text it says where the estimate comes from (not the profile's eta and c).
     let t = rooftune()
         .env("ROOFTUNE_CONFIG_DIR", &cfg)
-        .args(["predict", "--hw", "ddr5-6000-2ch", "--calibration", "my-cal"])
+        .args([
+            "predict",
+            "--hw",
+            "ddr5-6000-2ch",
+            "--calibration",
+            "my-cal",
+        ])
         .args(["--model", "llama-2-7b", "--quant", "q4_0"])
         .output()
         .expect("predict");

@@ -13,7 +13,7 @@
 
 use crate::bench::measure::{self, Plan, Target};
 use crate::cli::CalibrateRunArgs;
-use crate::compare::calibrate::{Drift, Measured, MeasuredModel};
+use crate::compare::calibrate::{Anchor, Drift, Measured, MeasuredModel};
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
 use crate::gguf::GgufError;
 use crate::gguf::GgufModel;
@@ -128,7 +128,9 @@ pub struct Runs {
     pub validate: Vec<Measured>,
     /// Every model with its ceilings.
     pub models: Vec<MeasuredModel>,
-    /// The first model measured again at the end: how far the machine moved.
+    /// The first model measured again every few models: how far the
+    /// machine moved, and the rates in `train` and `validate` taken back to
+    /// its first pace (the ceiling check in `models` keeps the raw rates).
     pub drift: Option<Drift>,
 }
 
@@ -173,10 +175,11 @@ pub fn measure_all(a: &CalibrateRunArgs, machine: &Machine) -> Result<Runs> {
         models: Vec::new(),
         drift: None,
     };
-    let all = train
+    let subjects: Vec<(&Subject, bool)> = train
         .iter()
         .map(|s| (s, false))
-        .chain(validate.iter().map(|s| (s, true)));
+        .chain(validate.iter().map(|s| (s, true)))
+        .collect();
     let measure = |file: &Path, plan: &Plan| {
         rt.block_on(async {
             tokio::select! {
@@ -189,56 +192,66 @@ pub fn measure_all(a: &CalibrateRunArgs, machine: &Machine) -> Result<Runs> {
             }
         })
     };
-    for (s, held) in all {
+    // The first model's first decode point, measured again every few models.
+    let anchor_plan = Plan {
+        depths: plan.depths.first().copied().into_iter().collect(),
+        ..plan.clone()
+    };
+    let mut anchors: Vec<Anchor> = Vec::new();
+    let mut anchor_file: Option<PathBuf> = None;
+    let (mut train_at, mut validate_at) = (Vec::new(), Vec::new());
+    let total = subjects.len();
+    for (k, (s, held)) in subjects.iter().enumerate() {
         let file = model_file(s, vocab.as_ref(), ctx)?;
         eprintln!("measuring {} ...", file.display());
         let m = measure(&file, &plan)?;
-        let (measured, model) = with_ceilings(&file, m, machine, held)?;
+        if k == 0 {
+            anchors.extend(anchor_of(&m, 0.5));
+            anchor_file = Some(file.clone());
+        }
+        let (measured, model) = with_ceilings(&file, m, machine, *held)?;
         out.models.push(model);
-        if held {
+        let at = k as f64 + 0.5;
+        if *held {
             out.validate.push(measured);
+            validate_at.push(at);
         } else {
             out.train.push(measured);
+            train_at.push(at);
+        }
+        let done = k + 1;
+        let due = total > 1 && (done % ANCHOR_EVERY == 0 || done == total);
+        if let Some(f) = anchor_file.as_ref().filter(|_| due) {
+            eprintln!("measuring {} again (drift) ...", f.display());
+            anchors.extend(anchor_of(&measure(f, &anchor_plan)?, done as f64));
         }
     }
-    if let (Some(first), true) = (out.train.first(), out.models.len() > 1) {
-        out.drift = drift(first, |depth| {
-            let s = train.first().map(|s| model_file(s, vocab.as_ref(), ctx));
-            let file = s.transpose()?.context("no first model")?;
-            eprintln!("measuring {} again (drift) ...", file.display());
-            let again = Plan {
-                depths: vec![depth],
-                ..plan.clone()
-            };
-            let m = measure(&file, &again)?;
-            Ok(m.decode.first().and_then(|d| {
-                d.server_tok_s
-                    .as_ref()
-                    .or(d.client_tok_s.as_ref())
-                    .map(|s| s.median)
-            }))
-        })?;
+    let first = out.models.first().map(|m| m.model.clone());
+    let depth = plan.depths.first().copied().unwrap_or(0);
+    if let Some(mut d) = first.and_then(|m| Drift::new(m, depth, anchors)) {
+        for (m, at) in out.train.iter_mut().zip(&train_at) {
+            d.correct(m, *at);
+        }
+        for (m, at) in out.validate.iter_mut().zip(&validate_at) {
+            d.correct(m, *at);
+        }
+        out.drift = Some(d);
     }
     Ok(out)
 }
 
-/// Measure the first model's first decode point again with `again(depth)`.
-fn drift(
-    first: &Measured,
-    again: impl FnOnce(u64) -> Result<Option<f64>>,
-) -> Result<Option<Drift>> {
-    let Some(&(depth, first_tok_s)) = first.decode.first() else {
-        return Ok(None);
-    };
-    Ok(again(depth)?
-        .filter(|r| *r > 0.0 && first_tok_s > 0.0)
-        .map(|last_tok_s| Drift {
-            model: first.model.clone(),
-            depth,
-            first_tok_s,
-            last_tok_s,
-            drift_pct: 100.0 * (last_tok_s / first_tok_s - 1.0),
-        }))
+/// The first model is measured again after every this many models, and at the end.
+const ANCHOR_EVERY: usize = 4;
+
+/// An anchor from a measurement of the first model: its first decode point and its prefill.
+fn anchor_of(m: &measure::Measurement, at: f64) -> Option<Anchor> {
+    let rate = |s: &Option<crate::trial::Stat>| s.as_ref().map(|s| s.median).filter(|x| *x > 0.0);
+    let d = m.decode.first()?;
+    Some(Anchor {
+        at,
+        decode_tok_s: rate(&d.server_tok_s).or(rate(&d.client_tok_s))?,
+        prefill_tok_s: rate(&m.prefill.server_tok_s),
+    })
 }
 
 /// One model: start the server, run the plan, stop it.
@@ -324,30 +337,6 @@ fn with_ceilings(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn drift_compares_the_first_point_measured_again() {
-        let first = Measured {
-            model: "m.gguf".into(),
-            shape: crate::roofline::decode::tests::shape(),
-            decode: vec![(0, 200.0), (4096, 50.0)],
-            prefill: Vec::new(),
-        };
-        let d = drift(&first, |depth| {
-            assert_eq!(depth, 0);
-            Ok(Some(170.0))
-        })
-        .expect("measured")
-        .expect("a drift");
-        approx::assert_relative_eq!(d.drift_pct, -15.0, max_relative = 1e-9);
-        // Nothing measured again, or nothing to compare with: no drift.
-        assert!(drift(&first, |_| Ok(None)).expect("ok").is_none());
-        let none = Measured {
-            decode: Vec::new(),
-            ..first
-        };
-        assert!(drift(&none, |_| Ok(Some(1.0))).expect("ok").is_none());
-    }
 
     #[test]
     fn subjects_parse_and_bad_ones_say_how() {

@@ -179,22 +179,95 @@ impl MeasuredModel {
     }
 }
 
-/// The first model's decode at the first depth, measured first and again last.
-/// A machine whose pace moves over the run (a VM's neighbours, clocks,
-/// heat) moves every rate with it; no held-out error can be trusted to be
-/// smaller than this.
-#[derive(Debug, Clone, Serialize)]
+/// The anchor: the first model's first decode point and its prefill,
+/// measured with the first model and again after every few others.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Anchor {
+    /// When, in models measured: the first model's own measurement is at
+    /// 0.5 (the middle of model 0), one taken after `k` models at `k`.
+    pub at: f64,
+    /// Decode, tok/s.
+    pub decode_tok_s: f64,
+    /// Prefill, tok/s.
+    pub prefill_tok_s: Option<f64>,
+}
+
+/// How the machine's pace moved over a `calibrate --run`, and what was done
+/// about it. A machine whose pace moves (a VM's neighbours, clocks, heat)
+/// moves every rate with it; each model's rates are scaled by the first
+/// anchor over the anchor interpolated at the middle of that model's
+/// measurement (the tuner's anchors do the same for trials).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Drift {
-    /// The model.
+    /// The anchor model.
     pub model: String,
-    /// Depth, tokens.
+    /// Its decode depth, tokens.
     pub depth: u64,
     /// Measured first, tok/s.
     pub first_tok_s: f64,
-    /// Measured again after every other model, tok/s.
+    /// Measured last, after every other model, tok/s.
     pub last_tok_s: f64,
     /// last / first - 1, %.
     pub drift_pct: f64,
+    /// Every anchor, in order.
+    pub anchors: Vec<Anchor>,
+    /// The largest correction applied to a model's decode rates, % (signed).
+    pub max_correction_pct: f64,
+}
+
+impl Drift {
+    /// From the anchors (None with fewer than two).
+    pub fn new(model: String, depth: u64, anchors: Vec<Anchor>) -> Option<Drift> {
+        let (first, last) = (*anchors.first()?, *anchors.last()?);
+        (anchors.len() >= 2 && first.decode_tok_s > 0.0).then(|| Drift {
+            model,
+            depth,
+            first_tok_s: first.decode_tok_s,
+            last_tok_s: last.decode_tok_s,
+            drift_pct: 100.0 * (last.decode_tok_s / first.decode_tok_s - 1.0),
+            anchors,
+            max_correction_pct: 0.0,
+        })
+    }
+
+    /// The factor that takes rates measured at `at` back to the first
+    /// anchor's pace: first / (anchor interpolated at `at`), for decode
+    /// (`prefill` false) or prefill (the decode anchors when prefill has none).
+    pub fn factor(&self, at: f64, prefill: bool) -> f64 {
+        let rate = |a: &Anchor| match (prefill, a.prefill_tok_s) {
+            (true, Some(p)) if p > 0.0 => p,
+            _ => a.decode_tok_s,
+        };
+        let a = &self.anchors;
+        let (Some(first), Some(last)) = (a.first(), a.last()) else {
+            return 1.0;
+        };
+        let here = match a.windows(2).find(|w| at <= w[1].at) {
+            _ if at <= first.at => rate(first),
+            Some(w) if w[1].at > w[0].at => {
+                let t = (at - w[0].at) / (w[1].at - w[0].at);
+                rate(&w[0]) + t * (rate(&w[1]) - rate(&w[0]))
+            }
+            Some(w) => rate(&w[1]),
+            None => rate(last),
+        };
+        if here > 0.0 {
+            rate(first) / here
+        } else {
+            1.0
+        }
+    }
+
+    /// Scale `m`, measured at `at`, back to the first anchor's pace.
+    pub fn correct(&mut self, m: &mut Measured, at: f64) {
+        let (d, p) = (self.factor(at, false), self.factor(at, true));
+        m.decode.iter_mut().for_each(|x| x.1 *= d);
+        m.prefill.iter_mut().for_each(|x| x.1 *= p);
+        let pct = 100.0 * (d - 1.0);
+        if pct.abs() > self.max_correction_pct.abs() {
+            self.max_correction_pct = pct;
+        }
+    }
 }
 
 /// The fit of both phases, ready to save.
@@ -356,4 +429,50 @@ pub fn calibrate(
         prefill,
         validation: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anchor(at: f64, decode_tok_s: f64) -> Anchor {
+        Anchor {
+            at,
+            decode_tok_s,
+            prefill_tok_s: Some(2.0 * decode_tok_s),
+        }
+    }
+
+    #[test]
+    fn rates_are_taken_back_to_the_first_anchors_pace() {
+        // The machine slows from 400 to 300 tok/s over 8 models, anchors at 0.5, 4, 8.
+        let mut d = Drift::new(
+            "a".into(),
+            0,
+            vec![anchor(0.5, 400.0), anchor(4.0, 350.0), anchor(8.0, 300.0)],
+        )
+        .expect("anchors");
+        approx::assert_relative_eq!(d.drift_pct, -25.0, max_relative = 1e-12);
+        approx::assert_relative_eq!(d.factor(0.5, false), 1.0, max_relative = 1e-12);
+        approx::assert_relative_eq!(d.factor(6.0, false), 400.0 / 325.0, max_relative = 1e-12);
+        // Before the first and after the last anchor: theirs.
+        approx::assert_relative_eq!(d.factor(0.0, true), 1.0, max_relative = 1e-12);
+        approx::assert_relative_eq!(d.factor(9.0, false), 400.0 / 300.0, max_relative = 1e-12);
+        let mut m = Measured {
+            model: "m".into(),
+            shape: crate::roofline::decode::tests::shape(),
+            decode: vec![(0, 325.0)],
+            prefill: vec![(512, 650.0)],
+        };
+        d.correct(&mut m, 6.0);
+        approx::assert_relative_eq!(m.decode[0].1, 400.0, max_relative = 1e-12);
+        approx::assert_relative_eq!(m.prefill[0].1, 800.0, max_relative = 1e-12);
+        approx::assert_relative_eq!(
+            d.max_correction_pct,
+            100.0 * (400.0 / 325.0 - 1.0),
+            max_relative = 1e-12
+        );
+        // One anchor is no drift.
+        assert!(Drift::new("a".into(), 0, vec![anchor(0.5, 1.0)]).is_none());
+    }
 }

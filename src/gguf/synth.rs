@@ -649,7 +649,10 @@ mod tests {
     fn every_type_writes_a_file_its_reader_sizes_exactly() {
         let dir = tempfile::tempdir().unwrap();
         for q in SynthQuant::GGUF {
-            assert_eq!(SynthQuant::from_name(&q.ggml_type().ggml_name().to_uppercase()), Some(q));
+            assert_eq!(
+                SynthQuant::from_name(&q.ggml_type().ggml_name().to_uppercase()),
+                Some(q)
+            );
             let c = SynthConfig::with_hidden(SynthArch::Llama, 512, 1, q);
             let path = dir.path().join(format!("{}.gguf", q.ggml_type()));
             c.write(&path).unwrap();

@@ -204,8 +204,14 @@ pub fn measured(d: &mut Document, models: &[MeasuredModel], above: &[String]) {
 pub fn drift(d: &mut Document, drift: Option<&Drift>) {
     if let Some(x) = drift {
         d.text(format!(
-            "drift: {} decode@{} measured {:.1} tok/s first and {:.1} last ({:+.1}%): held-out errors below this size are within the machine's own drift",
-            x.model, x.depth, x.first_tok_s, x.last_tok_s, x.drift_pct
+            "drift: {} decode@{} measured {:.1} tok/s first and {:.1} last ({:+.1}%, {} anchors); the fit's rates were taken back to the first pace (largest correction {:+.1}%)",
+            x.model,
+            x.depth,
+            x.first_tok_s,
+            x.last_tok_s,
+            x.drift_pct,
+            x.anchors.len(),
+            x.max_correction_pct
         ));
     }
 }

@@ -37,7 +37,7 @@ start=$(date +%s)
 "$RT" calibrate --run --server-bin "$server" \
   --shapes "$SHAPES" --vocab-from "$gemma" \
   --validate "1280x8,1024x12:q4_K,$gemma" --depths 0,4096 --prompt-tokens 512 \
-  --n-predict 64 --repeats "$repeats" --json -o "$out/calibrate.json" 2>"$out/calibrate.err"
+  --n-predict 64 --repeats "$repeats" --starts "${STARTS:-2}" --json -o "$out/calibrate.json" 2>"$out/calibrate.err"
 "$RT" published --json -o "$out/published.json"
 echo "calibrate took $(( $(date +%s) - start )) s; $(cat "$out/machine.txt" | head -1)" >"$out/timing.txt"
 status=0
@@ -76,7 +76,8 @@ print(f"rates measured here above their ceilings: {len(above)} of {n_rates}" + "
 print(f"published plain-decode rows above their ceilings: {len(pub_above)} of {len(plain)}")
 if c.get("drift"):
     x = c["drift"]
-    print(f"drift: {x['model']} decode@{x['depth']} measured {x['first_tok_s']:.1f} tok/s first and {x['last_tok_s']:.1f} last ({x['drift_pct']:+.1f}%, {len(x['anchors'])} anchors); fitted rates corrected by up to {x['max_correction_pct']:+.1f}%")
+    rates = ", ".join(f"{a['decode_tok_s']:.0f}" for a in x["anchors"])
+    print(f"between starts: {x['model']} decode@{x['depth']} in {len(x['anchors'])} server starts: {rates} tok/s (spread {x['spread_pct']:.0f}%, first to last {x['drift_pct']:+.0f}%)")
 sys.exit(1 if above or pub_above else 0)
 PY
 cat "$out/timing.txt"

@@ -364,6 +364,9 @@ pub struct CalibrateRunArgs {
     /// Measured repeats per point.
     #[arg(long, default_value_t = 3, requires = "run")]
     pub repeats: u32,
+    /// Server starts per model: each start measures the whole plan, the fit takes the mean over starts (a start can land on a pace 10-20% off the next one's).
+    #[arg(long, default_value_t = 1, requires = "run")]
+    pub starts: u32,
     /// The llama-server binary (default: $ROOFTUNE_LLAMA_SERVER, the cached install, PATH).
     #[arg(long, value_name = "PATH", requires = "run")]
     pub server_bin: Option<std::path::PathBuf>,

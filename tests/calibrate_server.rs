@@ -49,6 +49,8 @@ fn calibrate_run_measures_fits_and_validates_held_out_models() {
             "8",
             "--repeats",
             "1",
+            "--starts",
+            "2",
             "--save",
             "cal-test",
             "--json",
@@ -92,9 +94,10 @@ fn calibrate_run_measures_fits_and_validates_held_out_models() {
     let worst = val["decode_max_pct"].as_f64().expect("max");
     assert!(band >= worst, "band {band} < validation error {worst}");
     // Every rate measured here sits at or under its ceiling (probed profile).
+    // Two server starts per model, each start's rates next to their ceilings.
     assert_eq!(
         v["models"].as_array().expect("models").len(),
-        4 + n_validate
+        2 * (4 + n_validate)
     );
     assert!(
         v.get("above_ceiling").is_none(),

@@ -13,7 +13,7 @@
 
 use crate::bench::measure::{self, Plan, Target};
 use crate::cli::CalibrateRunArgs;
-use crate::compare::calibrate::{Anchor, Drift, Measured, MeasuredModel};
+use crate::compare::calibrate::{mean_of_starts, Anchor, Drift, Measured, MeasuredModel};
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
 use crate::gguf::GgufError;
 use crate::gguf::GgufModel;
@@ -128,9 +128,8 @@ pub struct Runs {
     pub validate: Vec<Measured>,
     /// Every model with its ceilings.
     pub models: Vec<MeasuredModel>,
-    /// The first model measured again every few models: how far the
-    /// machine moved, and the rates in `train` and `validate` taken back to
-    /// its first pace (the ceiling check in `models` keeps the raw rates).
+    /// The first model measured again every few models: how far one
+    /// start's pace can be from another's.
     pub drift: Option<Drift>,
 }
 
@@ -199,44 +198,42 @@ pub fn measure_all(a: &CalibrateRunArgs, machine: &Machine) -> Result<Runs> {
     };
     let mut anchors: Vec<Anchor> = Vec::new();
     let mut anchor_file: Option<PathBuf> = None;
-    let (mut train_at, mut validate_at) = (Vec::new(), Vec::new());
     let total = subjects.len();
     for (k, (s, held)) in subjects.iter().enumerate() {
         let file = model_file(s, vocab.as_ref(), ctx)?;
-        eprintln!("measuring {} ...", file.display());
-        let m = measure(&file, &plan)?;
-        if k == 0 {
-            anchors.extend(anchor_of(&m, 0.5));
-            anchor_file = Some(file.clone());
+        let mut starts = Vec::new();
+        for start in 0..a.starts.max(1) {
+            let n = a.starts.max(1);
+            match n {
+                1 => eprintln!("measuring {} ...", file.display()),
+                _ => eprintln!("measuring {} (start {}/{n}) ...", file.display(), start + 1),
+            }
+            let m = measure(&file, &plan)?;
+            if k == 0 && start == 0 {
+                anchors.extend(anchor_of(&m, 0.5));
+                anchor_file = Some(file.clone());
+            }
+            // Each start's rates next to their ceilings: a ceiling holds for every measurement.
+            let (measured, model) = with_ceilings(&file, m, machine, *held)?;
+            out.models.push(model);
+            starts.push(measured);
         }
-        let (measured, model) = with_ceilings(&file, m, machine, *held)?;
-        out.models.push(model);
-        let at = k as f64 + 0.5;
+        let measured = mean_of_starts(&starts).context("no start measured")?;
         if *held {
             out.validate.push(measured);
-            validate_at.push(at);
         } else {
             out.train.push(measured);
-            train_at.push(at);
         }
         let done = k + 1;
         let due = total > 1 && (done % ANCHOR_EVERY == 0 || done == total);
         if let Some(f) = anchor_file.as_ref().filter(|_| due) {
-            eprintln!("measuring {} again (drift) ...", f.display());
+            eprintln!("measuring {} again (between-start spread) ...", f.display());
             anchors.extend(anchor_of(&measure(f, &anchor_plan)?, done as f64));
         }
     }
     let first = out.models.first().map(|m| m.model.clone());
     let depth = plan.depths.first().copied().unwrap_or(0);
-    if let Some(mut d) = first.and_then(|m| Drift::new(m, depth, anchors)) {
-        for (m, at) in out.train.iter_mut().zip(&train_at) {
-            d.correct(m, *at);
-        }
-        for (m, at) in out.validate.iter_mut().zip(&validate_at) {
-            d.correct(m, *at);
-        }
-        out.drift = Some(d);
-    }
+    out.drift = first.and_then(|m| Drift::new(m, depth, anchors));
     Ok(out)
 }
 

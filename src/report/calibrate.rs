@@ -200,18 +200,18 @@ pub fn measured(d: &mut Document, models: &[MeasuredModel], above: &[String]) {
     });
 }
 
-/// With `calibrate --run`: how far the machine's pace moved over the run.
+/// With `calibrate --run`: how far one server start's pace can be from another's.
 pub fn drift(d: &mut Document, drift: Option<&Drift>) {
     if let Some(x) = drift {
         d.text(format!(
-            "drift: {} decode@{} measured {:.1} tok/s first and {:.1} last ({:+.1}%, {} anchors); the fit's rates were taken back to the first pace (largest correction {:+.1}%)",
+            "between starts: {} decode@{} measured {} times in new server starts, {:.1} tok/s first and {:.1} last ({:+.1}%), spread {:.1}% from slowest to fastest: no held-out error smaller than that means anything (hint: `--starts N` averages N starts per model)",
             x.model,
             x.depth,
+            x.anchors.len(),
             x.first_tok_s,
             x.last_tok_s,
             x.drift_pct,
-            x.anchors.len(),
-            x.max_correction_pct
+            x.spread_pct
         ));
     }
 }

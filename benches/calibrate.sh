@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 14's closing table: does the calibrated estimate hold, and is every
-# measurement under its ceiling? (about 10 minutes on a quiet 2-core machine)
+# measurement under its ceiling? (about 13 minutes on a quiet 2-core machine)
 #
 #   benches/calibrate.sh OUTDIR
 #
@@ -9,7 +9,9 @@
 #    shapes and shapes with Gemma's 262,144-row head; every one past a 32 MiB
 #    last-level cache), 1280x8, 1024x12 in q4_K (a type never fitted) and the
 #    real Gemma 3 270M held out of the fit, decode at depths 0 and 4096,
-#    prefill of 512 tokens, REPEATS repeats.
+#    prefill of 512 tokens, REPEATS repeats in each of STARTS (2) server starts
+#    per model; the first model measured again every 4 models gives the
+#    spread between starts.
 # 2. `rooftune published`: the per-family held-out errors and the depth rows.
 # Prints one markdown table of held-out errors against the +-15% goal and the
 # rates above their ceilings (there must be none), and leaves the raw JSON and

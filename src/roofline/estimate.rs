@@ -531,6 +531,35 @@ mod tests {
     }
 
     #[test]
+    fn a_calibration_saved_before_per_type_terms_still_loads() {
+        let old = r#"
+decode_holdout_pct = 12.0
+points = 6
+models = 3
+source = "rooftune calibrate on 2026-11-29"
+[decode]
+mem_factor = 1.3
+attn_factor = 120.0
+per_token_s = 8.5e-5
+per_layer_s = 7e-6
+per_vocab_row_s = 1e-9
+[prefill]
+compute_factor = 0.58
+attn_factor = 131.0
+per_token_s = 0.0
+per_layer_token_s = 0.0
+"#;
+        let c: Calibration = toml::from_str(old).expect("old calibration");
+        assert!(c.decode.types.is_empty() && c.decode.kv_factor.is_none());
+        assert!(c.prefill.as_ref().is_some_and(|p| p.types.is_empty()));
+        // The estimate reads it as one column for every weight type, the KV
+        // cache at the weights' factor (what it meant when it was fitted).
+        let cols = TypeColumns::of_factors(&c.decode.types);
+        let k = decode_coefficients(&c.decode, &cols);
+        assert_eq!(k, [1.3, 1e-9, 1.3, 120.0, 8.5e-5, 7e-6]);
+    }
+
+    #[test]
     fn ttft_prefills_only_what_the_cache_misses() {
         let (s, m) = (shape(), machine(1e6, Some(calibrated())));
         let opts = KvOptions::default();

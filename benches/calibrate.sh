@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Issue 14's closing table: does the calibrated estimate hold, and is every
-# measurement under its ceiling? (about 13 minutes on a quiet 2-core machine)
+# measurement under its ceiling? (about 16 minutes on a quiet 2-core machine)
 #
 #   benches/calibrate.sh OUTDIR
 #
 # 1. `rooftune calibrate --run` on this machine (the docs/calibrate.md run):
-#    15 generated shapes fitted (q4_0, q5_0, q8_0 and q6_K weights; layer-heavy
-#    shapes and shapes with Gemma's 262,144-row head; every one past a 32 MiB
-#    last-level cache), 1280x8, 1024x12 in q4_K (a type never fitted) and the
-#    real Gemma 3 270M held out of the fit, decode at depths 0 and 4096,
+#    18 generated shapes fitted (q4_0, q5_0, q8_0 and q6_K weights; layer-heavy
+#    shapes, shapes with Gemma's 262,144-row head, and three with heads of 256
+#    instead of 64; every one past a 32 MiB last-level cache), 1280x8,
+#    1024x12h8 (heads of 128, as most real models have), 1024x12 in q4_K (a
+#    type never fitted) and the real Gemma 3 270M held out of the fit, decode at depths 0 and 4096,
 #    prefill of 512 tokens, REPEATS repeats in each of STARTS (2) server starts
 #    per model; the first model measured again every 4 models gives the
 #    spread between starts.
@@ -24,7 +25,7 @@ out=${1:?usage: benches/calibrate.sh OUTDIR}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 repeats=${REPEATS:-3}
-SHAPES=${SHAPES:-1024x12,768x24,640x6v,512x4v,1024x8:q5_0,768x16:q5_0,640x6v:q5_0,512x4v:q5_0,1024x8:q8_0,768x16:q8_0,640x6v:q8_0,512x4v:q8_0,1024x8:q6_K,768x6v:q6_K,512x4v:q6_K}
+SHAPES=${SHAPES:-1024x12,768x24,640x6v,512x4v,1024x8h4,1024x8:q5_0,768x16:q5_0,640x6v:q5_0,512x4v:q5_0,768x12h3:q5_0,1024x8:q8_0,768x16:q8_0,640x6v:q8_0,512x4v:q8_0,1024x8h4:q8_0,1024x8:q6_K,768x6v:q6_K,512x4v:q6_K}
 server=${ROOFTUNE_LLAMA_SERVER:-$(bash scripts/install-llama-server.sh --print-path)}
 gemma=${ROOFTUNE_GEMMA:-$(bash scripts/fetch-model.sh --print-path)}
 [ -x "$server" ] || { echo "no llama-server at $server (hint: bash scripts/install-llama-server.sh)" >&2; exit 2; }
@@ -38,7 +39,7 @@ fi
 start=$(date +%s)
 "$RT" calibrate --run --server-bin "$server" \
   --shapes "$SHAPES" --vocab-from "$gemma" \
-  --validate "1280x8,1024x12:q4_K,$gemma" --depths 0,4096 --prompt-tokens 512 \
+  --validate "1280x8,1024x12h8,1024x12:q4_K,$gemma" --depths 0,4096 --prompt-tokens 512 \
   --n-predict 64 --repeats "$repeats" --starts "${STARTS:-2}" --json -o "$out/calibrate.json" 2>"$out/calibrate.err"
 "$RT" published --json -o "$out/published.json"
 echo "calibrate took $(( $(date +%s) - start )) s; $(cat "$out/machine.txt" | head -1)" >"$out/timing.txt"

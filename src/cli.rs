@@ -333,11 +333,11 @@ pub struct CalibrateRunArgs {
     /// Measure generated models of --shapes with the real server, fit on them, and predict the --validate models.
     #[arg(long)]
     pub run: bool,
-    /// Generated shapes to fit on, HIDDENxLAYERS (`v` at the end: with the --vocab-from tokenizer; `:TYPE` for weights other than q4_0: f16, q8_0, q6_K, q5_0, q4_K).
+    /// Generated shapes to fit on, HIDDENxLAYERS (`hN`: N attention heads; `v` at the end: with the --vocab-from tokenizer; `:TYPE` for weights other than q4_0: f16, q8_0, q6_K, q5_0, q4_K).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "1024x12,768x24,1024x8:q8_0,768x16:q8_0,1024x8:q5_0,768x16:q5_0",
+        default_value = "1024x12,768x24,1024x8h4,1024x8:q8_0,768x16:q8_0,1024x8h4:q8_0,1024x8:q5_0,768x16:q5_0",
         requires = "run"
     )]
     pub shapes: Vec<String>,
@@ -345,7 +345,7 @@ pub struct CalibrateRunArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "1280x8",
+        default_value = "1024x12h8",
         requires = "run"
     )]
     pub validate: Vec<String>,

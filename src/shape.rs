@@ -100,6 +100,10 @@ pub struct Layer {
     /// Attention FLOPs per query token per cached context token (QK^T and AV),
     /// used for prefill at depth: `2 * n_heads * (head_dim_k + head_dim_v)`.
     pub attn_flops_per_ctx_token: f64,
+    /// Query heads that attend over the context (0 for a recurrent layer):
+    /// a CPU attention kernel pays a cost per head per cached token beyond
+    /// the arithmetic (`estimate::head_positions`).
+    pub attn_heads: u64,
 }
 
 /// The weights of one storage type (a GGUF's ggml type), for the estimate's

@@ -87,7 +87,7 @@ proptest! {
         dev.eta = eta;
         dev.overhead_s = overhead_ms / 1e3;
         dev.calibration = calibrated.then(|| Calibration {
-            decode: DecodeTerms { mem_factor: factor, attn_factor: factor, per_token_s: 1e-3, per_layer_s: 1e-5, per_vocab_row_s: 1e-9, kv_factor: None, types: Vec::new() },
+            decode: DecodeTerms { mem_factor: factor, attn_factor: factor, per_head_position_s: 0.0, per_token_s: 1e-3, per_layer_s: 1e-5, per_vocab_row_s: 1e-9, kv_factor: None, types: Vec::new() },
             prefill: None,
             decode_holdout_pct: 10.0,
             prefill_holdout_pct: None,

@@ -36,12 +36,15 @@ pub enum Subject {
         vocab: bool,
         /// Weight type (`:q8_0` after the shape; q4_0 without).
         quant: SynthQuant,
+        /// Attention heads (`h4` after the layers: head size hidden / 4;
+        /// None: synth's default, heads of 64 below hidden 2048).
+        heads: Option<u64>,
     },
     /// A model file.
     File(PathBuf),
 }
 
-/// Parse `512x8`, `640x18v`, `512x8:q6_K` or a `.gguf` path.
+/// Parse `512x8`, `640x18v`, `512x8:q6_K`, `1024x8h4` or a `.gguf` path.
 pub fn parse_subject(s: &str) -> Result<Subject> {
     if s.ends_with(".gguf") {
         return Ok(Subject::File(s.into()));
@@ -54,22 +57,30 @@ pub fn parse_subject(s: &str) -> Result<Subject> {
         Some(b) => (b, true),
         None => (dims, false),
     };
+    let (body, heads) = match body.split_once('h') {
+        Some((b, h)) => (b, Some(h.parse::<u64>().ok().filter(|h| *h > 0))),
+        None => (body, None),
+    };
     let parsed = body
         .split_once('x')
         .and_then(|(h, l)| Some((h.parse::<u64>().ok()?, l.parse::<u32>().ok()?)));
-    match (parsed, quant) {
-        (Some((hidden, layers)), Some(quant))
-            if (64..=16_384).contains(&hidden) && hidden % 64 == 0 && (1..=256).contains(&layers) =>
+    match (parsed, quant, heads) {
+        (Some((hidden, layers)), Some(quant), None | Some(Some(_)))
+            if (64..=16_384).contains(&hidden)
+                && hidden % 64 == 0
+                && (1..=256).contains(&layers)
+                && heads.flatten().is_none_or(|h| hidden % h == 0) =>
         {
             Ok(Subject::Shape {
                 hidden,
                 layers,
                 vocab,
                 quant,
+                heads: heads.flatten(),
             })
         }
         _ => Err(GgufError::Synth(format!(
-            "`{s}` is not a model shape or file\n(hint: write HIDDENxLAYERS with a hidden size that is a multiple of 64, e.g. 512x8, `v` at the end for the --vocab-from tokenizer (640x18v), `:TYPE` for weights other than q4_0 (512x8:q8_0; f16, q8_0, q6_K, q5_0, q4_K, q4_0), or a path ending in .gguf)"
+            "`{s}` is not a model shape or file\n(hint: write HIDDENxLAYERS with a hidden size that is a multiple of 64, e.g. 512x8, `v` at the end for the --vocab-from tokenizer (640x18v), `:TYPE` for weights other than q4_0 (512x8:q8_0; f16, q8_0, q6_K, q5_0, q4_K, q4_0), `hN` after the layers for N attention heads (1024x8h4), or a path ending in .gguf)"
         ))
         .into()),
     }
@@ -86,21 +97,26 @@ fn model_dir() -> Result<PathBuf> {
 
 /// The model file for a subject, generating a shape once.
 fn model_file(s: &Subject, vocab: Option<&(Vocab, String)>, ctx: u64) -> Result<PathBuf> {
-    let (hidden, layers, with_vocab, quant) = match s {
+    let (hidden, layers, with_vocab, quant, heads) = match s {
         Subject::File(p) => return Ok(p.clone()),
         Subject::Shape {
             hidden,
             layers,
             vocab,
             quant,
-        } => (*hidden, *layers, *vocab, *quant),
+            heads,
+        } => (*hidden, *layers, *vocab, *quant, *heads),
     };
     let mut c = SynthConfig::with_hidden(SynthArch::Llama, hidden, layers, quant);
     c.ctx_train = ctx;
-    let mut name = format!(
-        "calib-{hidden}x{layers}-{}-c{ctx}",
-        quant.ggml_type().ggml_name()
-    );
+    let mut name = format!("calib-{hidden}x{layers}");
+    if let Some(h) = heads {
+        // Same projections' sizes: kv heads keep synth's rule (heads / 4, at least 1).
+        c.heads = h;
+        c.kv_heads = (h / 4).max(1);
+        name.push_str(&format!("h{h}"));
+    }
+    name.push_str(&format!("-{}-c{ctx}", quant.ggml_type().ggml_name()));
     if with_vocab {
         let (v, tag) = vocab.ok_or_else(|| {
             GgufError::Synth(format!(
@@ -344,6 +360,7 @@ mod tests {
                 layers: 8,
                 vocab: false,
                 quant: SynthQuant::Q4_0,
+                heads: None,
             }
         );
         assert_eq!(
@@ -353,6 +370,7 @@ mod tests {
                 layers: 18,
                 vocab: true,
                 quant: SynthQuant::Q4_0,
+                heads: None,
             }
         );
         assert_eq!(
@@ -362,6 +380,17 @@ mod tests {
                 layers: 12,
                 vocab: true,
                 quant: SynthQuant::Q6K,
+                heads: None,
+            }
+        );
+        assert_eq!(
+            parse_subject("1024x8h4:q8_0").expect("shape with heads"),
+            Subject::Shape {
+                hidden: 1024,
+                layers: 8,
+                vocab: false,
+                quant: SynthQuant::Q8_0,
+                heads: Some(4),
             }
         );
         assert_eq!(

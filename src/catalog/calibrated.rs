@@ -26,7 +26,8 @@ pub struct TypeFactor {
 /// `sum over weight types of (factor x their memory time at full bandwidth +
 /// head_row_s x the output-head rows of that type) + kv_factor x the KV
 /// cache's memory time + attn_factor x attention arithmetic time at peak +
-/// per_token_s + per_layer_s x layers`.
+/// per_head_position_s x query heads x cached tokens + per_token_s +
+/// per_layer_s x layers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecodeTerms {
@@ -39,6 +40,9 @@ pub struct DecodeTerms {
     pub kv_factor: Option<f64>,
     /// Multiplies the attention FLOPs at depth over the compute roof.
     pub attn_factor: f64,
+    /// Seconds per query head per cached token (0 in calibrations saved before it).
+    #[serde(default)]
+    pub per_head_position_s: f64,
     /// Fixed seconds per token (sampling, HTTP, graph build).
     pub per_token_s: f64,
     /// Seconds per layer per token (thread barriers, per-op dispatch).

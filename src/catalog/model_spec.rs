@@ -506,6 +506,7 @@ impl ModelSpec {
                 cache: *cache,
                 indexer_per_token: *idx,
                 attn_flops_per_ctx_token: *flops,
+                attn_heads: if *flops > 0.0 { a.n_heads } else { 0 },
             })
             .collect();
         // An MTP block is one more decoder layer plus its projection (2h x h); not read at decode.

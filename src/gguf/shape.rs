@@ -586,6 +586,7 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
                 cache,
                 indexer_per_token: hp.indexer.get(i).copied().unwrap_or(0),
                 attn_flops_per_ctx_token: flops,
+                attn_heads: if flops > 0.0 { heads as u64 } else { 0 },
             }
         })
         .collect();

@@ -292,6 +292,7 @@ pub fn inspect(dir: &Path) -> Result<(ModelShape, MlxInspection), MlxError> {
                 },
                 indexer_per_token: 0,
                 attn_flops_per_ctx_token: 2.0 * heads as f64 * (2 * head_dim) as f64,
+                attn_heads: heads,
             }
         })
         .collect();

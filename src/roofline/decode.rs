@@ -206,6 +206,7 @@ pub(crate) mod tests {
             },
             indexer_per_token: 0,
             attn_flops_per_ctx_token: 2.0 * 32.0 * 256.0,
+            attn_heads: 32,
         };
         ModelShape {
             name: "toy".into(),
@@ -298,6 +299,7 @@ pub(crate) mod tests {
             decode: DecodeTerms {
                 mem_factor: 1.25,
                 attn_factor: 0.0,
+                per_head_position_s: 0.0,
                 per_token_s: 1e-3,
                 per_layer_s: 1e-4,
                 per_vocab_row_s: 1e-6,

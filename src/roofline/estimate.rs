@@ -10,7 +10,9 @@
 //!   factor of the fitted type nearest in bits per weight ([`TypeColumns`]);
 //! - a shortfall on bandwidth for the KV cache (`kv_factor`: the attention
 //!   kernel reads it per query head, in rows);
-//! - attention over the context, whose kernels reach a small share of the
+//! - attention over the context: a cost per query head per cached token
+//!   (`per_head_position_s`, [`head_positions`]), and the arithmetic, whose
+//!   kernels reach a small share of the
 //!   compute roof (`attn_factor` multiplies attention FLOPs at depth / roof):
 //!   why decode at depth falls faster than the KV bytes explain;
 //! - a fixed cost per token (`per_token_s`: sampling, HTTP, graph build);
@@ -37,9 +39,10 @@ use crate::shape::ModelShape;
 
 /// Decode features after the two blocks of per-type columns (each type's
 /// weights' memory time, then its output-head rows).
-pub const DECODE_TAIL: [&str; 4] = [
+pub const DECODE_TAIL: [&str; 5] = [
     "KV cache memory time at full bandwidth (s)",
     "attention FLOPs / roof (s)",
+    "attention head-positions (query heads x cached tokens)",
     "1 (per token)",
     "layers",
 ];
@@ -185,6 +188,21 @@ pub fn attn_flops(shape: &ModelShape, depth: u64) -> f64 {
     prefill::attn_flops(shape, depth)
 }
 
+/// Query heads x cached tokens they attend over, summed over layers: a CPU
+/// attention kernel's cost per head per cached token (scores, online
+/// softmax, the V update) beyond the arithmetic. Measured here
+/// (llama-server b11434, 2 cores): a 1024x8 model with 16 heads of 64 and
+/// one with 4 heads of 256 do the same attention FLOPs, yet at depth 4096
+/// the 16-head one spent 8.7 ms per token in attention and the 4-head one
+/// 2.9 ms: about 15 ns per head-position plus 0.03 ns per head dimension.
+pub fn head_positions(shape: &ModelShape, depth: u64) -> f64 {
+    shape
+        .layers
+        .iter()
+        .map(|l| l.attn_heads as f64 * super::kv::attended(&l.cache, depth) as f64)
+        .sum()
+}
+
 /// The compute roof for this model's weights on the machine's primary device, op/s.
 pub fn peak_ops(shape: &ModelShape, machine: &Machine) -> f64 {
     machine
@@ -235,6 +253,7 @@ pub fn decode_features(
     f.extend([
         kv_s,
         attn_flops(shape, depth) / peak_ops(shape, machine),
+        head_positions(shape, depth),
         1.0,
         shape.layers.len() as f64,
     ]);
@@ -257,6 +276,7 @@ pub fn decode_coefficients(t: &DecodeTerms, cols: &TypeColumns) -> Vec<f64> {
     c.extend([
         t.kv_factor.unwrap_or(t.mem_factor),
         t.attn_factor,
+        t.per_head_position_s,
         t.per_token_s,
         t.per_layer_s,
     ]);
@@ -298,8 +318,9 @@ pub fn decode_terms(c: &[f64], cols: &TypeColumns) -> DecodeTerms {
         mem_factor: mean_or_first(c, k),
         kv_factor: Some(at(0)),
         attn_factor: at(1),
-        per_token_s: at(2),
-        per_layer_s: at(3),
+        per_head_position_s: at(2),
+        per_token_s: at(3),
+        per_layer_s: at(4),
         per_vocab_row_s: mean_or_first(head_rows, k),
         types: type_factors(cols, c, Some(head_rows)),
     }
@@ -439,6 +460,7 @@ mod tests {
             decode: DecodeTerms {
                 mem_factor: 1.0,
                 attn_factor: 0.0,
+                per_head_position_s: 0.0,
                 per_token_s: 1e-3,
                 per_layer_s: 0.0,
                 per_vocab_row_s: 0.0,
@@ -513,7 +535,7 @@ mod tests {
     #[test]
     fn fitted_terms_round_trip_through_their_coefficients() {
         let cols = TypeColumns::of([&typed(&[("q4_0", 1e8, 4.5)]), &typed(&[("q8_0", 1e8, 8.5)])]);
-        let c = [1.4, 1.2, 0.0, 1e-8, 0.5, 30.0, 1e-4, 2e-6];
+        let c = [1.4, 1.2, 0.0, 1e-8, 0.5, 30.0, 1.5e-8, 1e-4, 2e-6];
         let t = decode_terms(&c, &cols);
         assert_eq!(t.types.len(), 2);
         assert_eq!(t.types[1].head_row_s, Some(1e-8));
@@ -556,7 +578,7 @@ per_layer_token_s = 0.0
         // cache at the weights' factor (what it meant when it was fitted).
         let cols = TypeColumns::of_factors(&c.decode.types);
         let k = decode_coefficients(&c.decode, &cols);
-        assert_eq!(k, [1.3, 1e-9, 1.3, 120.0, 8.5e-5, 7e-6]);
+        assert_eq!(k, [1.3, 1e-9, 1.3, 120.0, 0.0, 8.5e-5, 7e-6]);
     }
 
     #[test]

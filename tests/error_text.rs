@@ -61,6 +61,13 @@ fn user_facing_errors() {
             2,
         ),
         (
+            // 14 heads cannot share 3 KV heads: refused before any model is measured.
+            "calibrate_run_shape_synth_refuses",
+            &["calibrate", "--run", "--hw", "ddr5-6000-2ch", "--shapes", "896x16,512x2"],
+            &[],
+            2,
+        ),
+        (
             "calibrate_run_vocab_shape_without_vocab",
             &["calibrate", "--run", "--hw", "ddr5-6000-2ch", "--shapes", "256x2v,256x4"],
             &[],

@@ -126,6 +126,9 @@ fn model_file(s: &Subject, vocab: Option<&(Vocab, String)>, ctx: u64) -> Result<
         c.vocab = v.clone();
         name.push_str(&format!("-v{tag}"));
     }
+    c.validate().with_context(|| {
+        format!("generating the calibration shape `{name}` (hint: kv heads are heads / 4: take a hidden size whose hidden / 64 heads divide by 4, e.g. 768, 1024 or 1280, or give the heads with hN, e.g. 896x16h8)")
+    })?;
     let path = model_dir()?.join(format!("{name}.gguf"));
     if !path.is_file() {
         let tmp = path.with_extension("gguf.part");
@@ -215,8 +218,12 @@ pub fn measure_all(a: &CalibrateRunArgs, machine: &Machine) -> Result<Runs> {
     let mut anchors: Vec<Anchor> = Vec::new();
     let mut anchor_file: Option<PathBuf> = None;
     let total = subjects.len();
-    for (k, (s, held)) in subjects.iter().enumerate() {
-        let file = model_file(s, vocab.as_ref(), ctx)?;
+    // Every model file first: a shape that cannot be generated fails before any measuring.
+    let files: Vec<PathBuf> = subjects
+        .iter()
+        .map(|(s, _)| model_file(s, vocab.as_ref(), ctx))
+        .collect::<Result<_>>()?;
+    for (k, ((_, held), file)) in subjects.iter().zip(files).enumerate() {
         let mut starts = Vec::new();
         for start in 0..a.starts.max(1) {
             let n = a.starts.max(1);

@@ -300,7 +300,8 @@ fn type_factors(cols: &TypeColumns, c: &[f64], head_rows: Option<&[f64]>) -> Vec
         .collect()
 }
 
-fn mean_or_first(c: &[f64], k: usize) -> f64 {
+/// The mean of the first `k` values (0 when there are none).
+fn mean_of_first(c: &[f64], k: usize) -> f64 {
     let v = &c[..k.min(c.len())];
     if v.is_empty() {
         0.0
@@ -315,13 +316,13 @@ pub fn decode_terms(c: &[f64], cols: &TypeColumns) -> DecodeTerms {
     let at = |i: usize| c.get(2 * k + i).copied().unwrap_or(0.0);
     let head_rows = c.get(k..2 * k).unwrap_or(&[]);
     DecodeTerms {
-        mem_factor: mean_or_first(c, k),
+        mem_factor: mean_of_first(c, k),
         kv_factor: Some(at(0)),
         attn_factor: at(1),
         per_head_position_s: at(2),
         per_token_s: at(3),
         per_layer_s: at(4),
-        per_vocab_row_s: mean_or_first(head_rows, k),
+        per_vocab_row_s: mean_of_first(head_rows, k),
         types: type_factors(cols, c, Some(head_rows)),
     }
 }
@@ -370,7 +371,7 @@ pub fn prefill_terms(c: &[f64], cols: &TypeColumns) -> PrefillTerms {
     let k = cols.len();
     let at = |i: usize| c.get(k + i).copied().unwrap_or(0.0);
     PrefillTerms {
-        compute_factor: mean_or_first(c, k),
+        compute_factor: mean_of_first(c, k),
         attn_factor: at(0),
         per_token_s: at(1),
         per_layer_token_s: at(2),

@@ -88,36 +88,25 @@ fn calibrate_fits_holds_out_and_saves() {
     assert!(v["prefill"]["held_out"].as_array().is_some());
     assert!(cfg.join("hardware/my-cal.toml").is_file());
     // predict uses it: the band is the held-out error.
-    let p = rooftune()
-        .env("ROOFTUNE_CONFIG_DIR", &cfg)
-        .args([
-            "predict",
-            "--hw",
-            "ddr5-6000-2ch",
-            "--calibration",
-            "my-cal",
-            "--model",
-            "llama-2-7b",
-            "--quant",
-            "q4_0",
-            "--json",
-        ])
-        .output()
-        .expect("predict");
+    let predict = |extra: &[&str]| {
+        rooftune()
+            .env("ROOFTUNE_CONFIG_DIR", &cfg)
+            .args([
+                "predict",
+                "--hw",
+                "ddr5-6000-2ch",
+                "--calibration",
+                "my-cal",
+            ])
+            .args(["--model", "llama-2-7b", "--quant", "q4_0"])
+            .args(extra)
+            .output()
+            .expect("predict")
+    };
+    let p = predict(&["--json"]);
     assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
     // In text it says where the estimate comes from (not the profile's eta and c).
-    let t = rooftune()
-        .env("ROOFTUNE_CONFIG_DIR", &cfg)
-        .args([
-            "predict",
-            "--hw",
-            "ddr5-6000-2ch",
-            "--calibration",
-            "my-cal",
-        ])
-        .args(["--model", "llama-2-7b", "--quant", "q4_0"])
-        .output()
-        .expect("predict");
+    let t = predict(&[]);
     let text = String::from_utf8_lossy(&t.stdout);
     assert!(
         text.contains("estimate = the calibrated terms") && !text.contains("eta 0."),

@@ -80,6 +80,26 @@ pub enum CacheKind {
     },
 }
 
+impl CacheKind {
+    /// Cache elements stored per token (K plus V, or the latent row; 0 for a
+    /// recurrent layer's fixed state).
+    pub fn elements_per_token(&self) -> u64 {
+        match *self {
+            CacheKind::Full {
+                k_per_token,
+                v_per_token,
+            }
+            | CacheKind::Sliding {
+                k_per_token,
+                v_per_token,
+                ..
+            } => k_per_token + v_per_token,
+            CacheKind::Latent { per_token } => per_token,
+            CacheKind::Recurrent { .. } => 0,
+        }
+    }
+}
+
 /// One decoder layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Layer {
@@ -316,19 +336,7 @@ impl ModelShape {
         let kv = self
             .layers
             .iter()
-            .map(|l| match l.cache {
-                CacheKind::Full {
-                    k_per_token,
-                    v_per_token,
-                }
-                | CacheKind::Sliding {
-                    k_per_token,
-                    v_per_token,
-                    ..
-                } => k_per_token + v_per_token,
-                CacheKind::Latent { per_token } => per_token,
-                CacheKind::Recurrent { .. } => 0,
-            })
+            .map(|l| l.cache.elements_per_token())
             .sum();
         ShapeKey {
             layers: self.layers.len() as u64,

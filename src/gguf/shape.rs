@@ -622,13 +622,7 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
     let kv_bytes_per_token_f16 = shape
         .layers
         .iter()
-        .map(|l| match l.cache {
-            CacheKind::Full { k_per_token, v_per_token } | CacheKind::Sliding { k_per_token, v_per_token, .. } => {
-                2 * (k_per_token + v_per_token)
-            }
-            CacheKind::Latent { per_token } => 2 * per_token,
-            CacheKind::Recurrent { .. } => 0,
-        } + 2 * l.indexer_per_token)
+        .map(|l| 2 * (l.cache.elements_per_token() + l.indexer_per_token))
         .sum();
     let tokenizer = m
         .get("tokenizer.ggml.model")

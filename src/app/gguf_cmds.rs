@@ -173,24 +173,18 @@ fn synth_both(a: &SynthArgs) -> Result<ExitCode> {
     let t0 = Instant::now();
     let w = crate::twin::write(&m, &a.output)?;
     let secs = t0.elapsed().as_secs_f64();
-    let info = json!({
-        "format": "both",
-        "gguf": w.gguf,
-        "mlx": w.mlx,
-        "arch": "llama",
-        "layers": m.layers,
-        "hidden": m.hidden,
-        "ff": m.ff,
-        "heads": m.heads,
-        "kv_heads": m.kv_heads,
-        "dtype": "float32",
-        "vocab": m.vocab,
-        "ctx_train": m.ctx_train,
-        "params": w.params,
-        "gguf_bytes": w.gguf_bytes,
-        "mlx_weights_bytes": w.mlx_weights_bytes,
-        "seconds": secs,
-    });
+    let info = with_shape(
+        &m,
+        json!({
+            "format": "both",
+            "gguf": w.gguf,
+            "mlx": w.mlx,
+            "params": w.params,
+            "gguf_bytes": w.gguf_bytes,
+            "mlx_weights_bytes": w.mlx_weights_bytes,
+            "seconds": secs,
+        }),
+    );
     if a.json {
         print!("{}", report::json(&info)?);
     } else {
@@ -209,15 +203,10 @@ fn synth_both(a: &SynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::OK)
 }
 
-/// `rooftune synth --format mlx`: the same shape arguments, an MLX directory.
-fn synth_mlx(a: &SynthArgs) -> Result<ExitCode> {
-    let m = mlx_synth(a)?;
-    let t0 = Instant::now();
-    let w = m.write(&a.output)?;
-    let secs = t0.elapsed().as_secs_f64();
-    let info = json!({
-        "path": a.output,
-        "format": "mlx",
+/// `info` with the float32 llama shape of an MLX synth added (what
+/// `--format mlx` and `--format both` both report).
+fn with_shape(m: &crate::mlx::synth::MlxSynth, mut info: serde_json::Value) -> serde_json::Value {
+    let shape = json!({
         "arch": "llama",
         "layers": m.layers,
         "hidden": m.hidden,
@@ -227,10 +216,29 @@ fn synth_mlx(a: &SynthArgs) -> Result<ExitCode> {
         "dtype": "float32",
         "vocab": m.vocab,
         "ctx_train": m.ctx_train,
-        "params": w.params,
-        "weight_bytes": w.weights_bytes,
-        "seconds": secs,
     });
+    if let (Some(o), serde_json::Value::Object(s)) = (info.as_object_mut(), shape) {
+        o.extend(s);
+    }
+    info
+}
+
+/// `rooftune synth --format mlx`: the same shape arguments, an MLX directory.
+fn synth_mlx(a: &SynthArgs) -> Result<ExitCode> {
+    let m = mlx_synth(a)?;
+    let t0 = Instant::now();
+    let w = m.write(&a.output)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let info = with_shape(
+        &m,
+        json!({
+            "path": a.output,
+            "format": "mlx",
+            "params": w.params,
+            "weight_bytes": w.weights_bytes,
+            "seconds": secs,
+        }),
+    );
     if a.json {
         print!("{}", report::json(&info)?);
     } else {

@@ -16,7 +16,7 @@
 //! Metaspace pre-tokenizer adds none after a special token).
 
 use crate::gguf::synth::{SynthArch, SynthConfig, SynthQuant, Vocab};
-use crate::gguf::{Value, ValueType};
+use crate::gguf::Value;
 use crate::mlx::synth::MlxSynth;
 use crate::mlx::tokenizer;
 use std::collections::BTreeMap;
@@ -134,46 +134,26 @@ pub fn reorder_rows(bytes: &[u8], row_bytes: usize, order: &[u64]) -> Vec<u8> {
 pub fn gguf_vocab(n: u64) -> Vocab {
     let (tokens, merges) = tokenizer::vocab(n);
     let base = tokens.len() - merges.len();
-    let scores: Vec<Value> = (0..tokens.len())
-        .map(|i| Value::F32(if i < base { 0.0 } else { -((i - base) as f32) }))
+    let scores: Vec<f32> = (0..tokens.len())
+        .map(|i| if i < base { 0.0 } else { -((i - base) as f32) })
         .collect();
     let specials = tokenizer::SPECIALS.len();
     // llama_token_type: 1 normal, 2 unknown, 3 control.
-    let types: Vec<Value> = (0..tokens.len())
-        .map(|i| {
-            Value::I32(match i {
-                0 => 2,
-                i if i < specials => 3,
-                _ => 1,
-            })
+    let types: Vec<i32> = (0..tokens.len())
+        .map(|i| match i {
+            0 => 2,
+            i if i < specials => 3,
+            _ => 1,
         })
         .collect();
-    let keys = vec![
-        ("tokenizer.ggml.model".into(), Value::String("llama".into())),
-        (
-            "tokenizer.ggml.tokens".into(),
-            Value::Array(
-                ValueType::String,
-                tokens.into_iter().map(Value::String).collect(),
-            ),
-        ),
-        (
-            "tokenizer.ggml.scores".into(),
-            Value::Array(ValueType::F32, scores),
-        ),
-        (
-            "tokenizer.ggml.token_type".into(),
-            Value::Array(ValueType::I32, types),
-        ),
-        (
-            "tokenizer.ggml.bos_token_id".into(),
-            Value::U32(tokenizer::BOS_ID as u32),
-        ),
-        (
-            "tokenizer.ggml.eos_token_id".into(),
-            Value::U32(tokenizer::EOS_ID as u32),
-        ),
-        ("tokenizer.ggml.unknown_token_id".into(), Value::U32(0)),
+    let mut keys = Vocab::spm_keys(
+        tokens,
+        scores,
+        types,
+        tokenizer::BOS_ID as u32,
+        tokenizer::EOS_ID as u32,
+    );
+    keys.extend([
         ("tokenizer.ggml.padding_token_id".into(), Value::U32(0)),
         ("tokenizer.ggml.add_bos_token".into(), Value::Bool(false)),
         ("tokenizer.ggml.add_eos_token".into(), Value::Bool(false)),
@@ -182,7 +162,7 @@ pub fn gguf_vocab(n: u64) -> Vocab {
             crate::gguf::chat_template::KEY.into(),
             Value::String(tokenizer::CHAT_TEMPLATE.into()),
         ),
-    ];
+    ]);
     Vocab::Copied { keys, n_vocab: n }
 }
 

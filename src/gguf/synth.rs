@@ -152,30 +152,42 @@ impl Vocab {
                 tokens.extend((0..=255u8).map(|b| format!("<0x{b:02X}>")));
                 let mut types = vec![2, 3, 3];
                 types.extend([6; 256]);
-                let n = tokens.len();
-                vec![
-                    ("tokenizer.ggml.model".into(), Value::String("llama".into())),
-                    (
-                        "tokenizer.ggml.tokens".into(),
-                        Value::Array(
-                            ValueType::String,
-                            tokens.into_iter().map(Value::String).collect(),
-                        ),
-                    ),
-                    (
-                        "tokenizer.ggml.scores".into(),
-                        Value::Array(ValueType::F32, vec![Value::F32(0.0); n]),
-                    ),
-                    (
-                        "tokenizer.ggml.token_type".into(),
-                        Value::Array(ValueType::I32, types.into_iter().map(Value::I32).collect()),
-                    ),
-                    ("tokenizer.ggml.bos_token_id".into(), Value::U32(1)),
-                    ("tokenizer.ggml.eos_token_id".into(), Value::U32(2)),
-                    ("tokenizer.ggml.unknown_token_id".into(), Value::U32(0)),
-                ]
+                let scores = vec![0.0; tokens.len()];
+                Self::spm_keys(tokens, scores, types, 1, 2)
             }
         }
+    }
+
+    /// The `tokenizer.*` keys of an SPM (`llama`) vocabulary: tokens, their
+    /// scores and `llama_token_type`s, BOS and EOS ids, unknown = 0.
+    pub fn spm_keys(
+        tokens: Vec<String>,
+        scores: Vec<f32>,
+        types: Vec<i32>,
+        bos: u32,
+        eos: u32,
+    ) -> Vec<(String, Value)> {
+        vec![
+            ("tokenizer.ggml.model".into(), Value::String("llama".into())),
+            (
+                "tokenizer.ggml.tokens".into(),
+                Value::Array(
+                    ValueType::String,
+                    tokens.into_iter().map(Value::String).collect(),
+                ),
+            ),
+            (
+                "tokenizer.ggml.scores".into(),
+                Value::Array(ValueType::F32, scores.into_iter().map(Value::F32).collect()),
+            ),
+            (
+                "tokenizer.ggml.token_type".into(),
+                Value::Array(ValueType::I32, types.into_iter().map(Value::I32).collect()),
+            ),
+            ("tokenizer.ggml.bos_token_id".into(), Value::U32(bos)),
+            ("tokenizer.ggml.eos_token_id".into(), Value::U32(eos)),
+            ("tokenizer.ggml.unknown_token_id".into(), Value::U32(0)),
+        ]
     }
 }
 

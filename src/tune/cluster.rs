@@ -370,15 +370,6 @@ mod tests {
         s
     }
 
-    fn cfg(pairs: &[(&str, &str)]) -> Config {
-        Config(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn a_split_moves_layers_and_their_kv_between_workers() {
         let s = shape();
@@ -401,15 +392,20 @@ mod tests {
         };
         // 11 slots (10 layers + the output head): 1,1 gives RPC0 layers 0-5
         // (i / 11 < 0.5), 3,1 gives it 0-8 (i / 11 < 0.75).
-        let even = fit.needs(&s, &cfg(&[("-ts", "1,1")]), 512, kv);
-        let uneven = fit.needs(&s, &cfg(&[("-ts", "3,1")]), 512, kv);
+        let even = fit.needs(&s, &Config::from_pairs(&[("-ts", "1,1")]), 512, kv);
+        let uneven = fit.needs(&s, &Config::from_pairs(&[("-ts", "3,1")]), 512, kv);
         assert_relative_eq!(even.workers[0], 60e6 + 0.6 * total_kv + compute);
         assert_relative_eq!(uneven.workers[0], 90e6 + 0.9 * total_kv + compute);
         assert_relative_eq!(uneven.workers[1], 10e6 + 0.1 * total_kv + compute);
         // The head keeps the embedding only.
         assert_relative_eq!(even.head, 1e6);
         // -ngl 5: layers 0-5 stay on the head, 6-9 and the output go to the workers.
-        let partial = fit.needs(&s, &cfg(&[("-ngl", "5"), ("-ts", "1,1")]), 512, kv);
+        let partial = fit.needs(
+            &s,
+            &Config::from_pairs(&[("-ngl", "5"), ("-ts", "1,1")]),
+            512,
+            kv,
+        );
         assert_relative_eq!(partial.head, 61e6 + 0.6 * total_kv + compute);
         // A cap between the two: 1,1 fits, 3,1 is refused, naming the worker.
         let cap = even.workers[0] + 15e6;
@@ -423,9 +419,12 @@ mod tests {
                 })
                 .collect(),
         };
-        assert_eq!(capped.problem(&s, &cfg(&[("-ts", "1,1")]), 512, kv), None);
+        assert_eq!(
+            capped.problem(&s, &Config::from_pairs(&[("-ts", "1,1")]), 512, kv),
+            None
+        );
         let why = capped
-            .problem(&s, &cfg(&[("-ts", "3,1")]), 512, kv)
+            .problem(&s, &Config::from_pairs(&[("-ts", "3,1")]), 512, kv)
             .unwrap();
         assert!(why.contains("-ts 3,1") && why.contains("RPC0"), "{why}");
         // What the workers report lowers the cap, and says so.
@@ -459,22 +458,32 @@ mod tests {
                 })
                 .collect(),
         };
-        let on_workers = fit.needs(&s, &cfg(&[("-ts", "1,1")]), 512, kv);
+        let on_workers = fit.needs(&s, &Config::from_pairs(&[("-ts", "1,1")]), 512, kv);
         for ot in [
             ("-ot", "exps=CPU"),
             ("-ot", "blk\\..*\\.ffn_.*_exps\\.=CPU"),
         ] {
-            let on_head = fit.needs(&s, &cfg(&[("-ts", "1,1"), ot]), 512, kv);
+            let on_head = fit.needs(&s, &Config::from_pairs(&[("-ts", "1,1"), ot]), 512, kv);
             // RPC0 (layers 0-5) sheds 6 x 20 MB, RPC1 (6-9) 4 x 20 MB; the head takes all 200 MB.
             assert_relative_eq!(on_workers.workers[0] - on_head.workers[0], 120e6);
             assert_relative_eq!(on_workers.workers[1] - on_head.workers[1], 80e6);
             assert_relative_eq!(on_head.head - on_workers.head, 200e6, max_relative = 1e-9);
         }
         // -ncmoe 3: the experts of layers 0-2 only.
-        let some = fit.needs(&s, &cfg(&[("-ts", "1,1"), ("-ncmoe", "3")]), 512, kv);
+        let some = fit.needs(
+            &s,
+            &Config::from_pairs(&[("-ts", "1,1"), ("-ncmoe", "3")]),
+            512,
+            kv,
+        );
         assert_relative_eq!(on_workers.workers[0] - some.workers[0], 60e6);
         // An -ot rule for something else moves nothing.
-        let other = fit.needs(&s, &cfg(&[("-ts", "1,1"), ("-ot", "attn=CPU")]), 512, kv);
+        let other = fit.needs(
+            &s,
+            &Config::from_pairs(&[("-ts", "1,1"), ("-ot", "attn=CPU")]),
+            512,
+            kv,
+        );
         assert_relative_eq!(other.workers[0], on_workers.workers[0]);
     }
 

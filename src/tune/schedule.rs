@@ -36,25 +36,16 @@ mod tests {
     use super::*;
     use crate::server::BackendKind;
 
-    fn cfg(pairs: &[(&str, &str)]) -> Config {
-        Config(
-            pairs
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn per_request_settings_share_a_start_and_start_up_flags_do_not() {
         let table = BackendKind::Llama.get().flags();
         let configs = [
-            cfg(&[]),
-            cfg(&[("-t", "2"), ("--cache-reuse", "256")]),
-            cfg(&[("--cache-reuse", "256")]),
-            cfg(&[("-t", "2"), ("--cache-reuse", "0")]),
-            cfg(&[("-t", "default"), ("--cache-reuse", "1024")]),
-            cfg(&[("-t", "1"), ("--cache-reuse", "256")]),
+            Config::from_pairs(&[]),
+            Config::from_pairs(&[("-t", "2"), ("--cache-reuse", "256")]),
+            Config::from_pairs(&[("--cache-reuse", "256")]),
+            Config::from_pairs(&[("-t", "2"), ("--cache-reuse", "0")]),
+            Config::from_pairs(&[("-t", "default"), ("--cache-reuse", "1024")]),
+            Config::from_pairs(&[("-t", "1"), ("--cache-reuse", "256")]),
         ];
         assert_eq!(
             by_server_start(&configs, table),
@@ -71,7 +62,10 @@ mod tests {
                 .unwrap_or_default()
         );
         // Without per-request flags every configuration is its own start.
-        let starts = [cfg(&[("-t", "1")]), cfg(&[("-t", "2")])];
+        let starts = [
+            Config::from_pairs(&[("-t", "1")]),
+            Config::from_pairs(&[("-t", "2")]),
+        ];
         assert_eq!(by_server_start(&starts, table), vec![vec![0], vec![1]]);
     }
 }

@@ -21,6 +21,16 @@ pub const DEFAULT: &str = "default";
 pub struct Config(pub Vec<(String, String)>);
 
 impl Config {
+    /// A configuration from `(flag, value)` pairs, in their order.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Config {
+        Config(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// The value set for a flag, if any (not [`DEFAULT`]).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -157,15 +167,6 @@ mod tests {
     use super::*;
     use crate::server::Backend;
 
-    fn cfg(pairs: &[(&str, &str)]) -> Config {
-        Config(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     const TWO: MachineFacts = MachineFacts { physical_cores: 2 };
 
     fn table() -> &'static FlagTable {
@@ -189,45 +190,57 @@ mod tests {
 
     #[test]
     fn ubatch_above_batch_is_invalid() {
-        let c = cfg(&[("-ub", "1024"), ("-b", "512")]);
+        let c = Config::from_pairs(&[("-ub", "1024"), ("-b", "512")]);
         assert!(violation(&c, TWO)
             .unwrap()
             .contains("-ub 1024 is larger than -b 512"));
-        assert!(violation(&cfg(&[("-ub", "4096")]), TWO).is_some());
-        assert!(violation(&cfg(&[("-ub", "512"), ("-b", "512")]), TWO).is_none());
-        assert!(violation(&cfg(&[("-b", "256")]), TWO).is_some());
+        assert!(violation(&Config::from_pairs(&[("-ub", "4096")]), TWO).is_some());
+        assert!(violation(&Config::from_pairs(&[("-ub", "512"), ("-b", "512")]), TWO).is_none());
+        assert!(violation(&Config::from_pairs(&[("-b", "256")]), TWO).is_some());
     }
 
     #[test]
     fn quantized_v_needs_flash_attention() {
-        assert!(violation(&cfg(&[("-ctv", "q8_0"), ("-fa", "off")]), TWO).is_some());
-        assert!(violation(&cfg(&[("-ctv", "q8_0"), ("-fa", "auto")]), TWO).is_none());
-        assert!(violation(&cfg(&[("-ctk", "q8_0"), ("-fa", "off")]), TWO).is_none());
+        assert!(violation(
+            &Config::from_pairs(&[("-ctv", "q8_0"), ("-fa", "off")]),
+            TWO
+        )
+        .is_some());
+        assert!(violation(
+            &Config::from_pairs(&[("-ctv", "q8_0"), ("-fa", "auto")]),
+            TWO
+        )
+        .is_none());
+        assert!(violation(
+            &Config::from_pairs(&[("-ctk", "q8_0"), ("-fa", "off")]),
+            TWO
+        )
+        .is_none());
     }
 
     #[test]
     fn threads_beyond_cores() {
-        assert!(violation(&cfg(&[("-t", "4")]), TWO).is_some());
-        assert!(violation(&cfg(&[("-t", "2")]), TWO).is_none());
+        assert!(violation(&Config::from_pairs(&[("-t", "4")]), TWO).is_some());
+        assert!(violation(&Config::from_pairs(&[("-t", "2")]), TWO).is_none());
     }
 
     #[test]
     fn args_leave_defaults_and_false_switches_out() {
-        let c = cfg(&[
+        let c = Config::from_pairs(&[
             ("-t", "2"),
             ("-np", DEFAULT),
             ("-kvu", "false"),
             ("-fa", "on"),
         ]);
         assert_eq!(c.args(), vec!["-t", "2", "-fa", "on"]);
-        let c = cfg(&[("-kvu", "true")]);
+        let c = Config::from_pairs(&[("-kvu", "true")]);
         assert_eq!(c.args(), vec!["-kvu"]);
         assert_eq!(Config::default().label(), "(defaults)");
     }
 
     #[test]
     fn lossy_tags() {
-        let c = cfg(&[("-ctk", "q8_0"), ("-ctv", "f16"), ("--spec-type", "none")]);
+        let c = Config::from_pairs(&[("-ctk", "q8_0"), ("-ctv", "f16"), ("--spec-type", "none")]);
         assert_eq!(c.lossy_flags(), vec!["-ctk q8_0"]);
         assert!(is_lossy("--spec-type", "ngram-simple"));
         assert!(!is_lossy("-ub", "2048"));
@@ -246,11 +259,14 @@ mod tests {
 
     #[test]
     fn slot_context() {
-        let c = cfg(&[("-c", "4096"), ("-np", "4")]);
+        let c = Config::from_pairs(&[("-c", "4096"), ("-np", "4")]);
         assert_eq!(ctx_per_slot(&c, 8192), 1024);
-        let c = cfg(&[("-c", "4096"), ("-np", "4"), ("-kvu", "true")]);
+        let c = Config::from_pairs(&[("-c", "4096"), ("-np", "4"), ("-kvu", "true")]);
         assert_eq!(ctx_per_slot(&c, 8192), 4096);
-        assert_eq!(ctx_per_slot(&cfg(&[("-c", "16384")]), 8192), 8192);
+        assert_eq!(
+            ctx_per_slot(&Config::from_pairs(&[("-c", "16384")]), 8192),
+            8192
+        );
         assert_eq!(ctx_per_slot(&Config::default(), 4096), 4096);
     }
 

@@ -115,40 +115,22 @@ pub fn line(
         _ => None,
     };
     let value = objective.as_ref().and_then(|o| o.value(&m));
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let facts = r.target.facts.as_ref();
+    let server = ServerInfo {
+        backend: r
+            .target
+            .backend
+            .parse::<crate::server::BackendKind>()
+            .map_or_else(|_| r.target.backend.clone(), |k| k.as_str().to_string()),
+        binary: r
+            .target
+            .binary
+            .clone()
+            .unwrap_or_else(|| r.target.backend.clone()),
+        build: r.target.version.clone().unwrap_or_default(),
+    };
+    let command = r.target.command_line.clone().unwrap_or_default();
     let mut line = TrialLine {
-        v: FORMAT_VERSION,
-        campaign: h
-            .trials
-            .first()
-            .map(|t| t.campaign.clone())
-            .unwrap_or_default(),
-        id: h.next_id(),
-        session: 0,
-        role: Role::Manual,
-        config: config.0.iter().cloned().collect(),
-        config_order: config.0.clone(),
-        lossy: config.lossy_flags(),
-        command: r.target.command_line.clone().unwrap_or_default(),
-        server: ServerInfo {
-            backend: r
-                .target
-                .backend
-                .parse::<crate::server::BackendKind>()
-                .map_or_else(|_| r.target.backend.clone(), |k| k.as_str().to_string()),
-            binary: r
-                .target
-                .binary
-                .clone()
-                .unwrap_or_else(|| r.target.backend.clone()),
-            build: r.target.version.clone().unwrap_or_default(),
-        },
-        hardware,
-        model,
-        status: Status::Ok,
-        reason: None,
-        full: true,
         ceilings: ceilings(&r.plan, r),
         objective: ObjectiveValue {
             label,
@@ -159,11 +141,6 @@ pub fn line(
             interval: None,
         },
         measurements: m,
-        verdict: Verdict::Discard,
-        verdict_reason: String::new(),
-        supersedes: Vec::new(),
-        round: None,
-        shared_start: None,
         slots: facts.and_then(|f| {
             Some(SlotInfo {
                 n_slots: f.n_slots?,
@@ -171,17 +148,10 @@ pub fn line(
                 kv_unified: f.kv_unified.unwrap_or(false),
             })
         }),
-        quality: None,
-        started_at: now.clone(),
-        finished_at: now,
         startup_s: r.target.load_s.unwrap_or(0.0),
         measure_s: r.measurement.client_cpu.wall_s,
+        ..unjudged(h, &config, command, server, hardware, model)
     };
-    let server = r
-        .target
-        .backend
-        .parse::<crate::server::BackendKind>()
-        .unwrap_or_default();
     if let Some(o) = &objective {
         if !super::evidence::same_as_defaults(&line) {
             let confidence = h
@@ -194,8 +164,67 @@ pub fn line(
             line.objective.interval = ev.interval_for(h, &line, Some(&b));
         }
     }
+    judged(h, line)
+}
+
+/// A hand-run line of `config` before its measurements and verdict: status
+/// ok, full, timestamped now, the next id of the campaign, role manual.
+fn unjudged(
+    h: &History,
+    config: &Config,
+    command: String,
+    server: ServerInfo,
+    hardware: HardwareInfo,
+    model: ModelInfo,
+) -> TrialLine {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    TrialLine {
+        v: FORMAT_VERSION,
+        campaign: h
+            .trials
+            .first()
+            .map(|t| t.campaign.clone())
+            .unwrap_or_default(),
+        id: h.next_id(),
+        session: 0,
+        role: Role::Manual,
+        config: config.0.iter().cloned().collect(),
+        config_order: config.0.clone(),
+        lossy: config.lossy_flags(),
+        command,
+        server,
+        hardware,
+        model,
+        status: Status::Ok,
+        reason: None,
+        full: true,
+        ceilings: Default::default(),
+        objective: ObjectiveValue::default(),
+        measurements: Default::default(),
+        verdict: Verdict::Discard,
+        verdict_reason: String::new(),
+        supersedes: Vec::new(),
+        round: None,
+        shared_start: None,
+        slots: None,
+        quality: None,
+        started_at: now.clone(),
+        finished_at: now,
+        startup_s: 0.0,
+        measure_s: 0.0,
+    }
+}
+
+/// `line` judged by the one verdict rule against the campaign's history
+/// (the defaults of the line's own backend).
+fn judged(h: &History, mut line: TrialLine) -> TrialLine {
+    let backend = line
+        .server
+        .backend
+        .parse::<crate::server::BackendKind>()
+        .unwrap_or_default();
     let evidence =
-        super::verdict::Evidence::from_history(h, f64::INFINITY, server.get().defaults_label());
+        super::verdict::Evidence::from_history(h, f64::INFINITY, backend.get().defaults_label());
     super::verdict::judge(&mut line, &evidence);
     line
 }
@@ -233,51 +262,20 @@ pub fn replay_line(
     model: ModelInfo,
 ) -> TrialLine {
     let config = config_of(extra);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut line = TrialLine {
-        v: FORMAT_VERSION,
-        campaign: h
-            .trials
-            .first()
-            .map(|t| t.campaign.clone())
-            .unwrap_or_default(),
-        id: h.next_id(),
-        session: 0,
-        role: Role::Manual,
-        config: config.0.iter().cloned().collect(),
-        config_order: config.0.clone(),
-        lossy: config.lossy_flags(),
-        command: r.command.clone(),
-        server: r.server.clone(),
-        hardware,
-        model,
-        status: Status::Ok,
-        reason: None,
-        full: true,
-        ceilings: Default::default(),
-        objective: ObjectiveValue::default(),
+    let line = TrialLine {
         measurements: std::iter::once((replay_key(r.reuse), Stat::of(r.ttft_s))).collect(),
-        verdict: Verdict::Discard,
-        verdict_reason: String::new(),
-        supersedes: Vec::new(),
-        round: None,
-        shared_start: None,
-        slots: None,
-        quality: None,
-        started_at: now.clone(),
-        finished_at: now,
         startup_s: r.startup_s,
         measure_s: r.wall_s,
+        ..unjudged(
+            h,
+            &config,
+            r.command.clone(),
+            r.server.clone(),
+            hardware,
+            model,
+        )
     };
-    let backend = r
-        .server
-        .backend
-        .parse::<crate::server::BackendKind>()
-        .unwrap_or_default();
-    let evidence =
-        super::verdict::Evidence::from_history(h, f64::INFINITY, backend.get().defaults_label());
-    super::verdict::judge(&mut line, &evidence);
-    line
+    judged(h, line)
 }
 
 #[cfg(test)]

@@ -8,20 +8,10 @@
 #[macro_use]
 mod server_support;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use server_support::*;
 use std::path::Path;
 use std::time::Duration;
-
-fn rooftune() -> Command {
-    let mut c = Command::cargo_bin("rooftune").unwrap();
-    c.timeout(Duration::from_secs(240)).env(
-        "ROOFTUNE_LOG_DIR",
-        std::env::temp_dir().join("rooftune-test-logs"),
-    );
-    c
-}
 
 /// `rooftune tune` on a campaign spec for the tiny MLX model (backend mlx,
 /// the DDR5 profile, seed 1, decode of 8 tokens after a 32-token prompt) with

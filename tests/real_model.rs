@@ -10,7 +10,6 @@
 mod server_support;
 mod gguf_golden;
 
-use assert_cmd::Command;
 use rooftune::bench::measure::{self, Kind, Plan, Target};
 use rooftune::campaign::history::History;
 use rooftune::campaign::record::Role;
@@ -25,15 +24,6 @@ use std::time::{Duration, Instant};
 
 /// Gemma's chat format: the file has no template, so the server needs these.
 const GEMMA_TEMPLATE: &[&str] = &["--no-jinja", "--chat-template", "gemma"];
-
-fn rooftune() -> Command {
-    let mut c = Command::cargo_bin("rooftune").unwrap();
-    c.timeout(Duration::from_secs(240)).env(
-        "ROOFTUNE_LOG_DIR",
-        std::env::temp_dir().join("rooftune-test-logs"),
-    );
-    c
-}
 
 /// A llama-server on the model, 2 threads, one 2,048-token slot.
 async fn start(bin: &Path, model: &Path, extra: &[&str]) -> RunningServer {

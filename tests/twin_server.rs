@@ -9,20 +9,10 @@
 #[macro_use]
 mod server_support;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use server_support::*;
 use std::path::Path;
 use std::time::Duration;
-
-fn rooftune() -> Command {
-    let mut c = Command::cargo_bin("rooftune").unwrap();
-    c.timeout(Duration::from_secs(240)).env(
-        "ROOFTUNE_LOG_DIR",
-        std::env::temp_dir().join("rooftune-test-logs"),
-    );
-    c
-}
 
 /// A three-turn session whose turns share a growing prefix.
 fn session(dir: &Path) -> std::path::PathBuf {

@@ -5,6 +5,17 @@
 
 use std::path::{Path, PathBuf};
 
+/// The rooftune binary for a test that serves: 240 s to finish, server logs
+/// kept under the temp folder's `rooftune-test-logs`.
+pub fn rooftune() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("rooftune").expect("binary");
+    c.timeout(std::time::Duration::from_secs(240)).env(
+        "ROOFTUNE_LOG_DIR",
+        std::env::temp_dir().join("rooftune-test-logs"),
+    );
+    c
+}
+
 /// The real llama-server's path, or return from the test with a note.
 #[allow(unused_macros)]
 macro_rules! need_server {

@@ -18,10 +18,10 @@
 use super::machine::AsDevice;
 use crate::catalog::measurements::{MeasurementKind, PublishedMeasurement};
 use crate::catalog::{Catalog, CatalogError};
-use crate::roofline::estimate;
 use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
 use crate::roofline::placement::{self, Placement};
+use crate::roofline::{estimate, prefill};
 use serde::Serialize;
 
 /// One depth row and what its fall is made of.
@@ -126,8 +126,7 @@ fn row(cat: &Catalog, m: &PublishedMeasurement, zero_tok_s: f64) -> Result<Depth
         measured_0_tok_s: zero_tok_s,
         measured_tok_s: m.tok_s,
         kv_s: (mem(m.depth) - mem(0)) / eta.max(1e-9),
-        attn_roof_s: (estimate::attn_flops(&shape, m.depth) - estimate::attn_flops(&shape, 0))
-            / roof,
+        attn_roof_s: (prefill::attn_flops(&shape, m.depth) - prefill::attn_flops(&shape, 0)) / roof,
     })
 }
 

@@ -183,11 +183,6 @@ impl TypeColumns {
     }
 }
 
-/// Attention FLOPs per generated token at `depth` (QK^T and AV over the cached tokens).
-pub fn attn_flops(shape: &ModelShape, depth: u64) -> f64 {
-    prefill::attn_flops(shape, depth)
-}
-
 /// Query heads x cached tokens they attend over, summed over layers: a CPU
 /// attention kernel's cost per head per cached token (scores, online
 /// softmax, the V update) beyond the arithmetic. Measured here
@@ -252,7 +247,7 @@ pub fn decode_features(
     );
     f.extend([
         kv_s,
-        attn_flops(shape, depth) / peak_ops(shape, machine),
+        prefill::attn_flops(shape, depth) / peak_ops(shape, machine),
         head_positions(shape, depth),
         1.0,
         shape.layers.len() as f64,
@@ -343,7 +338,7 @@ pub fn prefill_features(
         .map(|share| share * weights_s)
         .collect();
     f.extend([
-        attn_flops(shape, depth) / peak,
+        prefill::attn_flops(shape, depth) / peak,
         1.0,
         shape.layers.len() as f64,
     ]);

@@ -124,6 +124,34 @@ pub struct Layer {
     /// a CPU attention kernel pays a cost per head per cached token beyond
     /// the arithmetic (`estimate::head_positions`).
     pub attn_heads: u64,
+    /// Graph operations the layer runs per token ([`layer_ops`]): on a CPU
+    /// each one ends at a barrier of all threads, so a layer with more small
+    /// operations costs more whatever its bytes.
+    pub ops: u64,
+}
+
+/// Operations of a layer besides its weights' matrix products and norms:
+/// RoPE of Q and of K, the K and V cache writes, attention, two residual adds
+/// and the FFN's gated activation.
+pub const CORE_LAYER_OPS: u64 = 8;
+
+/// Graph operations a plain (llama) decoder layer runs per token: 7 matrix
+/// products, 2 norms of 2 operations each (normalize, then scale by the
+/// norm's weights) and [`CORE_LAYER_OPS`]. llama-server b11434 reports
+/// `graph: nodes = 31 x layers + 9` for generated llama models; 12 of each
+/// layer's 31 are views and reshapes its CPU backend skips.
+pub const PLAIN_LAYER_OPS: u64 = 7 + 2 * 2 + CORE_LAYER_OPS;
+
+/// Graph operations per token of a layer with `matrices` weight matrices,
+/// `norms` norm-weight vectors, `vectors` other vectors (biases, scales:
+/// one add or multiply each) and `used` routed experts per token (a router
+/// adds its gating, the top-k selection, the weights' gather and multiply,
+/// and `used - 1` adds summing the experts). Gemma 3's layers normalize Q
+/// and K and the outputs of attention and the FFN as well: 6 norms, 27
+/// operations (its graph: 40 nodes per layer where llama's has 31).
+pub fn layer_ops(matrices: u64, norms: u64, vectors: u64, used: u64) -> u64 {
+    let routing = if used > 0 { 3 + used } else { 0 };
+    matrices + 2 * norms + vectors + CORE_LAYER_OPS + routing
 }
 
 /// The weights of one storage type (a GGUF's ggml type), for the estimate's
@@ -216,6 +244,23 @@ pub struct ModelShape {
 }
 
 impl Layer {
+    /// The graph operations of a layer whose source lists no tensors (a
+    /// catalog spec, an MLX shape): the matrices its groups imply (4 for
+    /// attention, 3 for a dense FFN, a router and 3 for routed experts, 3
+    /// for shared ones) and 2 norms.
+    pub fn typical_ops(&self, experts: Option<Experts>) -> u64 {
+        let has = |g: Group, n: u64| if g.params > 0.0 { n } else { 0 };
+        let matrices = has(self.attention, 4)
+            + has(self.ffn_dense, 3)
+            + has(self.experts, 4)
+            + has(self.shared_experts, 3);
+        let used = match experts {
+            Some(e) if self.experts.params > 0.0 => e.used as u64,
+            _ => 0,
+        };
+        layer_ops(matrices, 2, 0, used)
+    }
+
     /// Bytes of this layer read per generated token: everything but the
     /// routed experts, plus `used / count` of those.
     pub fn active(&self, experts: Option<Experts>) -> Group {
@@ -241,6 +286,24 @@ impl Layer {
 }
 
 impl ModelShape {
+    /// The shape with every layer's `ops` set to [`Layer::typical_ops`]
+    /// (for sources that list no tensors).
+    pub fn with_typical_ops(mut self) -> Self {
+        let experts = self.experts;
+        for l in &mut self.layers {
+            l.ops = l.typical_ops(experts);
+        }
+        self
+    }
+
+    /// The layers counted in plain-layer equivalents: their graph operations
+    /// over [`PLAIN_LAYER_OPS`] (a llama model's layer count; Gemma 3
+    /// 270M's 18 layers count as 25.6). What the estimate's per-layer terms
+    /// multiply.
+    pub fn layer_equivalents(&self) -> f64 {
+        self.layers.iter().map(|l| l.ops as f64).sum::<f64>() / PLAIN_LAYER_OPS as f64
+    }
+
     /// One row of the token-embedding table.
     pub fn embd_row(&self) -> Group {
         if self.vocab == 0 {

@@ -507,6 +507,7 @@ impl ModelSpec {
                 indexer_per_token: *idx,
                 attn_flops_per_ctx_token: *flops,
                 attn_heads: if *flops > 0.0 { a.n_heads } else { 0 },
+                ops: 0,
             })
             .collect();
         // An MTP block is one more decoder layer plus its projection (2h x h); not read at decode.
@@ -540,6 +541,7 @@ impl ModelSpec {
             }),
             weight_types: Vec::new(),
         }
+        .with_typical_ops()
     }
 
     /// Checks fields are in range; returns the offending field.

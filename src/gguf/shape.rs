@@ -17,7 +17,9 @@ use super::GgufError;
 use crate::catalog::model_spec::{self, ModelSpec};
 use crate::catalog::sourced::Sourced;
 use crate::dtype::ggml::GgmlType;
-use crate::shape::{CacheKind, Experts, Group, Layer, ModelShape, RopeScaling, TypedWeights};
+use crate::shape::{
+    layer_ops, CacheKind, Experts, Group, Layer, ModelShape, RopeScaling, TypedWeights,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -96,6 +98,21 @@ pub fn classify(name: &str, dims: &[u64], n_layer: u32) -> TensorClass {
         TensorClass::FfnDense
     } else {
         TensorClass::Attention
+    }
+}
+
+/// What a layer's tensor costs its graph: 0 a weight matrix (one matrix
+/// product), 1 a norm's weights (normalize, then scale), 2 another vector
+/// (a bias or scale: one add or multiply).
+fn tensor_kind(name: &str, dims: &[u64]) -> usize {
+    let part = name.splitn(3, '.').nth(2).unwrap_or("");
+    let base = part.split('.').next().unwrap_or("");
+    if dims.iter().filter(|&&d| d > 1).count() >= 2 {
+        0
+    } else if base.contains("norm") && name.ends_with(".weight") {
+        1
+    } else {
+        2
     }
 }
 
@@ -517,6 +534,8 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
     let mut groups: BTreeMap<TensorClass, Count> = BTreeMap::new();
     let mut mix: BTreeMap<String, Count> = BTreeMap::new();
     let mut per_layer: Vec<[Count; 5]> = vec![[Count::default(); 5]; n_layer as usize];
+    // Per layer: weight matrices, norm weights, other vectors (for `Layer::ops`).
+    let mut kinds: Vec<[u64; 3]> = vec![[0; 3]; n_layer as usize];
     // Per type: (tensor class, params, bytes), shared out as read/layers below.
     let mut typed: Vec<(String, TensorClass, u64, u64)> = Vec::new();
     let mut tied = true;
@@ -545,6 +564,9 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
         };
         if let Some(l) = block_of(&t.name).and_then(|b| per_layer.get_mut(b as usize)) {
             l[slot].add(t.n_elements, t.bytes);
+        }
+        if let Some(k) = block_of(&t.name).and_then(|b| kinds.get_mut(b as usize)) {
+            k[tensor_kind(&t.name, &t.dims)] += 1;
         }
     }
     let total = groups.values().fold(Count::default(), |mut acc, c| {
@@ -587,6 +609,14 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
                 indexer_per_token: hp.indexer.get(i).copied().unwrap_or(0),
                 attn_flops_per_ctx_token: flops,
                 attn_heads: if flops > 0.0 { heads as u64 } else { 0 },
+                ops: {
+                    let [matrices, norms, vectors] = kinds.get(i).copied().unwrap_or_default();
+                    let used = match experts {
+                        Some(e) if g[2].params > 0 => e.used as u64,
+                        _ => 0,
+                    };
+                    layer_ops(matrices, norms, vectors, used)
+                },
             }
         })
         .collect();
@@ -1023,6 +1053,38 @@ mod tests {
                 max_relative = 1e-9
             );
         }
+    }
+
+    #[test]
+    fn a_layer_counts_its_graph_operations_from_its_tensors() {
+        use super::super::synth::{SynthArch, SynthConfig, SynthQuant};
+        use crate::shape::PLAIN_LAYER_OPS;
+        assert_eq!(tensor_kind("blk.0.attn_q.weight", &[640, 1024]), 0);
+        assert_eq!(tensor_kind("blk.0.ffn_up_exps.weight", &[8, 8, 4]), 0);
+        assert_eq!(tensor_kind("blk.0.attn_q_norm.weight", &[256]), 1);
+        assert_eq!(tensor_kind("blk.0.post_ffw_norm.weight", &[640]), 1);
+        assert_eq!(tensor_kind("blk.0.attn_norm.bias", &[640]), 2);
+        assert_eq!(tensor_kind("blk.0.attn_q.bias", &[640]), 2);
+        // A llama layer: 7 matrices, 2 norms. Gemma 3's: 4 more norms.
+        assert_eq!(layer_ops(7, 2, 0, 0), PLAIN_LAYER_OPS);
+        assert_eq!(layer_ops(7, 6, 0, 0), 27);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.gguf");
+        SynthConfig::with_hidden(SynthArch::Llama, 256, 3, SynthQuant::Q8_0)
+            .write(&p)
+            .unwrap();
+        let shape = model_shape(&GgufModel::open(&p).unwrap()).unwrap();
+        assert!(shape.layers.iter().all(|l| l.ops == PLAIN_LAYER_OPS));
+        approx::assert_relative_eq!(shape.layer_equivalents(), 3.0);
+        // A catalog-style count of the same layers agrees.
+        let typical = shape.clone().with_typical_ops();
+        assert_eq!(typical.layers, shape.layers);
+        // Routing adds its own operations to a MoE layer.
+        SynthConfig::with_hidden(SynthArch::Moe, 256, 2, SynthQuant::Q8_0)
+            .write(&p)
+            .unwrap();
+        let moe = model_shape(&GgufModel::open(&p).unwrap()).unwrap();
+        assert!(moe.layer_equivalents() > 2.0 * 1.3, "{}", moe.layer_equivalents());
     }
 
     #[test]

@@ -293,6 +293,7 @@ pub fn inspect(dir: &Path) -> Result<(ModelShape, MlxInspection), MlxError> {
                 indexer_per_token: 0,
                 attn_flops_per_ctx_token: 2.0 * heads as f64 * (2 * head_dim) as f64,
                 attn_heads: heads,
+                ops: 0,
             }
         })
         .collect();
@@ -342,7 +343,8 @@ pub fn inspect(dir: &Path) -> Result<(ModelShape, MlxInspection), MlxError> {
         ctx_train,
         rope_scaling,
         weight_types: Vec::new(),
-    };
+    }
+    .with_typical_ops();
     if shape.layers.is_empty() || shape.total_weights().bytes <= 0.0 {
         return Err(MlxError::NotAModel {
             path: dir.to_path_buf(),

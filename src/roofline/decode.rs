@@ -207,6 +207,7 @@ pub(crate) mod tests {
             indexer_per_token: 0,
             attn_flops_per_ctx_token: 2.0 * 32.0 * 256.0,
             attn_heads: 32,
+            ops: crate::shape::PLAIN_LAYER_OPS,
         };
         ModelShape {
             name: "toy".into(),

@@ -17,7 +17,9 @@
 //!   why decode at depth falls faster than the KV bytes explain;
 //! - a fixed cost per token (`per_token_s`: sampling, HTTP, graph build);
 //! - a cost per layer per token (`per_layer_s`: thread barriers and per-op
-//!   dispatch, the same for a thin layer as for a wide one);
+//!   dispatch, the same for a thin layer as for a wide one), per plain
+//!   layer's worth of graph operations ([`ModelShape::layer_equivalents`]):
+//!   a Gemma 3 layer, with four more norms than a llama one, counts 27/19;
 //! - a cost per output-vocabulary row per token (`per_vocab_row_s`: the
 //!   logits copy, softmax and sampler walk every row: a 262,144-token head
 //!   pays 1,000x what a 256-token one does).
@@ -44,10 +46,14 @@ pub const DECODE_TAIL: [&str; 5] = [
     "attention FLOPs / roof (s)",
     "attention head-positions (query heads x cached tokens)",
     "1 (per token)",
-    "layers",
+    "layers (in plain-layer graph operations)",
 ];
 /// Prefill features after the per-type columns.
-pub const PREFILL_TAIL: [&str; 3] = ["attention FLOPs / roof (s)", "1 (per token)", "layers"];
+pub const PREFILL_TAIL: [&str; 3] = [
+    "attention FLOPs / roof (s)",
+    "1 (per token)",
+    "layers (in plain-layer graph operations)",
+];
 
 /// The least share of a shape's weight bytes a type needs for a column of its own.
 pub const MIN_TYPE_SHARE: f64 = 0.01;
@@ -250,7 +256,7 @@ pub fn decode_features(
         prefill::attn_flops(shape, depth) / peak_ops(shape, machine),
         head_positions(shape, depth),
         1.0,
-        shape.layers.len() as f64,
+        shape.layer_equivalents(),
     ]);
     f
 }
@@ -340,7 +346,7 @@ pub fn prefill_features(
     f.extend([
         prefill::attn_flops(shape, depth) / peak,
         1.0,
-        shape.layers.len() as f64,
+        shape.layer_equivalents(),
     ]);
     f
 }

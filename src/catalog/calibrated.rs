@@ -27,7 +27,8 @@ pub struct TypeFactor {
 /// head_row_s x the output-head rows of that type) + kv_factor x the KV
 /// cache's memory time + attn_factor x attention arithmetic time at peak +
 /// per_head_position_s x query heads x cached tokens + per_token_s +
-/// per_layer_s x layers`.
+/// per_layer_s x layers` (layers in plain-layer graph operations:
+/// `ModelShape::layer_equivalents`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecodeTerms {
@@ -45,7 +46,8 @@ pub struct DecodeTerms {
     pub per_head_position_s: f64,
     /// Fixed seconds per token (sampling, HTTP, graph build).
     pub per_token_s: f64,
-    /// Seconds per layer per token (thread barriers, per-op dispatch).
+    /// Seconds per layer per token (thread barriers, per-op dispatch), per
+    /// plain layer's worth of graph operations (`ModelShape::layer_equivalents`).
     pub per_layer_s: f64,
     /// Seconds per output-vocabulary row per token (logits, softmax, sampler)
     /// when `types` is empty or a type has no `head_row_s`; otherwise the mean

@@ -1084,7 +1084,11 @@ mod tests {
             .write(&p)
             .unwrap();
         let moe = model_shape(&GgufModel::open(&p).unwrap()).unwrap();
-        assert!(moe.layer_equivalents() > 2.0 * 1.3, "{}", moe.layer_equivalents());
+        assert!(
+            moe.layer_equivalents() > 2.0 * 1.3,
+            "{}",
+            moe.layer_equivalents()
+        );
     }
 
     #[test]

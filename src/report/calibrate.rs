@@ -81,7 +81,7 @@ pub fn document(c: &Calibrated, profile: &str, saved: Option<&Path>) -> Document
             format!("{:.3} ms", t.per_token_s * 1e3),
         ),
         (
-            "decode: per layer".into(),
+            "decode: per plain layer (19 graph ops)".into(),
             format!("{:.2} us", t.per_layer_s * 1e6),
         ),
         (
@@ -112,7 +112,7 @@ pub fn document(c: &Calibrated, profile: &str, saved: Option<&Path>) -> Document
                 format!("{:.3} ms", p.per_token_s * 1e3),
             ),
             (
-                "prefill: per layer per token".into(),
+                "prefill: per plain layer (19 graph ops) per token".into(),
                 format!("{:.2} us", p.per_layer_token_s * 1e6),
             ),
             (

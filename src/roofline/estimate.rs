@@ -535,6 +535,30 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_of_more_graph_operations_pays_more_of_the_per_layer_term() {
+        // Gemma 3 normalizes Q, K and both sublayer outputs too: 27
+        // operations a layer where llama runs 19.
+        let m = machine(1e6, None);
+        let plain = shape();
+        let mut gemma = shape();
+        for l in &mut gemma.layers {
+            l.ops = 27;
+        }
+        let asg =
+            super::super::placement::assign(&plain, &m, super::super::placement::Placement::ALL);
+        let mut cal = calibrated();
+        cal.decode.per_token_s = 0.0;
+        cal.decode.per_layer_s = 1e-4;
+        let at = |s: &ModelShape| decode_s(&cal, s, &m, &asg, 0, KvOptions::default(), 0.0);
+        let layers = plain.layers.len() as f64;
+        approx::assert_relative_eq!(
+            at(&gemma) - at(&plain),
+            1e-4 * layers * 8.0 / 19.0,
+            max_relative = 1e-9
+        );
+    }
+
+    #[test]
     fn fitted_terms_round_trip_through_their_coefficients() {
         let cols = TypeColumns::of([&typed(&[("q4_0", 1e8, 4.5)]), &typed(&[("q8_0", 1e8, 8.5)])]);
         let c = [1.4, 1.2, 0.0, 1e-8, 0.5, 30.0, 1.5e-8, 1e-4, 2e-6];

@@ -333,6 +333,7 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
     let rows = crate::compare::calibration::check_all(&cat)?;
     let fits = crate::compare::calibration::family_bands(&cat);
     let depth = crate::compare::depth::held_out(&crate::compare::depth::rows(&cat)?);
+    let depth_summary = crate::compare::depth::summary(&depth);
     let data = {
         let rows: Vec<_> = rows
             .iter()
@@ -346,11 +347,11 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
-        json!({ "rows": rows, "families": fits, "depth_held_out": depth })
+        json!({ "rows": rows, "families": fits, "depth_held_out": depth, "depth_summary": depth_summary })
     };
     sink.emit_text(&data, || {
         report::published::text(&rows, fits, |c| row_band(&cat, c))
-            + &report::published::depth_text(&depth)
+            + &report::published::depth_text(&depth, &depth_summary)
     })?;
     Ok(ExitCode::OK)
 }

@@ -46,6 +46,11 @@ pub struct PublishedMeasurement {
     /// False when the figure could not be confirmed.
     #[serde(default = "yes")]
     pub verified: bool,
+    /// Whether the row enters its family's estimate band (false for rows
+    /// kept as depth rows' partners from a build the band does not describe;
+    /// the note says why).
+    #[serde(default = "yes")]
+    pub band: bool,
     /// Free text.
     #[serde(default)]
     pub note: Option<String>,

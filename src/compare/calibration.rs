@@ -81,7 +81,10 @@ pub fn check(cat: &Catalog, m: &PublishedMeasurement) -> Result<Checked, Catalog
     })
 }
 
-/// Calibrated estimate bands per family, from the plain-decode rows (computed once).
+/// Calibrated estimate bands per family, from the plain-decode rows at depth 0
+/// (computed once): the band is the runtime's efficiency with an empty cache;
+/// how decode falls with depth is fitted apart (`compare::depth`), so rows
+/// measured deep in the context do not widen it.
 ///
 /// Cached per process from the first catalog passed in: measurements only come
 /// from the bundled data, which user profiles (the only other source) never change.
@@ -91,7 +94,11 @@ pub fn family_bands(cat: &Catalog) -> &'static BTreeMap<String, FamilyFit> {
         let rows: Vec<Row> = check_all(cat)
             .unwrap_or_default()
             .into_iter()
-            .filter(|c| c.measurement.kind == MeasurementKind::Plain)
+            .filter(|c| {
+                c.measurement.kind == MeasurementKind::Plain
+                    && c.measurement.depth == 0
+                    && c.measurement.band
+            })
             .map(|c| Row {
                 family: band_key(&c.family, runtime_class(c.measurement.runtime.as_deref())),
                 measured: c.measurement.tok_s,

@@ -6,15 +6,19 @@
 //! are kept (the estimate's depth-0 accuracy is the bands' business); what is
 //! predicted is the fall from there:
 //!
-//!   s(d) = s(0) + mem_factor x (KV read time at full bandwidth)
+//!   s(d) = s(0) + kv_factor x (KV read time at full bandwidth / eta)
 //!               + attn_factor x (attention FLOPs at d / compute roof)
 //!
-//! `mem_factor` is the profile's 1 / eta; `attn_factor` (the share of the
-//! compute roof the attention kernels miss, `roofline::estimate`) is fitted
-//! on the *other* depth rows only (least squares on relative error, >= 0),
-//! so every row is predicted held out. The KV-bytes-only prediction (the
-//! engine before the attention term) is reported beside it.
+//! Both factors (how far the attention kernels fall short of reading the
+//! cache at the weights' pace, and of the compute roof: `roofline::estimate`)
+//! are fitted per family and runtime (`apple-silicon/llama.cpp`: one runtime's kernels
+//! on one kind of chip) on the depth rows of the *other* models only (least
+//! squares on relative error, >= 0), so every row is predicted held out: a
+//! model's rows at other depths never help predict it. A family with no other
+//! model's rows borrows the factor of all other models. The KV-bytes-only
+//! prediction (the engine before the attention term) is reported beside it.
 
+use super::calibration::{band_key, runtime_class};
 use super::machine::AsDevice;
 use crate::catalog::measurements::{MeasurementKind, PublishedMeasurement};
 use crate::catalog::{Catalog, CatalogError};
@@ -33,6 +37,9 @@ pub struct DepthRow {
     pub model: String,
     /// Runtime as published.
     pub runtime: String,
+    /// The family and runtime its attention factor is fitted within
+    /// (`compare::calibration::band_key`).
+    pub family: String,
     /// Depth, tokens.
     pub depth: u64,
     /// Measured at depth 0, tok/s.
@@ -51,11 +58,70 @@ impl DepthRow {
         (1.0 / self.measured_0_tok_s, 1.0 / self.measured_tok_s)
     }
 
-    /// Predicted tok/s at depth with an attention factor.
-    pub fn predict(&self, attn_factor: f64) -> f64 {
+    /// Predicted tok/s at depth with these factors.
+    pub fn predict(&self, f: Factors) -> f64 {
         let (s0, _) = self.seconds();
-        1.0 / (s0 + self.kv_s + attn_factor * self.attn_roof_s)
+        1.0 / (s0 + f.kv * self.kv_s + f.attn * self.attn_roof_s)
     }
+}
+
+/// What multiplies a row's two depth terms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Factors {
+    /// Multiplies the added KV read time at full bandwidth / eta.
+    pub kv: f64,
+    /// Multiplies the added attention FLOPs / compute roof.
+    pub attn: f64,
+}
+
+impl Factors {
+    /// The KV bytes alone, read at the weights' pace (the engine before the attention term).
+    pub const KV_ONLY: Factors = Factors { kv: 1.0, attn: 0.0 };
+}
+
+/// Held-out errors of one family's depth rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DepthSummary {
+    /// Family and runtime.
+    pub family: String,
+    /// Rows.
+    pub rows: usize,
+    /// Models among them.
+    pub models: usize,
+    /// Mean absolute held-out error, %.
+    pub mean_abs_pct: f64,
+    /// Largest absolute held-out error, %.
+    pub max_abs_pct: f64,
+    /// Mean absolute error of the KV bytes alone, %.
+    pub kv_only_mean_abs_pct: f64,
+}
+
+/// Per family: how well the held-out factors predict its rows.
+pub fn summary(held: &[DepthHeldOut]) -> Vec<DepthSummary> {
+    let mut families: Vec<&str> = held.iter().map(|h| h.row.family.as_str()).collect();
+    families.sort_unstable();
+    families.dedup();
+    families
+        .into_iter()
+        .map(|f| {
+            let hs: Vec<&DepthHeldOut> = held.iter().filter(|h| h.row.family == f).collect();
+            let n = hs.len() as f64;
+            let mut models: Vec<(&str, &str)> = hs
+                .iter()
+                .map(|h| (h.row.hw.as_str(), h.row.model.as_str()))
+                .collect();
+            models.sort_unstable();
+            models.dedup();
+            DepthSummary {
+                family: f.to_string(),
+                rows: hs.len(),
+                models: models.len(),
+                mean_abs_pct: hs.iter().map(|h| h.error_pct.abs()).sum::<f64>() / n,
+                max_abs_pct: hs.iter().map(|h| h.error_pct.abs()).fold(0.0, f64::max),
+                kv_only_mean_abs_pct: hs.iter().map(|h| h.kv_only_error_pct.abs()).sum::<f64>() / n,
+            }
+        })
+        .collect()
 }
 
 /// A depth row predicted held out.
@@ -63,8 +129,8 @@ impl DepthRow {
 pub struct DepthHeldOut {
     /// The row.
     pub row: DepthRow,
-    /// Attention factor fitted on the other rows.
-    pub attn_factor: f64,
+    /// Factors fitted on the other models' rows.
+    pub factors: Factors,
     /// Predicted, tok/s.
     pub predicted_tok_s: f64,
     /// Signed error, % (positive = predicted too fast).
@@ -122,6 +188,7 @@ fn row(cat: &Catalog, m: &PublishedMeasurement, zero_tok_s: f64) -> Result<Depth
         hw: m.hw.clone(),
         model: m.model.clone(),
         runtime: m.runtime.clone().unwrap_or_default(),
+        family: band_key(hw.family.as_str(), runtime_class(m.runtime.as_deref())),
         depth: m.depth,
         measured_0_tok_s: zero_tok_s,
         measured_tok_s: m.tok_s,
@@ -130,41 +197,100 @@ fn row(cat: &Catalog, m: &PublishedMeasurement, zero_tok_s: f64) -> Result<Depth
     })
 }
 
-/// The attention factor that best explains `rows` (least squares on the
-/// relative error of seconds at depth; never negative; 0 without rows).
-pub fn fit_attn_factor(rows: &[&DepthRow]) -> f64 {
-    let (mut num, mut den) = (0.0, 0.0);
+/// The factors that best explain `rows`: least squares on the relative
+/// error of seconds at depth, both >= 0 (the best of the unconstrained
+/// solution when feasible and each factor alone, the KV factor alone on a
+/// tie); zero without rows.
+pub fn fit_factors(rows: &[&DepthRow]) -> Factors {
+    // Per row: x1 = kv / sd, x2 = attn / sd, y = 1 - s0 / sd.
+    let (mut a11, mut a12, mut a22, mut b1, mut b2, mut yy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for r in rows {
         let (s0, sd) = r.seconds();
-        let x = r.attn_roof_s / sd;
-        num += x * (1.0 - (s0 + r.kv_s) / sd);
-        den += x * x;
+        let (x1, x2, y) = (r.kv_s / sd, r.attn_roof_s / sd, 1.0 - s0 / sd);
+        a11 += x1 * x1;
+        a12 += x1 * x2;
+        a22 += x2 * x2;
+        b1 += x1 * y;
+        b2 += x2 * y;
+        yy += y * y;
     }
-    if den > 0.0 {
-        (num / den).max(0.0)
-    } else {
-        0.0
+    let residual = |f: Factors| {
+        yy - 2.0 * (f.kv * b1 + f.attn * b2)
+            + f.kv * f.kv * a11
+            + 2.0 * f.kv * f.attn * a12
+            + f.attn * f.attn * a22
+    };
+    let mut candidates = Vec::new();
+    // The two-factor solution, on unit-norm columns (the attention column
+    // can be 30x smaller than the KV one and nearly parallel to it).
+    if a11 > 0.0 && a22 > 0.0 {
+        let (n1, n2) = (a11.sqrt(), a22.sqrt());
+        let rho = a12 / (n1 * n2);
+        let det = 1.0 - rho * rho;
+        if det > 1e-9 {
+            let (c1, c2) = (b1 / n1, b2 / n2);
+            let f = Factors {
+                kv: (c1 - rho * c2) / det / n1,
+                attn: (c2 - rho * c1) / det / n2,
+            };
+            if f.kv >= 0.0 && f.attn >= 0.0 {
+                candidates.push(f);
+            }
+        }
+    }
+    if a11 > 0.0 {
+        candidates.push(Factors {
+            kv: (b1 / a11).max(0.0),
+            attn: 0.0,
+        });
+    }
+    if a22 > 0.0 {
+        candidates.push(Factors {
+            kv: 0.0,
+            attn: (b2 / a22).max(0.0),
+        });
+    }
+    candidates.push(Factors { kv: 0.0, attn: 0.0 });
+    // Earlier candidates win near-ties: when the rows cannot tell the terms
+    // apart (every model with the same query heads per KV head: the
+    // attention FLOPs are then a fixed multiple of the KV bytes), the KV
+    // factor takes the fall; arithmetic beyond it must show in the rows.
+    let best = candidates
+        .iter()
+        .map(|f| residual(*f))
+        .fold(f64::INFINITY, f64::min);
+    let tie = 1e-9 * yy.max(f64::MIN_POSITIVE);
+    candidates
+        .into_iter()
+        .find(|f| residual(*f) <= best + tie)
+        .unwrap_or(Factors { kv: 0.0, attn: 0.0 })
+}
+
+impl DepthRow {
+    /// Whether `other` is the same model on the same hardware (at any depth).
+    fn same_model(&self, other: &DepthRow) -> bool {
+        self.hw == other.hw && self.model == other.model
     }
 }
 
-/// Each row predicted from a factor fitted on the others.
+/// Each row predicted from a factor fitted on the other models' rows of its
+/// family and runtime (of every family when its own has none).
 pub fn held_out(rows: &[DepthRow]) -> Vec<DepthHeldOut> {
     let err = |pred: f64, r: &DepthRow| 100.0 * (pred / r.measured_tok_s - 1.0);
     rows.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let rest: Vec<&DepthRow> = rows
+        .map(|r| {
+            let others: Vec<&DepthRow> = rows.iter().filter(|o| !r.same_model(o)).collect();
+            let kin: Vec<&DepthRow> = others
                 .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, r)| r)
+                .copied()
+                .filter(|o| o.family == r.family)
                 .collect();
-            let k = fit_attn_factor(&rest);
-            let predicted = r.predict(k);
-            let kv_only = r.predict(0.0);
+            let f = fit_factors(if kin.is_empty() { &others } else { &kin });
+            let predicted = r.predict(f);
+            let kv_only = r.predict(Factors::KV_ONLY);
             DepthHeldOut {
                 row: r.clone(),
-                attn_factor: k,
+                factors: f,
                 predicted_tok_s: predicted,
                 error_pct: err(predicted, r),
                 kv_only_tok_s: kv_only,
@@ -178,35 +304,129 @@ pub fn held_out(rows: &[DepthRow]) -> Vec<DepthHeldOut> {
 mod tests {
     use super::*;
 
-    fn row(s0: f64, kv_s: f64, attn_roof_s: f64, k: f64) -> DepthRow {
+    /// A row whose fall is exactly `f` times its two terms.
+    fn row(
+        model: &str,
+        family: &str,
+        s0: f64,
+        kv_s: f64,
+        attn_roof_s: f64,
+        f: Factors,
+    ) -> DepthRow {
         DepthRow {
             hw: "h".into(),
-            model: "m".into(),
+            model: model.into(),
             runtime: "r".into(),
+            family: family.into(),
             depth: 1000,
             measured_0_tok_s: 1.0 / s0,
-            measured_tok_s: 1.0 / (s0 + kv_s + k * attn_roof_s),
+            measured_tok_s: 1.0 / (s0 + f.kv * kv_s + f.attn * attn_roof_s),
             kv_s,
             attn_roof_s,
         }
     }
 
+    const F: Factors = Factors {
+        kv: 1.6,
+        attn: 12.0,
+    };
+
     #[test]
-    fn a_shared_factor_is_recovered_and_predicts_held_out_rows() {
+    fn shared_factors_are_recovered_and_predict_held_out_rows() {
         let rows = vec![
-            row(0.05, 0.001, 0.002, 12.0),
-            row(0.02, 0.004, 0.0002, 12.0),
-            row(0.01, 0.0005, 0.001, 12.0),
+            row("a", "f/r", 0.05, 0.001, 0.002, F),
+            row("b", "f/r", 0.02, 0.004, 0.0002, F),
+            row("c", "f/r", 0.01, 0.0005, 0.003, F),
+            row("d", "f/r", 0.03, 0.002, 0.0005, F),
         ];
-        approx::assert_relative_eq!(
-            fit_attn_factor(&rows.iter().collect::<Vec<_>>()),
-            12.0,
-            max_relative = 1e-9
-        );
+        let fit = fit_factors(&rows.iter().collect::<Vec<_>>());
+        approx::assert_relative_eq!(fit.kv, F.kv, max_relative = 1e-9);
+        approx::assert_relative_eq!(fit.attn, F.attn, max_relative = 1e-9);
         for h in held_out(&rows) {
             assert!(h.error_pct.abs() < 1e-6, "{h:?}");
             assert!(h.kv_only_error_pct > 0.0, "KV alone predicts too fast");
         }
+        // Neither factor goes below zero, whatever the rows say.
+        let faster = row(
+            "e",
+            "f/r",
+            0.05,
+            0.01,
+            0.001,
+            Factors {
+                kv: -1.0,
+                attn: 2.0,
+            },
+        );
+        let f = fit_factors(&[&faster, &rows[0]]);
+        assert!(f.kv >= 0.0 && f.attn >= 0.0, "{f:?}");
+    }
+
+    #[test]
+    fn when_the_rows_cannot_tell_the_terms_apart_the_kv_factor_takes_the_fall() {
+        // Attention FLOPs a fixed multiple of the KV bytes in every row (the
+        // same query heads per KV head): either factor alone fits.
+        let rows = [
+            row(
+                "a",
+                "f/r",
+                0.05,
+                0.002,
+                0.0001,
+                Factors { kv: 1.3, attn: 0.0 },
+            ),
+            row(
+                "b",
+                "f/r",
+                0.02,
+                0.006,
+                0.0003,
+                Factors { kv: 1.3, attn: 0.0 },
+            ),
+        ];
+        let f = fit_factors(&rows.iter().collect::<Vec<_>>());
+        approx::assert_relative_eq!(f.kv, 1.3, max_relative = 1e-6);
+        assert_eq!(f.attn, 0.0);
+    }
+
+    #[test]
+    fn a_row_is_predicted_from_other_models_of_its_family() {
+        // Model "a" runs attention at 30x the roof at both its depths; its own
+        // other depth may not help predict it, nor model "c" of another family.
+        let slow = Factors {
+            kv: 1.0,
+            attn: 30.0,
+        };
+        let fast = Factors {
+            kv: 1.0,
+            attn: 10.0,
+        };
+        let other = Factors {
+            kv: 1.0,
+            attn: 50.0,
+        };
+        let rows = vec![
+            row("a", "f/r", 0.05, 0.001, 0.002, slow),
+            row("a", "f/r", 0.05, 0.002, 0.001, slow),
+            row("b", "f/r", 0.02, 0.004, 0.001, fast),
+            row("b", "f/r", 0.02, 0.001, 0.003, fast),
+            row("c", "g/r", 0.01, 0.0005, 0.001, other),
+        ];
+        let held = held_out(&rows);
+        for h in &held[..2] {
+            approx::assert_relative_eq!(h.factors.attn, 10.0, max_relative = 1e-6);
+            assert!(h.error_pct > 0.0, "b's factors predict a too fast");
+        }
+        // "b" is fitted on a's rows; "c", alone in its family, on all others.
+        approx::assert_relative_eq!(held[2].factors.attn, 30.0, max_relative = 1e-6);
+        assert!(held[4].factors.attn > 10.0 && held[4].factors.attn < 30.0);
+        let s = summary(&held);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].family.as_str(), s[0].rows, s[0].models),
+            ("f/r", 4, 2)
+        );
+        assert!(s[0].max_abs_pct >= s[0].mean_abs_pct);
     }
 
     #[test]
@@ -220,11 +440,15 @@ mod tests {
             assert!(x.measured_tok_s < x.measured_0_tok_s, "{x:?}");
             assert!(x.kv_s > 0.0 && x.attn_roof_s > 0.0, "{x:?}");
         }
-        // Held out, the attention term explains more of each fall than the
-        // KV bytes alone (which predict every row too fast).
-        for h in held_out(&r) {
-            assert!(h.kv_only_error_pct > 0.0, "{h:?}");
-            assert!(h.error_pct.abs() < h.kv_only_error_pct, "{h:?}");
+        // The KV bytes alone predict the rows too fast on the whole (a
+        // single row can sit inside its benchmark's noise); held out, the
+        // fitted factors explain the falls of each family better.
+        let held = held_out(&r);
+        let mean_kv_only =
+            held.iter().map(|h| h.kv_only_error_pct).sum::<f64>() / held.len() as f64;
+        assert!(mean_kv_only > 0.0, "{mean_kv_only}");
+        for s in summary(&held) {
+            assert!(s.mean_abs_pct < s.kv_only_mean_abs_pct, "{s:?}");
         }
     }
 }

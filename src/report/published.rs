@@ -4,7 +4,7 @@
 use super::{rate, table};
 use crate::catalog::measurements::MeasurementKind;
 use crate::compare::calibration::Checked;
-use crate::compare::depth::DepthHeldOut;
+use crate::compare::depth::{DepthHeldOut, DepthSummary};
 use crate::roofline::calibration::FamilyFit;
 use crate::roofline::decode::EtaBand;
 use std::collections::BTreeMap;
@@ -108,17 +108,18 @@ pub fn text(
     o
 }
 
-/// Rows measured at depth, each predicted from its depth-0 row and an
-/// attention factor fitted on the other depth rows.
-pub fn depth_text(rows: &[DepthHeldOut]) -> String {
+/// Rows measured at depth, each predicted from its depth-0 row and the
+/// factors fitted on the other models of its family and runtime, then one
+/// line per family.
+pub fn depth_text(rows: &[DepthHeldOut], summary: &[DepthSummary]) -> String {
     let mut o = String::from(
-        "\ndecode at depth, held out (depth-0 row measured; the fall predicted with the attention factor of the other depth rows):\n",
+        "\ndecode at depth, held out (depth-0 row measured; the fall predicted with the KV and attention factors of the other models of its family and runtime):\n",
     );
     for h in rows {
         let r = &h.row;
         let _ = writeln!(
             o,
-            "  {} {} @ {}: measured {} (from {} at 0), predicted {} ({:+.0}%, attention x{:.1}), KV bytes alone {} ({:+.0}%)",
+            "  {} {} @ {}: measured {} (from {} at 0), predicted {} ({:+.0}%, KV x{:.2}, attention x{:.1}), KV bytes alone {} ({:+.0}%)",
             r.hw,
             r.model,
             r.depth,
@@ -126,9 +127,17 @@ pub fn depth_text(rows: &[DepthHeldOut]) -> String {
             rate(r.measured_0_tok_s),
             rate(h.predicted_tok_s),
             h.error_pct,
-            h.attn_factor,
+            h.factors.kv,
+            h.factors.attn,
             rate(h.kv_only_tok_s),
             h.kv_only_error_pct
+        );
+    }
+    for s in summary {
+        let _ = writeln!(
+            o,
+            "  {}: {} rows of {} models, held-out error mean {:.0}%, max {:.0}% (KV bytes alone: mean {:.0}%)",
+            s.family, s.rows, s.models, s.mean_abs_pct, s.max_abs_pct, s.kv_only_mean_abs_pct
         );
     }
     o

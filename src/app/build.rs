@@ -3,7 +3,6 @@
 use crate::catalog::hardware::{parse_multiplier, MemoryKind};
 use crate::catalog::{user_hardware_dir, Catalog};
 use crate::cli::{MachineArgs, ModelArgs};
-use crate::compare::calibration as published;
 use crate::compare::AsDevice;
 use crate::roofline::decode::EtaBand;
 use crate::roofline::machine::Machine;
@@ -78,7 +77,7 @@ pub fn machine(cat: &Catalog, a: &MachineArgs) -> Result<(Machine, EtaBand)> {
         });
     }
     let hw = cat.hardware(name)?;
-    let band = published::band_for(cat, hw.family.as_str());
+    let band = crate::compare::depth::band_for(cat, hw.family.as_str());
     let mut devices: Vec<_> = (0..count)
         .map(|i| {
             hw.device(if count > 1 {

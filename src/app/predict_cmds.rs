@@ -176,6 +176,12 @@ fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, expert_dispatche
     } else {
         String::new()
     };
+    let depth = band.depth.map_or(String::new(), |f| {
+        format!(
+            "; at depth + {:.2} x the KV read time at eta + {:.1} x the attention FLOPs at the compute roof (fitted on published depth rows: `rooftune published`)",
+            f.kv, f.attn
+        )
+    });
     m.devices()
         .map(|d| {
             if let Some(cal) = &d.calibration {
@@ -185,7 +191,7 @@ fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, expert_dispatche
                 );
             }
             format!(
-                "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms{experts}",
+                "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms{experts}{depth}",
                 d.label,
                 d.bandwidth_gb_s,
                 d.eta,
@@ -223,7 +229,7 @@ pub fn matrix(a: &MatrixArgs) -> Result<ExitCode> {
             },
             _ => Machine::single(dev),
         };
-        let band = crate::compare::calibration::band_for(&cat, hw.family.as_str());
+        let band = crate::compare::depth::band_for(&cat, hw.family.as_str());
         for (name, shape) in &shapes {
             let s = Scenario {
                 ctx,

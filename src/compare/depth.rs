@@ -22,11 +22,14 @@ use super::calibration::{band_key, runtime_class};
 use super::machine::AsDevice;
 use crate::catalog::measurements::{MeasurementKind, PublishedMeasurement};
 use crate::catalog::{Catalog, CatalogError};
+use crate::roofline::decode::{DepthFactors, EtaBand};
 use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
 use crate::roofline::placement::{self, Placement};
 use crate::roofline::{estimate, prefill};
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// One depth row and what its fall is made of.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,24 +62,10 @@ impl DepthRow {
     }
 
     /// Predicted tok/s at depth with these factors.
-    pub fn predict(&self, f: Factors) -> f64 {
+    pub fn predict(&self, f: DepthFactors) -> f64 {
         let (s0, _) = self.seconds();
         1.0 / (s0 + f.kv * self.kv_s + f.attn * self.attn_roof_s)
     }
-}
-
-/// What multiplies a row's two depth terms.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Factors {
-    /// Multiplies the added KV read time at full bandwidth / eta.
-    pub kv: f64,
-    /// Multiplies the added attention FLOPs / compute roof.
-    pub attn: f64,
-}
-
-impl Factors {
-    /// The KV bytes alone, read at the weights' pace (the engine before the attention term).
-    pub const KV_ONLY: Factors = Factors { kv: 1.0, attn: 0.0 };
 }
 
 /// Held-out errors of one family's depth rows.
@@ -129,8 +118,8 @@ pub fn summary(held: &[DepthHeldOut]) -> Vec<DepthSummary> {
 pub struct DepthHeldOut {
     /// The row.
     pub row: DepthRow,
-    /// Factors fitted on the other models' rows.
-    pub factors: Factors,
+    /// DepthFactors fitted on the other models' rows.
+    pub factors: DepthFactors,
     /// Predicted, tok/s.
     pub predicted_tok_s: f64,
     /// Signed error, % (positive = predicted too fast).
@@ -201,7 +190,7 @@ fn row(cat: &Catalog, m: &PublishedMeasurement, zero_tok_s: f64) -> Result<Depth
 /// error of seconds at depth, both >= 0 (the best of the unconstrained
 /// solution when feasible and each factor alone, the KV factor alone on a
 /// tie); zero without rows.
-pub fn fit_factors(rows: &[&DepthRow]) -> Factors {
+pub fn fit_factors(rows: &[&DepthRow]) -> DepthFactors {
     // Per row: x1 = kv / sd, x2 = attn / sd, y = 1 - s0 / sd.
     let (mut a11, mut a12, mut a22, mut b1, mut b2, mut yy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for r in rows {
@@ -214,7 +203,7 @@ pub fn fit_factors(rows: &[&DepthRow]) -> Factors {
         b2 += x2 * y;
         yy += y * y;
     }
-    let residual = |f: Factors| {
+    let residual = |f: DepthFactors| {
         yy - 2.0 * (f.kv * b1 + f.attn * b2)
             + f.kv * f.kv * a11
             + 2.0 * f.kv * f.attn * a12
@@ -229,7 +218,7 @@ pub fn fit_factors(rows: &[&DepthRow]) -> Factors {
         let det = 1.0 - rho * rho;
         if det > 1e-9 {
             let (c1, c2) = (b1 / n1, b2 / n2);
-            let f = Factors {
+            let f = DepthFactors {
                 kv: (c1 - rho * c2) / det / n1,
                 attn: (c2 - rho * c1) / det / n2,
             };
@@ -239,18 +228,18 @@ pub fn fit_factors(rows: &[&DepthRow]) -> Factors {
         }
     }
     if a11 > 0.0 {
-        candidates.push(Factors {
+        candidates.push(DepthFactors {
             kv: (b1 / a11).max(0.0),
             attn: 0.0,
         });
     }
     if a22 > 0.0 {
-        candidates.push(Factors {
+        candidates.push(DepthFactors {
             kv: 0.0,
             attn: (b2 / a22).max(0.0),
         });
     }
-    candidates.push(Factors { kv: 0.0, attn: 0.0 });
+    candidates.push(DepthFactors { kv: 0.0, attn: 0.0 });
     // Earlier candidates win near-ties: when the rows cannot tell the terms
     // apart (every model with the same query heads per KV head: the
     // attention FLOPs are then a fixed multiple of the KV bytes), the KV
@@ -263,7 +252,7 @@ pub fn fit_factors(rows: &[&DepthRow]) -> Factors {
     candidates
         .into_iter()
         .find(|f| residual(*f) <= best + tie)
-        .unwrap_or(Factors { kv: 0.0, attn: 0.0 })
+        .unwrap_or(DepthFactors { kv: 0.0, attn: 0.0 })
 }
 
 impl DepthRow {
@@ -271,6 +260,39 @@ impl DepthRow {
     fn same_model(&self, other: &DepthRow) -> bool {
         self.hw == other.hw && self.model == other.model
     }
+}
+
+/// Per family and runtime: the factors fitted on all its depth rows, and how
+/// many rows (computed once from the bundled measurements, as the bands are).
+pub fn family_factors(cat: &Catalog) -> &'static BTreeMap<String, (DepthFactors, usize)> {
+    static CELL: OnceLock<BTreeMap<String, (DepthFactors, usize)>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let all = rows(cat).unwrap_or_default();
+        let mut out = BTreeMap::new();
+        for r in &all {
+            if out.contains_key(&r.family) {
+                continue;
+            }
+            let kin: Vec<&DepthRow> = all.iter().filter(|o| o.family == r.family).collect();
+            out.insert(r.family.clone(), (fit_factors(&kin), kin.len()));
+        }
+        out
+    })
+}
+
+/// The least depth rows a family needs before its factors replace the KV
+/// bytes alone in `predict`.
+pub const MIN_DEPTH_ROWS: usize = 8;
+
+/// A family's llama.cpp band (`calibration::band_for`) with its depth
+/// factors when it has at least [`MIN_DEPTH_ROWS`] depth rows.
+pub fn band_for(cat: &Catalog, family: &str) -> EtaBand {
+    let band = super::calibration::band_for(cat, family);
+    let depth = family_factors(cat)
+        .get(&band_key(family, "llama.cpp"))
+        .filter(|(_, n)| *n >= MIN_DEPTH_ROWS)
+        .map(|(f, _)| *f);
+    EtaBand { depth, ..band }
 }
 
 /// Each row predicted from a factor fitted on the other models' rows of its
@@ -287,7 +309,7 @@ pub fn held_out(rows: &[DepthRow]) -> Vec<DepthHeldOut> {
                 .collect();
             let f = fit_factors(if kin.is_empty() { &others } else { &kin });
             let predicted = r.predict(f);
-            let kv_only = r.predict(Factors::KV_ONLY);
+            let kv_only = r.predict(DepthFactors::KV_ONLY);
             DepthHeldOut {
                 row: r.clone(),
                 factors: f,
@@ -311,7 +333,7 @@ mod tests {
         s0: f64,
         kv_s: f64,
         attn_roof_s: f64,
-        f: Factors,
+        f: DepthFactors,
     ) -> DepthRow {
         DepthRow {
             hw: "h".into(),
@@ -326,7 +348,7 @@ mod tests {
         }
     }
 
-    const F: Factors = Factors {
+    const F: DepthFactors = DepthFactors {
         kv: 1.6,
         attn: 12.0,
     };
@@ -353,7 +375,7 @@ mod tests {
             0.05,
             0.01,
             0.001,
-            Factors {
+            DepthFactors {
                 kv: -1.0,
                 attn: 2.0,
             },
@@ -373,7 +395,7 @@ mod tests {
                 0.05,
                 0.002,
                 0.0001,
-                Factors { kv: 1.3, attn: 0.0 },
+                DepthFactors { kv: 1.3, attn: 0.0 },
             ),
             row(
                 "b",
@@ -381,7 +403,7 @@ mod tests {
                 0.02,
                 0.006,
                 0.0003,
-                Factors { kv: 1.3, attn: 0.0 },
+                DepthFactors { kv: 1.3, attn: 0.0 },
             ),
         ];
         let f = fit_factors(&rows.iter().collect::<Vec<_>>());
@@ -393,15 +415,15 @@ mod tests {
     fn a_row_is_predicted_from_other_models_of_its_family() {
         // Model "a" runs attention at 30x the roof at both its depths; its own
         // other depth may not help predict it, nor model "c" of another family.
-        let slow = Factors {
+        let slow = DepthFactors {
             kv: 1.0,
             attn: 30.0,
         };
-        let fast = Factors {
+        let fast = DepthFactors {
             kv: 1.0,
             attn: 10.0,
         };
-        let other = Factors {
+        let other = DepthFactors {
             kv: 1.0,
             attn: 50.0,
         };

@@ -79,26 +79,43 @@ pub struct EtaBand {
     /// the bytes do not show. Fitted per platform family and runtime on
     /// published rows (`calibration`); 0 without them.
     pub per_expert_s: f64,
+    /// How decode falls with depth, fitted per platform family and runtime
+    /// on published rows measured deep in the context (`compare::depth`);
+    /// None: the KV bytes alone, read at eta.
+    pub depth: Option<DepthFactors>,
+}
+
+/// What multiplies the two terms decode adds with depth: the KV cache's read
+/// time at full bandwidth / eta, and the attention FLOPs at the depth over
+/// the compute roof (the attention kernels' shortfall on it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DepthFactors {
+    /// Multiplies the KV read time / eta.
+    pub kv: f64,
+    /// Multiplies the attention FLOPs / compute roof.
+    pub attn: f64,
+}
+
+impl DepthFactors {
+    /// The KV bytes alone, read at the weights' pace (no attention term).
+    pub const KV_ONLY: DepthFactors = DepthFactors { kv: 1.0, attn: 0.0 };
 }
 
 impl Default for EtaBand {
-    /// Without calibration data: +-25 %, no expert term.
+    /// Without calibration data: +-25 %, no expert term, the KV bytes alone at depth.
     fn default() -> Self {
-        EtaBand {
-            low: 0.75,
-            high: 1.25,
-            per_expert_s: 0.0,
-        }
+        EtaBand::ratios(0.75, 1.25)
     }
 }
 
 impl EtaBand {
-    /// A band without the expert term.
+    /// A band without the expert and depth terms.
     pub fn ratios(low: f64, high: f64) -> EtaBand {
         EtaBand {
             low,
             high,
             per_expert_s: 0.0,
+            depth: None,
         }
     }
 
@@ -126,6 +143,7 @@ pub fn at_depth(
     let kv = kv_read_per_device(shape, a, depth, opts);
     let mut tiers = Vec::new();
     let (mut ceiling_s, mut est, mut est_lo, mut est_hi) = (0.0, 0.0, 0.0, 0.0);
+    let depth_f = band.depth.unwrap_or(DepthFactors::KV_ONLY);
     for ((dev, load), kv_b) in machine.devices().zip(&a.loads).zip(&kv) {
         let bytes = load.weights_read + kv_b;
         if bytes <= 0.0 {
@@ -134,9 +152,11 @@ pub fn at_depth(
         let bw = dev.bandwidth_gb_s * 1e9;
         let t = bytes / bw;
         ceiling_s += t;
-        est += t / dev.eta;
-        est_lo += t / (dev.eta * band.low).min(1.0);
-        est_hi += t / (dev.eta * band.high).min(1.0);
+        // The estimate reads the KV cache `depth_f.kv` times as slowly as the weights.
+        let te = (load.weights_read + depth_f.kv * kv_b) / bw;
+        est += te / dev.eta;
+        est_lo += te / (dev.eta * band.low).min(1.0);
+        est_hi += te / (dev.eta * band.high).min(1.0);
         tiers.push(TierRead {
             device: dev.label.clone(),
             weight_bytes: load.weights_read,
@@ -157,7 +177,10 @@ pub fn at_depth(
             (s, s * (1.0 + e), s * (1.0 - e).max(0.0))
         }
         None => {
-            let c = c + band.per_expert_s * shape.expert_dispatches();
+            let attn_s = depth_f.attn
+                * (super::prefill::attn_flops(shape, depth) - super::prefill::attn_flops(shape, 0))
+                / estimate::peak_ops(shape, machine);
+            let c = c + band.per_expert_s * shape.expert_dispatches() + attn_s.max(0.0);
             (
                 est.max(compute_s) + c,
                 est_lo.max(compute_s) + c,
@@ -268,6 +291,37 @@ pub(crate) mod tests {
         approx::assert_relative_eq!(
             deep.flops_per_token,
             2e8 + 10.0 * 16384.0 * 1e4,
+            max_relative = 1e-9
+        );
+    }
+
+    #[test]
+    fn depth_factors_add_their_terms_to_the_estimate_and_leave_the_ceiling() {
+        let m = machine(1e3, None);
+        let s = shape();
+        let a = placement::assign(&s, &m, Placement::ALL);
+        let f = DepthFactors {
+            kv: 2.0,
+            attn: 10.0,
+        };
+        let at = |depth, band: EtaBand| at_depth(&s, &m, &a, depth, KvOptions::default(), band);
+        let plain = EtaBand::default();
+        let fitted = EtaBand {
+            depth: Some(f),
+            ..plain
+        };
+        // Nothing changes at depth 0.
+        assert_eq!(at(0, plain), at(0, fitted));
+        let (p, q) = (at(10_000, plain), at(10_000, fitted));
+        assert_eq!(p.ceiling_tok_s, q.ceiling_tok_s);
+        // The added seconds: one more KV read at eta, and 10 x the attention
+        // FLOPs (10 layers x 16384 x depth) at 1 TFLOP/s.
+        let eta = m.primary().map_or(1.0, |d| d.eta);
+        let kv_s = p.kv_bytes / 100e9 / eta;
+        let attn_s = 10.0 * 10.0 * 16384.0 * 1e4 / 1e12;
+        approx::assert_relative_eq!(
+            1.0 / q.estimate_tok_s - 1.0 / p.estimate_tok_s,
+            kv_s + attn_s,
             max_relative = 1e-9
         );
     }

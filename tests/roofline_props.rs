@@ -114,7 +114,7 @@ proptest! {
         let hw = c.hardware(&m.hw).expect("hw");
         let shape = c.model(&m.model).expect("model").shape(&c.quant(&m.quant).expect("quant"));
         let machine = Machine::single(hw.device("a".into()));
-        let depth = ((m.prompt_tokens / 2) as f64 * shallower) as u64;
+        let depth = m.depth + ((m.prompt_tokens / 2) as f64 * shallower) as u64;
         let ubatch = ((m.ubatch as f64 * ub_share) as u64).max(1);
         let ceiling = rooftune::roofline::prefill::at_depth(&shape, &machine, depth, m.ubatch).ceiling_tok_s;
         prop_assert!(m.tok_s <= ceiling, "{} {} {}: prefill {} > ceiling {ceiling:.1} at depth {depth}", m.hw, m.model, m.quant, m.tok_s);
@@ -122,4 +122,36 @@ proptest! {
         let small = rooftune::roofline::prefill::at_depth(&shape, &machine, depth, ubatch).ceiling_tok_s;
         prop_assert!(small <= ceiling * (1.0 + 1e-9), "ubatch {ubatch}: {small} > {ceiling}");
     }
+}
+
+/// Every published prefill rate, at the mean depth its prompt's tokens see
+/// (the roofline's time per token is linear in depth, so the mean of the
+/// times is the time at the mean depth), is at or under its ceiling.
+#[test]
+fn every_published_prefill_row_is_at_or_under_its_ceiling() {
+    let c = cat();
+    let mut checked = 0;
+    for m in &c.prefill_measurements {
+        let hw = c.hardware(&m.hw).expect("hw");
+        let shape = c
+            .model(&m.model)
+            .expect("model")
+            .shape(&c.quant(&m.quant).expect("quant"));
+        let machine = Machine::single(hw.device("a".into()));
+        let depth = m.depth + m.prompt_tokens / 2;
+        let ceiling =
+            rooftune::roofline::prefill::at_depth(&shape, &machine, depth, m.ubatch).ceiling_tok_s;
+        assert!(
+            m.tok_s <= ceiling,
+            "{} {} {} pp{} @ d{}: {} > ceiling {ceiling:.1}",
+            m.hw,
+            m.model,
+            m.quant,
+            m.prompt_tokens,
+            m.depth,
+            m.tok_s
+        );
+        checked += 1;
+    }
+    assert!(checked >= 60, "{checked} rows");
 }

@@ -70,6 +70,10 @@ pub struct PublishedPrefill {
     /// uses depth 0, where the ceiling is highest).
     #[serde(default)]
     pub prompt_tokens: u64,
+    /// Tokens already in the cache when the prompt starts (llama-bench's
+    /// `pp N @ dD`): its tokens see depths `depth ..= depth + prompt_tokens`.
+    #[serde(default)]
+    pub depth: u64,
     /// Micro-batch (`-ub`) the rate was measured with.
     pub ubatch: u64,
     /// Prompt tokens per second.

@@ -143,7 +143,7 @@ fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine) {
         let cached = q.reused_tokens.unwrap_or(0);
         let step = 1.0 / crate::compare::ceiling::decode_tok_s(shape, m, n);
         let step = if step.is_finite() { step } else { 0.0 };
-        let t = crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, step);
+        let t = crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, None, step);
         q.predicted_ttft_s = t.is_finite().then_some(t);
         let opts = crate::roofline::kv::KvOptions::default();
         q.estimated_ttft_s =

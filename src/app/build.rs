@@ -77,7 +77,7 @@ pub fn machine(cat: &Catalog, a: &MachineArgs) -> Result<(Machine, EtaBand)> {
         });
     }
     let hw = cat.hardware(name)?;
-    let band = crate::compare::depth::band_for(cat, hw.family.as_str());
+    let band = crate::compare::family::band_for(cat, hw.family.as_str());
     let mut devices: Vec<_> = (0..count)
         .map(|i| {
             hw.device(if count > 1 {

@@ -96,7 +96,7 @@ pub fn cluster(
     link: Link,
 ) -> Result<(Cluster, EtaBand)> {
     let hs = hosts(cat, spec)?;
-    let band = crate::compare::depth::band_for(cat, hs[0].family.as_str());
+    let band = crate::compare::family::band_for(cat, hs[0].family.as_str());
     let label = |i: usize| format!("{} {}", if i == 0 { "head" } else { "worker" }, i);
     let mut accel = Vec::new();
     let mut host_of = Vec::new();

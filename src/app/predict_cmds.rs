@@ -182,6 +182,12 @@ fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, expert_dispatche
             f.kv, f.attn
         )
     });
+    let prefill = band.prefill.map_or(String::new(), |f| {
+        format!(
+            "; prefill {:.2} x the dense weight FLOPs + {:.2} x the routed expert FLOPs + {:.1} x the attention FLOPs at the compute roof (fitted on published prefill rows)",
+            f.weights, f.experts, f.attn
+        )
+    });
     m.devices()
         .map(|d| {
             if let Some(cal) = &d.calibration {
@@ -191,7 +197,7 @@ fn bandwidth_note(m: &Machine, band: roofline::decode::EtaBand, expert_dispatche
                 );
             }
             format!(
-                "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms{experts}{depth}",
+                "{}: {:.0} GB/s, eta {:.2} (band x{:.2}-{:.2}), c {:.2} ms{experts}{depth}{prefill}",
                 d.label,
                 d.bandwidth_gb_s,
                 d.eta,
@@ -229,7 +235,7 @@ pub fn matrix(a: &MatrixArgs) -> Result<ExitCode> {
             },
             _ => Machine::single(dev),
         };
-        let band = crate::compare::depth::band_for(&cat, hw.family.as_str());
+        let band = crate::compare::family::band_for(&cat, hw.family.as_str());
         for (name, shape) in &shapes {
             let s = Scenario {
                 ctx,
@@ -340,6 +346,8 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
     let fits = crate::compare::calibration::family_bands(&cat);
     let depth = crate::compare::depth::held_out(&crate::compare::depth::rows(&cat)?);
     let depth_summary = crate::compare::depth::summary(&depth);
+    let prefill = crate::compare::prefill::held_out(&crate::compare::prefill::rows(&cat)?);
+    let prefill_summary = crate::compare::prefill::summary(&prefill);
     let data = {
         let rows: Vec<_> = rows
             .iter()
@@ -353,11 +361,15 @@ pub fn published(out: &crate::cli::OutputArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
-        json!({ "rows": rows, "families": fits, "depth_held_out": depth, "depth_summary": depth_summary })
+        json!({
+            "rows": rows, "families": fits, "depth_held_out": depth, "depth_summary": depth_summary,
+            "prefill_held_out": prefill, "prefill_summary": prefill_summary,
+        })
     };
     sink.emit_text(&data, || {
         report::published::text(&rows, fits, |c| row_band(&cat, c))
             + &report::published::depth_text(&depth, &depth_summary)
+            + &report::published::prefill_text(&prefill_summary)
     })?;
     Ok(ExitCode::OK)
 }

@@ -22,7 +22,8 @@ use super::calibration::{band_key, runtime_class};
 use super::machine::AsDevice;
 use crate::catalog::measurements::{MeasurementKind, PublishedMeasurement};
 use crate::catalog::{Catalog, CatalogError};
-use crate::roofline::decode::{DepthFactors, EtaBand};
+use crate::roofline::decode::DepthFactors;
+use crate::roofline::fit;
 use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
 use crate::roofline::placement::{self, Placement};
@@ -187,72 +188,17 @@ fn row(cat: &Catalog, m: &PublishedMeasurement, zero_tok_s: f64) -> Result<Depth
 }
 
 /// The factors that best explain `rows`: least squares on the relative
-/// error of seconds at depth, both >= 0 (the best of the unconstrained
-/// solution when feasible and each factor alone, the KV factor alone on a
-/// tie); zero without rows.
+/// error of seconds at depth, both >= 0, the KV factor alone on a tie (when
+/// the rows cannot tell the terms apart, e.g. every model with the same query
+/// heads per KV head, whose attention FLOPs are then a fixed multiple of its
+/// KV bytes: arithmetic beyond the reads must show in the rows); zero
+/// without rows.
 pub fn fit_factors(rows: &[&DepthRow]) -> DepthFactors {
-    // Per row: x1 = kv / sd, x2 = attn / sd, y = 1 - s0 / sd.
-    let (mut a11, mut a12, mut a22, mut b1, mut b2, mut yy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for r in rows {
+    let (kv, attn) = fit::two_factors(rows.iter().map(|r| {
         let (s0, sd) = r.seconds();
-        let (x1, x2, y) = (r.kv_s / sd, r.attn_roof_s / sd, 1.0 - s0 / sd);
-        a11 += x1 * x1;
-        a12 += x1 * x2;
-        a22 += x2 * x2;
-        b1 += x1 * y;
-        b2 += x2 * y;
-        yy += y * y;
-    }
-    let residual = |f: DepthFactors| {
-        yy - 2.0 * (f.kv * b1 + f.attn * b2)
-            + f.kv * f.kv * a11
-            + 2.0 * f.kv * f.attn * a12
-            + f.attn * f.attn * a22
-    };
-    let mut candidates = Vec::new();
-    // The two-factor solution, on unit-norm columns (the attention column
-    // can be 30x smaller than the KV one and nearly parallel to it).
-    if a11 > 0.0 && a22 > 0.0 {
-        let (n1, n2) = (a11.sqrt(), a22.sqrt());
-        let rho = a12 / (n1 * n2);
-        let det = 1.0 - rho * rho;
-        if det > 1e-9 {
-            let (c1, c2) = (b1 / n1, b2 / n2);
-            let f = DepthFactors {
-                kv: (c1 - rho * c2) / det / n1,
-                attn: (c2 - rho * c1) / det / n2,
-            };
-            if f.kv >= 0.0 && f.attn >= 0.0 {
-                candidates.push(f);
-            }
-        }
-    }
-    if a11 > 0.0 {
-        candidates.push(DepthFactors {
-            kv: (b1 / a11).max(0.0),
-            attn: 0.0,
-        });
-    }
-    if a22 > 0.0 {
-        candidates.push(DepthFactors {
-            kv: 0.0,
-            attn: (b2 / a22).max(0.0),
-        });
-    }
-    candidates.push(DepthFactors { kv: 0.0, attn: 0.0 });
-    // Earlier candidates win near-ties: when the rows cannot tell the terms
-    // apart (every model with the same query heads per KV head: the
-    // attention FLOPs are then a fixed multiple of the KV bytes), the KV
-    // factor takes the fall; arithmetic beyond it must show in the rows.
-    let best = candidates
-        .iter()
-        .map(|f| residual(*f))
-        .fold(f64::INFINITY, f64::min);
-    let tie = 1e-9 * yy.max(f64::MIN_POSITIVE);
-    candidates
-        .into_iter()
-        .find(|f| residual(*f) <= best + tie)
-        .unwrap_or(DepthFactors { kv: 0.0, attn: 0.0 })
+        (r.kv_s / sd, r.attn_roof_s / sd, 1.0 - s0 / sd)
+    }));
+    DepthFactors { kv, attn }
 }
 
 impl DepthRow {
@@ -278,21 +224,6 @@ pub fn family_factors(cat: &Catalog) -> &'static BTreeMap<String, (DepthFactors,
         }
         out
     })
-}
-
-/// The least depth rows a family needs before its factors replace the KV
-/// bytes alone in `predict`.
-pub const MIN_DEPTH_ROWS: usize = 8;
-
-/// A family's llama.cpp band (`calibration::band_for`) with its depth
-/// factors when it has at least [`MIN_DEPTH_ROWS`] depth rows.
-pub fn band_for(cat: &Catalog, family: &str) -> EtaBand {
-    let band = super::calibration::band_for(cat, family);
-    let depth = family_factors(cat)
-        .get(&band_key(family, "llama.cpp"))
-        .filter(|(_, n)| *n >= MIN_DEPTH_ROWS)
-        .map(|(f, _)| *f);
-    EtaBand { depth, ..band }
 }
 
 /// Each row predicted from a factor fitted on the other models' rows of its

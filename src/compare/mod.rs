@@ -10,13 +10,17 @@
 //! - [`ceiling`]: ceilings per probe and per bench depth, % of ceiling, the above-ceiling flag;
 //! - [`calibrate`]: the estimate's terms fitted on this machine's bench results, held out by model;
 //! - [`calibration`]: published measurements against the engine, per-family estimate bands;
-//! - [`depth`]: published rows at depth predicted held out (the attention term).
+//! - [`depth`]: published rows at depth predicted held out (the attention term);
+//! - [`prefill`]: published prefill rates predicted held out (weights and attention factors);
+//! - [`family`]: what `predict` takes from a platform family's published rows.
 
 pub mod calibrate;
 pub mod calibration;
 pub mod ceiling;
 pub mod depth;
+pub mod family;
 pub mod machine;
+pub mod prefill;
 
 pub use ceiling::{pct_of_ceiling, versus};
 pub use machine::AsDevice;

@@ -5,6 +5,7 @@ use super::{rate, table};
 use crate::catalog::measurements::MeasurementKind;
 use crate::compare::calibration::Checked;
 use crate::compare::depth::{DepthHeldOut, DepthSummary};
+use crate::compare::prefill::PrefillSummary;
 use crate::roofline::calibration::FamilyFit;
 use crate::roofline::decode::EtaBand;
 use std::collections::BTreeMap;
@@ -138,6 +139,21 @@ pub fn depth_text(rows: &[DepthHeldOut], summary: &[DepthSummary]) -> String {
             o,
             "  {}: {} rows of {} models, held-out error mean {:.0}%, max {:.0}% (KV bytes alone: mean {:.0}%)",
             s.family, s.rows, s.models, s.mean_abs_pct, s.max_abs_pct, s.kv_only_mean_abs_pct
+        );
+    }
+    o
+}
+
+/// Prefill rows predicted held out, one line per family.
+pub fn prefill_text(summary: &[PrefillSummary]) -> String {
+    let mut o = String::from(
+        "\nprefill, held out (dense, expert and attention factors of the other models of its family and runtime, at the mean depth of the prompt's tokens; a family's factors reach `predict` only where they beat half the ceiling):\n",
+    );
+    for s in summary {
+        let _ = writeln!(
+            o,
+            "  {}: {} rows, held-out error mean {:.0}%, max {:.0}% (half the ceiling: mean {:.0}%)",
+            s.family, s.rows, s.mean_abs_pct, s.max_abs_pct, s.default_mean_abs_pct
         );
     }
     o

@@ -83,6 +83,9 @@ pub struct EtaBand {
     /// on published rows measured deep in the context (`compare::depth`);
     /// None: the KV bytes alone, read at eta.
     pub depth: Option<DepthFactors>,
+    /// The family's prefill factors for the time to first token
+    /// (`compare::prefill`); None: the scenario's share of the ceiling.
+    pub prefill: Option<super::prefill::PrefillFactors>,
 }
 
 /// What multiplies the two terms decode adds with depth: the KV cache's read
@@ -116,6 +119,7 @@ impl EtaBand {
             high,
             per_expert_s: 0.0,
             depth: None,
+            prefill: None,
         }
     }
 

@@ -16,6 +16,56 @@
 
 use serde::Serialize;
 
+/// Two non-negative coefficients `(a, b)` minimising the sum over rows
+/// `(x1, x2, y)` of `(a x1 + b x2 - y)^2`: the unconstrained solution when
+/// neither comes out negative, else the better of each alone. On a near-tie (collinear columns:
+/// either alone fits as well) the first column alone wins, so the caller
+/// puts the term it would rather believe first. (0, 0) without rows.
+pub fn two_factors(rows: impl Iterator<Item = (f64, f64, f64)>) -> (f64, f64) {
+    let (mut a11, mut a12, mut a22, mut b1, mut b2, mut yy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (x1, x2, y) in rows {
+        a11 += x1 * x1;
+        a12 += x1 * x2;
+        a22 += x2 * x2;
+        b1 += x1 * y;
+        b2 += x2 * y;
+        yy += y * y;
+    }
+    let residual = |(a, b): (f64, f64)| {
+        yy - 2.0 * (a * b1 + b * b2) + a * a * a11 + 2.0 * a * b * a12 + b * b * a22
+    };
+    let mut candidates = Vec::new();
+    // On unit-norm columns: one can be 30x smaller than the other and nearly parallel.
+    if a11 > 0.0 && a22 > 0.0 {
+        let (n1, n2) = (a11.sqrt(), a22.sqrt());
+        let rho = a12 / (n1 * n2);
+        let det = 1.0 - rho * rho;
+        if det > 1e-9 {
+            let (c1, c2) = (b1 / n1, b2 / n2);
+            let ab = ((c1 - rho * c2) / det / n1, (c2 - rho * c1) / det / n2);
+            if ab.0 >= 0.0 && ab.1 >= 0.0 {
+                candidates.push(ab);
+            }
+        }
+    }
+    if a11 > 0.0 {
+        candidates.push(((b1 / a11).max(0.0), 0.0));
+    }
+    if a22 > 0.0 {
+        candidates.push((0.0, (b2 / a22).max(0.0)));
+    }
+    candidates.push((0.0, 0.0));
+    let best = candidates
+        .iter()
+        .map(|c| residual(*c))
+        .fold(f64::INFINITY, f64::min);
+    let tie = 1e-9 * yy.max(f64::MIN_POSITIVE);
+    candidates
+        .into_iter()
+        .find(|c| residual(*c) <= best + tie)
+        .unwrap_or((0.0, 0.0))
+}
+
 /// One measurement.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Point {

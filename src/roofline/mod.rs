@@ -210,6 +210,7 @@ pub fn predict(shape: &ModelShape, machine: &Machine, s: &Scenario) -> Predictio
             s.cached_tokens,
             ubatch,
             1.0,
+            None,
             1.0 / last.ceiling_tok_s,
         ),
         estimate_s: estimate::ttft_s(shape, machine, s.prompt_tokens, s.cached_tokens, s.kv)
@@ -221,6 +222,7 @@ pub fn predict(shape: &ModelShape, machine: &Machine, s: &Scenario) -> Predictio
                     s.cached_tokens,
                     ubatch,
                     s.prefill_eff,
+                    s.band.prefill,
                     1.0 / last.estimate_tok_s,
                 )
             }),

@@ -114,10 +114,54 @@ pub fn at_depth(shape: &ModelShape, machine: &Machine, depth: u64, ubatch: u64) 
     }
 }
 
+/// What multiplies a prompt token's three compute terms at the roof: the
+/// FLOPs of the layers' dense weights, of the routed experts it runs, and
+/// of attention at its depth (each over the compute roof). Fitted per
+/// platform family and runtime on published prefill rows
+/// (`compare::prefill`): a dense matmul kernel reaches one share of the
+/// roof; the experts' grouped matmuls, each expert seeing only the tokens
+/// routed to it, a smaller one; attention another, weighing more the deeper
+/// the prompt starts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PrefillFactors {
+    /// Multiplies the dense weights' FLOPs / roof.
+    pub weights: f64,
+    /// Multiplies the routed experts' FLOPs / roof.
+    pub experts: f64,
+    /// Multiplies the attention FLOPs / roof.
+    pub attn: f64,
+}
+
+/// A prompt token's FLOPs at `depth`: (dense weights, routed experts run, attention).
+pub fn flops_split(shape: &ModelShape, depth: u64) -> (f64, f64, f64) {
+    let routed = shape.experts.map_or(0.0, |e| {
+        shape.routed_experts().params * e.used as f64 / e.count.max(1) as f64
+    });
+    let all = shape.layer_weights().params;
+    (2.0 * (all - routed), 2.0 * routed, attn_flops(shape, depth))
+}
+
+impl PrefillFactors {
+    /// Estimated prefill rate at `depth`, tok/s: the fitted compute time, or
+    /// the micro-batch's weight reads at the device's eta when those take
+    /// longer (a small `-ub` on a MoE); never above the ceiling.
+    pub fn tok_s(&self, shape: &ModelShape, machine: &Machine, depth: u64, ubatch: u64) -> f64 {
+        let p = at_depth(shape, machine, depth, ubatch);
+        let roof = p.compute_tok_s * p.flops_per_token;
+        let (dense, experts, attn) = flops_split(shape, depth);
+        let s = (self.weights * dense + self.experts * experts + self.attn * attn) / roof;
+        let eta = machine.primary().map_or(1.0, |d| d.eta);
+        let compute = if s > 0.0 { 1.0 / s } else { f64::INFINITY };
+        compute.min(p.bandwidth_tok_s * eta).min(p.ceiling_tok_s)
+    }
+}
+
 /// Time to first token for a prompt of `n` tokens of which `cached` are
 /// already in the cache: prefill of the `n - cached` new tokens (at the mean
-/// depth they see) plus one decode step. `prefill_eff` scales the prefill
-/// ceiling (1.0 gives the lower bound on TTFT).
+/// depth they see) plus one decode step. The prefill runs at `factors`'
+/// rate when given, else at `prefill_eff` x the ceiling (1.0 gives the
+/// lower bound on TTFT).
+#[allow(clippy::too_many_arguments)]
 pub fn ttft_s(
     shape: &ModelShape,
     machine: &Machine,
@@ -125,6 +169,7 @@ pub fn ttft_s(
     cached: u64,
     ubatch: u64,
     prefill_eff: f64,
+    factors: Option<PrefillFactors>,
     decode_step_s: f64,
 ) -> f64 {
     let new = n.saturating_sub(cached);
@@ -132,6 +177,10 @@ pub fn ttft_s(
         return decode_step_s;
     }
     let mid = cached + new / 2;
-    let p = at_depth(shape, machine, mid, ubatch.min(new));
-    new as f64 / (p.ceiling_tok_s * prefill_eff) + decode_step_s
+    let u = ubatch.min(new);
+    let rate = match factors {
+        Some(f) => f.tok_s(shape, machine, mid, u),
+        None => at_depth(shape, machine, mid, u).ceiling_tok_s * prefill_eff,
+    };
+    new as f64 / rate + decode_step_s
 }

@@ -1,0 +1,34 @@
+//! What `predict` takes from a platform family's published rows: the decode
+//! band and cost per routed expert (`calibration`), how decode falls with
+//! depth (`depth`) and how fast prefill runs (`prefill`), each once the
+//! family has enough rows to fit it.
+
+use super::{calibration, depth, prefill};
+use crate::catalog::Catalog;
+use crate::roofline::decode::EtaBand;
+
+/// The least depth rows a family needs before its factors replace the KV
+/// bytes alone.
+pub const MIN_DEPTH_ROWS: usize = 8;
+
+/// The least prefill rows a family needs before its factors replace half the
+/// ceiling in the time to first token.
+pub const MIN_PREFILL_ROWS: usize = 8;
+
+/// A family's llama.cpp band with its depth and prefill factors where it
+/// has the rows for them.
+pub fn band_for(cat: &Catalog, family: &str) -> EtaBand {
+    let key = calibration::band_key(family, "llama.cpp");
+    let band = calibration::band_for(cat, family);
+    EtaBand {
+        depth: depth::family_factors(cat)
+            .get(&key)
+            .filter(|(_, n)| *n >= MIN_DEPTH_ROWS)
+            .map(|(f, _)| *f),
+        prefill: prefill::family_factors(cat)
+            .get(&key)
+            .filter(|(_, n)| *n >= MIN_PREFILL_ROWS)
+            .map(|(f, _)| *f),
+        ..band
+    }
+}

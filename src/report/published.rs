@@ -147,7 +147,7 @@ pub fn depth_text(rows: &[DepthHeldOut], summary: &[DepthSummary]) -> String {
 /// Prefill rows predicted held out, one line per family.
 pub fn prefill_text(summary: &[PrefillSummary]) -> String {
     let mut o = String::from(
-        "\nprefill, held out (dense, expert and attention factors of the other models of its family and runtime, at the mean depth of the prompt's tokens; a family's factors reach `predict` only where they beat half the ceiling):\n",
+        "\nprefill, held out (dense, expert and attention factors of the other models of its family and runtime, at the mean depth of the prompt's tokens; a family's factors reach `predict` only where they beat half the ceiling by 10%):\n",
     );
     for s in summary {
         let _ = writeln!(

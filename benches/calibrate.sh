@@ -68,6 +68,8 @@ for h in p.get("depth_held_out", []):
         row(f"published {r['hw']} {r['model']} @ {r['depth']} (held out)", h["error_pct"], f"measured {r['measured_tok_s']:.1f}, predicted {h['predicted_tok_s']:.1f}; KV bytes alone {h['kv_only_error_pct']:+.0f}%")
 for s in p.get("depth_summary", []):
     row(f"published {s['family']} depth rows, each model held out (max)", s["max_abs_pct"], f"{s['rows']} rows of {s['models']} models, mean {s['mean_abs_pct']:.0f}%; KV bytes alone mean {s['kv_only_mean_abs_pct']:.0f}%")
+for s in p.get("prefill_summary", []):
+    row(f"published {s['family']} prefill rows, each model held out (mean)", s["mean_abs_pct"], f"{s['rows']} rows, max {s['max_abs_pct']:.0f}%; half the ceiling mean {s['default_mean_abs_pct']:.0f}%")
 for fam, f in p.get("families", {}).items():
     row(f"published {fam}, each row held out (mean abs)", f["holdout_mape_pct"], f"{f['n']} rows, {f['band']['per_expert_s']*1e6:.0f} us per routed expert, coverage {100*f['holdout_coverage']:.0f}%")
 print("| held-out figure | error | within +-15% | detail |")

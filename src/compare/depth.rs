@@ -19,6 +19,7 @@
 //! prediction (the engine before the attention term) is reported beside it.
 
 use super::calibration::{band_key, runtime_class};
+use super::held_out::{by_family, fit_set, max_abs, mean_abs, Held};
 use super::machine::AsDevice;
 use crate::catalog::measurements::{MeasurementKind, PublishedMeasurement};
 use crate::catalog::{Catalog, CatalogError};
@@ -88,14 +89,9 @@ pub struct DepthSummary {
 
 /// Per family: how well the held-out factors predict its rows.
 pub fn summary(held: &[DepthHeldOut]) -> Vec<DepthSummary> {
-    let mut families: Vec<&str> = held.iter().map(|h| h.row.family.as_str()).collect();
-    families.sort_unstable();
-    families.dedup();
-    families
+    by_family(held, |h| h.row.family.as_str())
         .into_iter()
-        .map(|f| {
-            let hs: Vec<&DepthHeldOut> = held.iter().filter(|h| h.row.family == f).collect();
-            let n = hs.len() as f64;
+        .map(|(family, hs)| {
             let mut models: Vec<(&str, &str)> = hs
                 .iter()
                 .map(|h| (h.row.hw.as_str(), h.row.model.as_str()))
@@ -103,12 +99,12 @@ pub fn summary(held: &[DepthHeldOut]) -> Vec<DepthSummary> {
             models.sort_unstable();
             models.dedup();
             DepthSummary {
-                family: f.to_string(),
+                family,
                 rows: hs.len(),
                 models: models.len(),
-                mean_abs_pct: hs.iter().map(|h| h.error_pct.abs()).sum::<f64>() / n,
-                max_abs_pct: hs.iter().map(|h| h.error_pct.abs()).fold(0.0, f64::max),
-                kv_only_mean_abs_pct: hs.iter().map(|h| h.kv_only_error_pct.abs()).sum::<f64>() / n,
+                mean_abs_pct: mean_abs(&hs, |h| h.error_pct),
+                max_abs_pct: max_abs(&hs, |h| h.error_pct),
+                kv_only_mean_abs_pct: mean_abs(&hs, |h| h.kv_only_error_pct),
             }
         })
         .collect()
@@ -201,10 +197,15 @@ pub fn fit_factors(rows: &[&DepthRow]) -> DepthFactors {
     DepthFactors { kv, attn }
 }
 
-impl DepthRow {
-    /// Whether `other` is the same model on the same hardware (at any depth).
-    fn same_model(&self, other: &DepthRow) -> bool {
-        self.hw == other.hw && self.model == other.model
+impl Held for DepthRow {
+    fn hw(&self) -> &str {
+        &self.hw
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn family(&self) -> &str {
+        &self.family
     }
 }
 
@@ -232,13 +233,7 @@ pub fn held_out(rows: &[DepthRow]) -> Vec<DepthHeldOut> {
     let err = |pred: f64, r: &DepthRow| 100.0 * (pred / r.measured_tok_s - 1.0);
     rows.iter()
         .map(|r| {
-            let others: Vec<&DepthRow> = rows.iter().filter(|o| !r.same_model(o)).collect();
-            let kin: Vec<&DepthRow> = others
-                .iter()
-                .copied()
-                .filter(|o| o.family == r.family)
-                .collect();
-            let f = fit_factors(if kin.is_empty() { &others } else { &kin });
+            let f = fit_factors(&fit_set(rows, r));
             let predicted = r.predict(f);
             let kv_only = r.predict(DepthFactors::KV_ONLY);
             DepthHeldOut {

@@ -12,13 +12,15 @@
 //! - [`calibration`]: published measurements against the engine, per-family estimate bands;
 //! - [`depth`]: published rows at depth predicted held out (the attention term);
 //! - [`prefill`]: published prefill rates predicted held out (weights and attention factors);
-//! - [`family`]: what `predict` takes from a platform family's published rows.
+//! - [`family`]: what `predict` takes from a platform family's published rows;
+//! - [`held_out`]: how those rows are held out by model, and summed up per family.
 
 pub mod calibrate;
 pub mod calibration;
 pub mod ceiling;
 pub mod depth;
 pub mod family;
+pub mod held_out;
 pub mod machine;
 pub mod prefill;
 

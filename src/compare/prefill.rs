@@ -16,6 +16,7 @@
 //! ceiling) is reported beside it.
 
 use super::calibration::{band_key, runtime_class};
+use super::held_out::{by_family, fit_set, max_abs, mean_abs, Held};
 use super::machine::AsDevice;
 use crate::catalog::measurements::PublishedPrefill;
 use crate::catalog::{Catalog, CatalogError};
@@ -53,6 +54,18 @@ pub struct PrefillRow {
     pub experts_roof_s: f64,
     /// Attention FLOPs per token at the mean depth / compute roof, seconds.
     pub attn_roof_s: f64,
+}
+
+impl Held for PrefillRow {
+    fn hw(&self) -> &str {
+        &self.hw
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn family(&self) -> &str {
+        &self.family
+    }
 }
 
 impl PrefillRow {
@@ -143,16 +156,7 @@ pub fn held_out(rows: &[PrefillRow]) -> Vec<PrefillHeldOut> {
     let err = |pred: f64, r: &PrefillRow| 100.0 * (pred / r.measured_tok_s - 1.0);
     rows.iter()
         .map(|r| {
-            let others: Vec<&PrefillRow> = rows
-                .iter()
-                .filter(|o| !(o.hw == r.hw && o.model == r.model))
-                .collect();
-            let kin: Vec<&PrefillRow> = others
-                .iter()
-                .copied()
-                .filter(|o| o.family == r.family)
-                .collect();
-            let f = fit_factors(if kin.is_empty() { &others } else { &kin });
+            let f = fit_factors(&fit_set(rows, r));
             let predicted = r.predict(f);
             PrefillHeldOut {
                 row: r.clone(),
@@ -182,23 +186,14 @@ pub struct PrefillSummary {
 
 /// Per family: how well the held-out factors predict its rows.
 pub fn summary(held: &[PrefillHeldOut]) -> Vec<PrefillSummary> {
-    let mut families: Vec<&str> = held.iter().map(|h| h.row.family.as_str()).collect();
-    families.sort_unstable();
-    families.dedup();
-    families
+    by_family(held, |h| h.row.family.as_str())
         .into_iter()
-        .map(|f| {
-            let hs: Vec<&PrefillHeldOut> = held.iter().filter(|h| h.row.family == f).collect();
-            let n = hs.len() as f64;
-            let mean =
-                |g: &dyn Fn(&PrefillHeldOut) -> f64| hs.iter().map(|h| g(h).abs()).sum::<f64>() / n;
-            PrefillSummary {
-                family: f.to_string(),
-                rows: hs.len(),
-                mean_abs_pct: mean(&|h| h.error_pct),
-                max_abs_pct: hs.iter().map(|h| h.error_pct.abs()).fold(0.0, f64::max),
-                default_mean_abs_pct: mean(&|h| h.default_error_pct),
-            }
+        .map(|(family, hs)| PrefillSummary {
+            family,
+            rows: hs.len(),
+            mean_abs_pct: mean_abs(&hs, |h| h.error_pct),
+            max_abs_pct: max_abs(&hs, |h| h.error_pct),
+            default_mean_abs_pct: mean_abs(&hs, |h| h.default_error_pct),
         })
         .collect()
 }

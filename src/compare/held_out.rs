@@ -33,7 +33,7 @@ pub fn fit_set<'a, T: Held>(rows: &'a [T], r: &T) -> Vec<&'a T> {
 }
 
 /// Items grouped by family (sorted by family), in their order within each.
-pub fn by_family<'a, H>(items: &'a [H], family: impl Fn(&H) -> &str) -> Vec<(String, Vec<&'a H>)> {
+pub fn by_family<H>(items: &[H], family: impl Fn(&H) -> &str) -> Vec<(String, Vec<&H>)> {
     let mut families: Vec<&str> = items.iter().map(&family).collect();
     families.sort_unstable();
     families.dedup();

@@ -11,11 +11,13 @@
 //! becomes the estimate's band.
 
 use crate::catalog::calibrated::Calibration;
+use crate::roofline::decode::{self, EtaBand};
 use crate::roofline::estimate::{self, TypeColumns};
 use crate::roofline::fit::{self, Fit, HeldOut, Point};
 use crate::roofline::kv::KvOptions;
 use crate::roofline::machine::Machine;
 use crate::roofline::placement::{self, Placement};
+use crate::roofline::prefill;
 use crate::shape::ModelShape;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -356,20 +358,25 @@ pub fn points(
     for r in runs {
         let a = placement::assign(&r.shape, machine, Placement::ALL);
         for &(depth, tok_s) in &r.decode {
+            let ceiling = decode::at_depth(&r.shape, machine, &a, depth, opts, EtaBand::default());
             dec.push(Point {
                 group: r.model.clone(),
                 depth,
                 features: estimate::decode_features(&r.shape, machine, &a, depth, opts, cols),
                 seconds: 1.0 / tok_s,
+                floor_s: 1.0 / ceiling.ceiling_tok_s,
             });
         }
         for &(tokens, tok_s) in &r.prefill {
             let depth = tokens / 2;
+            // The micro-batch of the whole prompt: the highest ceiling, so the loosest floor.
+            let ceiling = prefill::at_depth(&r.shape, machine, depth, tokens.max(1));
             pre.push(Point {
                 group: r.model.clone(),
                 depth: tokens,
                 features: estimate::prefill_features(&r.shape, machine, depth, cols),
                 seconds: 1.0 / tok_s,
+                floor_s: 1.0 / ceiling.ceiling_tok_s,
             });
         }
     }

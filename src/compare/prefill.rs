@@ -124,6 +124,7 @@ pub fn fit_factors(rows: &[&PrefillRow]) -> PrefillFactors {
             depth: r.depth,
             features: vec![r.weights_roof_s, r.experts_roof_s, r.attn_roof_s],
             seconds: 1.0 / r.measured_tok_s,
+            floor_s: 1.0 / r.ceiling_tok_s,
         })
         .collect();
     let c = fit::nnls(&points, 3);

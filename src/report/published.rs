@@ -114,18 +114,19 @@ pub fn text(
 /// line per family.
 pub fn depth_text(rows: &[DepthHeldOut], summary: &[DepthSummary]) -> String {
     let mut o = String::from(
-        "\ndecode at depth, held out (depth-0 row measured; the fall predicted with the KV and attention factors of the other models of its family and runtime):\n",
+        "\ndecode at depth, held out (the shallowest row measured; the fall predicted with the KV and attention factors of the other models of its family and runtime):\n",
     );
     for h in rows {
         let r = &h.row;
         let _ = writeln!(
             o,
-            "  {} {} @ {}: measured {} (from {} at 0), predicted {} ({:+.0}%, KV x{:.2}, attention x{:.1}), KV bytes alone {} ({:+.0}%)",
+            "  {} {} @ {}: measured {} (from {} at {}), predicted {} ({:+.0}%, KV x{:.2}, attention x{:.1}), KV bytes alone {} ({:+.0}%)",
             r.hw,
             r.model,
             r.depth,
             rate(r.measured_tok_s),
             rate(r.measured_0_tok_s),
+            r.depth_0,
             rate(h.predicted_tok_s),
             h.error_pct,
             h.factors.kv,

@@ -77,6 +77,11 @@ pub struct Point {
     pub features: Vec<f64>,
     /// Measured seconds per token.
     pub seconds: f64,
+    /// The least seconds per token any prediction may give: the point's
+    /// ceiling (an estimate is never faster than it); 0 when unknown. A fit
+    /// whose terms all miss a held-out point's features would otherwise
+    /// predict it infinitely fast.
+    pub floor_s: f64,
 }
 
 /// A held-out prediction.
@@ -228,9 +233,10 @@ fn least_squares(a: &[Vec<f64>], n: usize, passive: &[bool]) -> Vec<f64> {
     z
 }
 
-/// Predicted seconds for a point.
+/// Predicted seconds for a point (never under its floor).
 pub fn predict(c: &[f64], p: &Point) -> f64 {
-    p.features.iter().zip(c).map(|(f, k)| f * k).sum()
+    let s: f64 = p.features.iter().zip(c).map(|(f, k)| f * k).sum();
+    s.max(p.floor_s)
 }
 
 /// Fit on every point and validate leaving one group out at a time.
@@ -307,6 +313,29 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_held_out_point_no_fitted_term_explains_is_predicted_at_its_floor() {
+        // Model "b" is all in a column no other model has: held out, the
+        // fit gives that column 0, and the prediction stops at b's ceiling.
+        let pt = |g: &str, f: Vec<f64>, s: f64| Point {
+            group: g.into(),
+            depth: 0,
+            features: f,
+            seconds: s,
+            floor_s: s / 2.0,
+        };
+        let pts = vec![
+            pt("a", vec![1e-3, 0.0], 2e-3),
+            pt("c", vec![2e-3, 0.0], 4e-3),
+            pt("b", vec![0.0, 1e-3], 3e-3),
+        ];
+        let f = fit(&pts, 2);
+        let b = f.held_out.iter().find(|h| h.group == "b").expect("b");
+        assert!(b.predicted_tok_s.is_finite(), "{b:?}");
+        approx::assert_relative_eq!(b.error_pct, 100.0, max_relative = 1e-9);
+        assert!(f.holdout_max_pct.is_some_and(f64::is_finite));
+    }
+
     /// Points made from known terms: 4 models x 3 depths, features like decode's.
     fn synthetic(truth: &[f64]) -> Vec<Point> {
         let mut pts = Vec::new();
@@ -328,6 +357,7 @@ mod tests {
                     depth,
                     features,
                     seconds,
+                    floor_s: 0.0,
                 });
             }
         }

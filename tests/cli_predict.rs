@@ -375,3 +375,28 @@ fn predict_draws_its_roofline_and_depth_charts() {
     // The text report stays text.
     assert!(!out("text").contains("<svg"));
 }
+
+#[test]
+fn an_mlx_quantization_takes_its_family_s_mlx_band() {
+    // The same model on the same chip: the MLX rows' band is not llama.cpp's.
+    let band = |quant: &str| -> serde_json::Value {
+        let out = rooftune()
+            .args(["predict", "--hw", "m3-ultra-512", "--model", "qwen3.5-27b"])
+            .args([
+                "--quant", quant, "--depth", "0,16384", "--ctx", "32768", "--json",
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        v["band"].clone()
+    };
+    let (mlx, gguf) = (band("mlx-4bit"), band("q4_k_m"));
+    assert_ne!(mlx["low"], gguf["low"], "{mlx} vs {gguf}");
+    // llama.cpp on Metal has depth rows enough for its own depth factors; MLX
+    // (one series) does not, so its estimate at depth is the KV bytes alone.
+    assert!(gguf["depth"].is_object(), "{gguf}");
+    assert!(mlx["depth"].is_null(), "{mlx}");
+}

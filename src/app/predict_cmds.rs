@@ -86,6 +86,15 @@ pub fn predict(a: &PredictArgs) -> Result<ExitCode> {
         }
     }
     let shape = build::shape(&cat, &a.model)?;
+    // An MLX quantization runs on MLX: its family's MLX band and factors.
+    let band = match (&a.machine.hw, crate::compare::family::runtime_of(&shape)) {
+        (Some(spec), runtime) if runtime != "llama.cpp" => {
+            let (_, name) = crate::catalog::hardware::parse_multiplier(spec);
+            let family = cat.hardware(name)?.family;
+            crate::compare::family::band_for_runtime(&cat, family.as_str(), runtime)
+        }
+        _ => band,
+    };
     let ctx = a.ctx;
     if ctx == 0 {
         bail!(UnitError::OutOfRange {

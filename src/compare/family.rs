@@ -18,8 +18,24 @@ pub const MIN_PREFILL_ROWS: usize = 8;
 /// A family's llama.cpp band with its depth and prefill factors where it
 /// has the rows for them.
 pub fn band_for(cat: &Catalog, family: &str) -> EtaBand {
-    let key = calibration::band_key(family, "llama.cpp");
-    let band = calibration::band_for(cat, family);
+    band_for_runtime(cat, family, "llama.cpp")
+}
+
+/// The runtime class a model shape runs on: `mlx` for MLX quantizations and
+/// directories, else `llama.cpp`.
+pub fn runtime_of(shape: &crate::shape::ModelShape) -> &'static str {
+    if shape.quant_label.to_ascii_lowercase().starts_with("mlx") {
+        "mlx"
+    } else {
+        "llama.cpp"
+    }
+}
+
+/// A family's band for a runtime class (`calibration::runtime_class`), with
+/// that runtime's depth and prefill factors where it has the rows for them.
+pub fn band_for_runtime(cat: &Catalog, family: &str, runtime: &str) -> EtaBand {
+    let key = calibration::band_key(family, runtime);
+    let band = calibration::band_for_runtime(cat, family, runtime);
     EtaBand {
         depth: depth::family_factors(cat)
             .get(&key)

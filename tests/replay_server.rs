@@ -42,6 +42,16 @@ fn synth(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
 }
 
 fn replay(server: &Path, session: &Path, args: &[&str], server_flags: &[&str]) -> Value {
+    replay_predicting(
+        server,
+        session,
+        &[&["--no-predict"], args].concat(),
+        server_flags,
+    )
+}
+
+/// `replay` that predicts TTFT when `args` asks (`--hw`), else probes.
+fn replay_predicting(server: &Path, session: &Path, args: &[&str], server_flags: &[&str]) -> Value {
     let out = Command::cargo_bin("rooftune")
         .unwrap()
         .timeout(Duration::from_secs(300))
@@ -55,7 +65,7 @@ fn replay(server: &Path, session: &Path, args: &[&str], server_flags: &[&str]) -
         .arg(server)
         .arg("--model")
         .arg(tiny_model())
-        .args(["--json", "--no-predict"])
+        .arg("--json")
         .args(args)
         .args(["--", "-t", "2", "--chat-template-file"])
         .arg(template())
@@ -246,6 +256,42 @@ fn each_injected_breaker_is_found_at_its_field_and_token() {
                 "prompt text in JSON without --show-text: {d}"
             );
         }
+    }
+}
+
+#[test]
+fn a_catalog_profile_estimates_ttft_with_its_family_s_prefill_factors() {
+    // An M2 Ultra profile: Apple's llama.cpp rows give prefill factors, so
+    // every request gets an estimated TTFT, never under the roofline's bound.
+    let server = need_server!();
+    let _lock = server_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let s = synth(
+        dir.path(),
+        "est",
+        &[
+            "--turns",
+            "2",
+            "--max-depth",
+            "900",
+            "--prefix",
+            "300",
+            "--seed",
+            "5",
+        ],
+    );
+    let r = replay_predicting(
+        &server,
+        &s,
+        &["--hw", "m2-ultra-192"],
+        &["-c", "8192", "-np", "1"],
+    );
+    let reqs = r["runs"][0]["requests"].as_array().expect("requests");
+    assert!(!reqs.is_empty(), "{r}");
+    for q in reqs {
+        let bound = q["predicted_ttft_s"].as_f64().expect("bound");
+        let est = q["estimated_ttft_s"].as_f64().expect("estimate");
+        assert!(est >= bound, "{q}");
     }
 }
 

@@ -63,9 +63,10 @@ pub struct RequestResult {
     pub ttft_s: Option<f64>,
     /// The roofline's TTFT for the new tokens, seconds (filled in by the caller).
     pub predicted_ttft_s: Option<f64>,
-    /// The calibrated estimate of the TTFT (the new tokens at the calibrated
-    /// prefill rate at the depth they start from, then one decode step),
-    /// seconds: only with a calibrated profile (filled in by the caller).
+    /// The estimated TTFT (the new tokens at the calibrated prefill rate at
+    /// the depth they start from, then one decode step), seconds: with a
+    /// calibrated profile, or a catalog profile whose family has published
+    /// prefill factors (filled in by the caller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_ttft_s: Option<f64>,
     /// Prompt processing time the server reported, seconds.

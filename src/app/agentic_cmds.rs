@@ -12,6 +12,7 @@ use crate::cli::{
 };
 use crate::exit::ExitCode;
 use crate::gguf::GgufModel;
+use crate::roofline::decode::EtaBand;
 use crate::roofline::machine::Machine;
 use crate::server::client::Client;
 use crate::server::{self, BackendKind, StartOptions};
@@ -101,14 +102,15 @@ fn session_synth(a: &SessionSynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::OK)
 }
 
-/// The machine for predicted TTFT: `--hw`, else a quick probe.
-fn machine(a: &ReplayArgs) -> Result<Option<(Machine, String)>> {
+/// The machine for predicted TTFT: `--hw` (with its family's band), else a
+/// quick probe.
+fn machine(a: &ReplayArgs) -> Result<Option<(Machine, EtaBand, String)>> {
     if a.no_predict {
         return Ok(None);
     }
     if let Some(hw) = &a.hw {
         let cat = build::catalog()?;
-        let (m, _) = build::machine(
+        let (m, band) = build::machine(
             &cat,
             &MachineArgs {
                 hw: Some(hw.clone()),
@@ -120,11 +122,12 @@ fn machine(a: &ReplayArgs) -> Result<Option<(Machine, String)>> {
                 tensor_split: None,
             },
         )?;
-        return Ok(Some((m, format!("--hw {hw}"))));
+        return Ok(Some((m, band, format!("--hw {hw}"))));
     }
     match crate::probe::probe_profile(true) {
         Ok(p) => Ok(Some((
             crate::compare::machine::single(&p, "probe".into()),
+            EtaBand::default(),
             "hw probe (quick; its FLOP/s is a naive matmul, not a roof)".into(),
         ))),
         Err(e) => {
@@ -135,19 +138,35 @@ fn machine(a: &ReplayArgs) -> Result<Option<(Machine, String)>> {
 }
 
 /// Fill in each request's predicted TTFT: prefill of its new tokens at the
-/// roofline's ceiling plus one decode step; with a calibrated profile also
-/// the calibrated estimate for the same cached/new split.
-fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine) {
+/// roofline's ceiling plus one decode step; and an estimate for the same
+/// cached/new split: the calibrated one with a calibrated profile, else the
+/// profile family's prefill factors fitted on published rows (where they
+/// predict those rows better than half the ceiling: `compare::prefill`).
+fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine, band: EtaBand) {
+    let opts = crate::roofline::kv::KvOptions::default();
+    let finite = |t: f64| t.is_finite().then_some(t);
     for q in &mut run.requests {
         let Some(n) = q.prompt_tokens else { continue };
         let cached = q.reused_tokens.unwrap_or(0);
         let step = 1.0 / crate::compare::ceiling::decode_tok_s(shape, m, n);
         let step = if step.is_finite() { step } else { 0.0 };
         let t = crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, None, step);
-        q.predicted_ttft_s = t.is_finite().then_some(t);
-        let opts = crate::roofline::kv::KvOptions::default();
-        q.estimated_ttft_s =
-            crate::roofline::estimate::ttft_s(shape, m, n, cached, opts).filter(|t| t.is_finite());
+        q.predicted_ttft_s = finite(t);
+        q.estimated_ttft_s = crate::roofline::estimate::ttft_s(shape, m, n, cached, opts)
+            .and_then(finite)
+            .or_else(|| {
+                let f = band.prefill?;
+                let a = crate::roofline::placement::assign(
+                    shape,
+                    m,
+                    crate::roofline::placement::Placement::ALL,
+                );
+                let est = crate::roofline::decode::at_depth(shape, m, &a, n, opts, band);
+                let step = 1.0 / est.estimate_tok_s;
+                let t =
+                    crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, Some(f), step);
+                finite(t)
+            });
     }
 }
 
@@ -193,14 +212,14 @@ pub fn replay(a: &ReplayArgs) -> Result<ExitCode> {
         return Ok(ExitCode::INTERRUPTED);
     };
     let mut report = report?;
-    if let Some((m, src)) = &machine {
+    if let Some((m, band, src)) = &machine {
         for r in &mut report.runs {
             let shape = shapes
                 .iter()
                 .find(|s| s.0 == r.target)
                 .and_then(|s| s.1.as_ref());
             if let Some(shape) = shape {
-                predict(&mut r.run, shape, m);
+                predict(&mut r.run, shape, m, *band);
             }
         }
         report.predictions_from = Some(src.clone());

@@ -16,6 +16,18 @@ fn rooftune() -> Command {
     c
 }
 
+/// The JSON a successful run of `args` prints.
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = rooftune()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).expect("valid JSON")
+}
+
 #[test]
 fn cli_definition_is_consistent() {
     use clap::CommandFactory;
@@ -49,25 +61,18 @@ fn predict_glm_5_1_on_m3_ultra_shows_the_arithmetic_and_the_cap() {
 
 #[test]
 fn predict_json_carries_the_numbers() {
-    let out = rooftune()
-        .args([
-            "predict",
-            "--hw",
-            "m3-ultra",
-            "--model",
-            "glm-5.1",
-            "--quant",
-            "ud-iq3_xxs",
-            "--bandwidth",
-            "800",
-            "--json",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+    let v = json(&[
+        "predict",
+        "--hw",
+        "m3-ultra",
+        "--model",
+        "glm-5.1",
+        "--quant",
+        "ud-iq3_xxs",
+        "--bandwidth",
+        "800",
+        "--json",
+    ]);
     let ceiling = v["prediction"]["decode"][0]["ceiling_tok_s"]
         .as_f64()
         .expect("ceiling");
@@ -122,14 +127,7 @@ fn two_gpus_split_the_layers() {
 
 #[test]
 fn matrix_json_has_every_pair() {
-    let out = rooftune()
-        .args(["matrix", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+    let v = json(&["matrix", "--json"]);
     let rows = v["rows"].as_array().expect("rows");
     let cat = rooftune::catalog::Catalog::bundled().expect("catalog");
     assert_eq!(rows.len(), cat.hardware.len() * cat.models.len());
@@ -379,19 +377,22 @@ fn predict_draws_its_roofline_and_depth_charts() {
 #[test]
 fn an_mlx_quantization_takes_its_family_s_mlx_band() {
     // The same model on the same chip: the MLX rows' band is not llama.cpp's.
-    let band = |quant: &str| -> serde_json::Value {
-        let out = rooftune()
-            .args(["predict", "--hw", "m3-ultra-512", "--model", "qwen3.5-27b"])
-            .args([
-                "--quant", quant, "--depth", "0,16384", "--ctx", "32768", "--json",
-            ])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
-        v["band"].clone()
+    let band = |quant: &str| {
+        json(&[
+            "predict",
+            "--hw",
+            "m3-ultra-512",
+            "--model",
+            "qwen3.5-27b",
+            "--quant",
+            quant,
+            "--depth",
+            "0,16384",
+            "--ctx",
+            "32768",
+            "--json",
+        ])["band"]
+            .clone()
     };
     let (mlx, gguf) = (band("mlx-4bit"), band("q4_k_m"));
     assert_ne!(mlx["low"], gguf["low"], "{mlx} vs {gguf}");

@@ -143,29 +143,48 @@ fn machine(a: &ReplayArgs) -> Result<Option<(Machine, EtaBand, String)>> {
 /// profile family's prefill factors fitted on published rows (where they
 /// predict those rows better than half the ceiling: `compare::prefill`).
 fn predict(run: &mut replay::Run, shape: &ModelShape, m: &Machine, band: EtaBand) {
+    use crate::roofline::{decode, estimate, placement, prefill};
     let opts = crate::roofline::kv::KvOptions::default();
+    let a = placement::assign(shape, m, placement::Placement::ALL);
     let finite = |t: f64| t.is_finite().then_some(t);
+    // One decode step at depth `n`, seconds (0 when the rate is unbounded).
+    let step = |tok_s: f64| {
+        if tok_s > 0.0 && tok_s.is_finite() {
+            1.0 / tok_s
+        } else {
+            0.0
+        }
+    };
     for q in &mut run.requests {
         let Some(n) = q.prompt_tokens else { continue };
         let cached = q.reused_tokens.unwrap_or(0);
-        let step = 1.0 / crate::compare::ceiling::decode_tok_s(shape, m, n);
-        let step = if step.is_finite() { step } else { 0.0 };
-        let t = crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, None, step);
-        q.predicted_ttft_s = finite(t);
-        q.estimated_ttft_s = crate::roofline::estimate::ttft_s(shape, m, n, cached, opts)
+        let last = decode::at_depth(shape, m, &a, n, opts, band);
+        let bound = prefill::ttft_s(
+            shape,
+            m,
+            n,
+            cached,
+            opts.ubatch,
+            1.0,
+            None,
+            step(last.ceiling_tok_s),
+        );
+        q.predicted_ttft_s = finite(bound);
+        q.estimated_ttft_s = estimate::ttft_s(shape, m, n, cached, opts)
             .and_then(finite)
             .or_else(|| {
                 let f = band.prefill?;
-                let a = crate::roofline::placement::assign(
+                let s = step(last.estimate_tok_s);
+                finite(prefill::ttft_s(
                     shape,
                     m,
-                    crate::roofline::placement::Placement::ALL,
-                );
-                let est = crate::roofline::decode::at_depth(shape, m, &a, n, opts, band);
-                let step = 1.0 / est.estimate_tok_s;
-                let t =
-                    crate::roofline::prefill::ttft_s(shape, m, n, cached, 512, 1.0, Some(f), step);
-                finite(t)
+                    n,
+                    cached,
+                    opts.ubatch,
+                    1.0,
+                    Some(f),
+                    s,
+                ))
             });
     }
 }

@@ -20,7 +20,7 @@
 //! prediction (the engine before the attention term) is reported beside it.
 
 use super::calibration::{band_key, runtime_class};
-use super::held_out::{by_family, fit_set, max_abs, mean_abs, Held};
+use super::held_out::{by_family, error_pct, fit_per_family, fit_set, max_abs, mean_abs, Held};
 use super::machine::AsDevice;
 use crate::catalog::measurements::{MeasurementKind, PublishedMeasurement};
 use crate::catalog::{Catalog, CatalogError};
@@ -227,24 +227,12 @@ impl Held for DepthRow {
 /// many rows (computed once from the bundled measurements, as the bands are).
 pub fn family_factors(cat: &Catalog) -> &'static BTreeMap<String, (DepthFactors, usize)> {
     static CELL: OnceLock<BTreeMap<String, (DepthFactors, usize)>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        let all = rows(cat).unwrap_or_default();
-        let mut out = BTreeMap::new();
-        for r in &all {
-            if out.contains_key(&r.family) {
-                continue;
-            }
-            let kin: Vec<&DepthRow> = all.iter().filter(|o| o.family == r.family).collect();
-            out.insert(r.family.clone(), (fit_factors(&kin), kin.len()));
-        }
-        out
-    })
+    CELL.get_or_init(|| fit_per_family(&rows(cat).unwrap_or_default(), fit_factors))
 }
 
 /// Each row predicted from a factor fitted on the other models' rows of its
 /// family and runtime (of every family when its own has none).
 pub fn held_out(rows: &[DepthRow]) -> Vec<DepthHeldOut> {
-    let err = |pred: f64, r: &DepthRow| 100.0 * (pred / r.measured_tok_s - 1.0);
     rows.iter()
         .map(|r| {
             let f = fit_factors(&fit_set(rows, r));
@@ -254,9 +242,9 @@ pub fn held_out(rows: &[DepthRow]) -> Vec<DepthHeldOut> {
                 row: r.clone(),
                 factors: f,
                 predicted_tok_s: predicted,
-                error_pct: err(predicted, r),
+                error_pct: error_pct(predicted, r.measured_tok_s),
                 kv_only_tok_s: kv_only,
-                kv_only_error_pct: err(kv_only, r),
+                kv_only_error_pct: error_pct(kv_only, r.measured_tok_s),
             }
         })
         .collect()

@@ -32,6 +32,25 @@ pub fn fit_set<'a, T: Held>(rows: &'a [T], r: &T) -> Vec<&'a T> {
     }
 }
 
+/// Signed error of a prediction, % (positive = predicted too fast).
+pub fn error_pct(predicted_tok_s: f64, measured_tok_s: f64) -> f64 {
+    100.0 * (predicted_tok_s / measured_tok_s - 1.0)
+}
+
+/// Per family: `fit` on all its rows, and how many rows there are.
+pub fn fit_per_family<T: Held, F>(
+    rows: &[T],
+    fit: impl Fn(&[&T]) -> F,
+) -> std::collections::BTreeMap<String, (F, usize)> {
+    by_family(rows, |r| r.family())
+        .into_iter()
+        .map(|(family, kin)| {
+            let n = kin.len();
+            (family, (fit(&kin), n))
+        })
+        .collect()
+}
+
 /// Items grouped by family (sorted by family), in their order within each.
 pub fn by_family<H>(items: &[H], family: impl Fn(&H) -> &str) -> Vec<(String, Vec<&H>)> {
     let mut families: Vec<&str> = items.iter().map(&family).collect();

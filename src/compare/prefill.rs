@@ -16,7 +16,7 @@
 //! ceiling) is reported beside it.
 
 use super::calibration::{band_key, runtime_class};
-use super::held_out::{by_family, fit_set, max_abs, mean_abs, Held};
+use super::held_out::{by_family, error_pct, fit_per_family, fit_set, max_abs, mean_abs, Held};
 use super::machine::AsDevice;
 use crate::catalog::measurements::PublishedPrefill;
 use crate::catalog::{Catalog, CatalogError};
@@ -154,7 +154,6 @@ pub struct PrefillHeldOut {
 /// Each row predicted from the factors of the other models of its family and
 /// runtime (of every family when its own has no other model).
 pub fn held_out(rows: &[PrefillRow]) -> Vec<PrefillHeldOut> {
-    let err = |pred: f64, r: &PrefillRow| 100.0 * (pred / r.measured_tok_s - 1.0);
     rows.iter()
         .map(|r| {
             let f = fit_factors(&fit_set(rows, r));
@@ -163,8 +162,8 @@ pub fn held_out(rows: &[PrefillRow]) -> Vec<PrefillHeldOut> {
                 row: r.clone(),
                 factors: f,
                 predicted_tok_s: predicted,
-                error_pct: err(predicted, r),
-                default_error_pct: err(DEFAULT_SHARE * r.ceiling_tok_s, r),
+                error_pct: error_pct(predicted, r.measured_tok_s),
+                default_error_pct: error_pct(DEFAULT_SHARE * r.ceiling_tok_s, r.measured_tok_s),
             }
         })
         .collect()
@@ -216,14 +215,14 @@ pub fn family_factors(cat: &Catalog) -> &'static BTreeMap<String, (PrefillFactor
     static CELL: OnceLock<BTreeMap<String, (PrefillFactors, usize)>> = OnceLock::new();
     CELL.get_or_init(|| {
         let all = rows(cat).unwrap_or_default();
-        summary(&held_out(&all))
+        let mut fits = fit_per_family(&all, fit_factors);
+        let useful: Vec<String> = summary(&held_out(&all))
             .into_iter()
             .filter(worth_using)
-            .map(|s| {
-                let kin: Vec<&PrefillRow> = all.iter().filter(|o| o.family == s.family).collect();
-                (s.family, (fit_factors(&kin), kin.len()))
-            })
-            .collect()
+            .map(|s| s.family)
+            .collect();
+        fits.retain(|family, _| useful.contains(family));
+        fits
     })
 }
 

@@ -69,6 +69,12 @@ pub fn block_of(name: &str) -> Option<u32> {
     name.strip_prefix("blk.")?.split('.').next()?.parse().ok()
 }
 
+/// A block tensor's name within its block: `attn_q` of `blk.3.attn_q.weight`.
+fn base_name(name: &str) -> &str {
+    let part = name.splitn(3, '.').nth(2).unwrap_or("");
+    part.split('.').next().unwrap_or("")
+}
+
 /// Classify a tensor by name; `n_layer` is the number of decode layers.
 pub fn classify(name: &str, dims: &[u64], n_layer: u32) -> TensorClass {
     let Some(b) = block_of(name) else {
@@ -83,8 +89,7 @@ pub fn classify(name: &str, dims: &[u64], n_layer: u32) -> TensorClass {
     if b >= n_layer {
         return TensorClass::Mtp;
     }
-    let part = name.splitn(3, '.').nth(2).unwrap_or("");
-    let base = part.split('.').next().unwrap_or("");
+    let base = base_name(name);
     if base.contains("shexp") {
         TensorClass::SharedExperts
     } else if base.contains("_exps")
@@ -105,8 +110,7 @@ pub fn classify(name: &str, dims: &[u64], n_layer: u32) -> TensorClass {
 /// product), 1 a norm's weights (normalize, then scale), 2 another vector
 /// (a bias or scale: one add or multiply).
 fn tensor_kind(name: &str, dims: &[u64]) -> usize {
-    let part = name.splitn(3, '.').nth(2).unwrap_or("");
-    let base = part.split('.').next().unwrap_or("");
+    let base = base_name(name);
     if dims.iter().filter(|&&d| d > 1).count() >= 2 {
         0
     } else if base.contains("norm") && name.ends_with(".weight") {
@@ -562,10 +566,11 @@ pub fn inspect(m: &GgufModel) -> Result<(ModelShape, Inspection), GgufError> {
             TensorClass::Norms => 4,
             _ => continue,
         };
-        if let Some(l) = block_of(&t.name).and_then(|b| per_layer.get_mut(b as usize)) {
+        let Some(b) = block_of(&t.name).map(|b| b as usize) else {
+            continue;
+        };
+        if let (Some(l), Some(k)) = (per_layer.get_mut(b), kinds.get_mut(b)) {
             l[slot].add(t.n_elements, t.bytes);
-        }
-        if let Some(k) = block_of(&t.name).and_then(|b| kinds.get_mut(b as usize)) {
             k[tensor_kind(&t.name, &t.dims)] += 1;
         }
     }

@@ -81,9 +81,10 @@ pub enum CacheKind {
 }
 
 impl CacheKind {
-    /// Cache elements stored per token (K plus V, or the latent row; 0 for a
-    /// recurrent layer's fixed state).
-    pub fn elements_per_token(&self) -> u64 {
+    /// Cache elements stored per token as (K, V): the latent row counts as K
+    /// (llama.cpp reads V as a view of it); (0, 0) for a recurrent layer's
+    /// fixed state.
+    pub fn kv_per_token(&self) -> (u64, u64) {
         match *self {
             CacheKind::Full {
                 k_per_token,
@@ -93,10 +94,17 @@ impl CacheKind {
                 k_per_token,
                 v_per_token,
                 ..
-            } => k_per_token + v_per_token,
-            CacheKind::Latent { per_token } => per_token,
-            CacheKind::Recurrent { .. } => 0,
+            } => (k_per_token, v_per_token),
+            CacheKind::Latent { per_token } => (per_token, 0),
+            CacheKind::Recurrent { .. } => (0, 0),
         }
+    }
+
+    /// Cache elements stored per token (K plus V, or the latent row; 0 for a
+    /// recurrent layer's fixed state).
+    pub fn elements_per_token(&self) -> u64 {
+        let (k, v) = self.kv_per_token();
+        k + v
     }
 }
 

@@ -59,20 +59,11 @@ pub fn attended(cache: &CacheKind, depth: u64) -> u64 {
 pub fn layer_read_bytes(layer: &Layer, depth: u64, kv: KvTypes) -> f64 {
     let d = attended(&layer.cache, depth) as f64;
     let main = match layer.cache {
-        CacheKind::Full {
-            k_per_token,
-            v_per_token,
-        }
-        | CacheKind::Sliding {
-            k_per_token,
-            v_per_token,
-            ..
-        } => {
-            d * (k_per_token as f64 * kv.k.bytes_per_element()
-                + v_per_token as f64 * kv.v.bytes_per_element())
-        }
-        CacheKind::Latent { per_token } => d * per_token as f64 * kv.k.bytes_per_element(),
         CacheKind::Recurrent { state_bytes } => state_bytes as f64,
+        ref cache => {
+            let (k, v) = cache.kv_per_token();
+            d * (k as f64 * kv.k.bytes_per_element() + v as f64 * kv.v.bytes_per_element())
+        }
     };
     // The DSA indexer cache is built with the main cache's K type (llama-kv-cache-dsa.cpp:43-53).
     main + depth as f64 * layer.indexer_per_token as f64 * kv.k.bytes_per_element()
